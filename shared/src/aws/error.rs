@@ -1,0 +1,55 @@
+//! Turns SDK errors into [`AwsError`]s without losing the code, the message or the cause.
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::{AwsError, ErrorKind};
+
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+];
+
+/// Classifies an SDK error. `specific` maps the operation's own error codes (an entity that already
+/// exists, one that is not found) and is consulted before the generic rules.
+pub fn classify<E>(
+    operation: &'static str,
+    error: SdkError<E, HttpResponse>,
+    specific: impl Fn(&str, &str) -> Option<ErrorKind>,
+) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = error.code().map(str::to_owned);
+    let message = error.message().map(str::to_owned).unwrap_or_else(|| error.to_string());
+    let kind = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ErrorKind::Transient,
+        SdkError::ServiceError(context) => {
+            let code_str = code.as_deref().unwrap_or_default();
+            let status = context.raw().status().as_u16();
+            specific(code_str, &message).unwrap_or_else(|| {
+                if THROTTLING_CODES.contains(&code_str) || status == 429 {
+                    ErrorKind::Throttled
+                } else if status >= 500 {
+                    ErrorKind::Transient
+                } else if code_str.starts_with("AccessDenied") || code_str == "UnauthorizedOperation" || status == 403 {
+                    ErrorKind::AccessDenied
+                } else {
+                    ErrorKind::Other
+                }
+            })
+        }
+        _ => ErrorKind::Other,
+    };
+    let error = AwsError::new(operation, kind, code, message).with_source(error);
+    tracing::debug!(operation, ?kind, error = %error, "AWS call failed");
+    error
+}

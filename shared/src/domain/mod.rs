@@ -1,0 +1,12 @@
+//! The pure domain: plain types and functions, unit-tested without AWS.
+
+pub mod bucket;
+pub mod isolation;
+pub mod lifecycle;
+pub mod names;
+pub mod notebook;
+pub mod outcome;
+pub mod policy;
+pub mod request;
+pub mod tags;
+pub mod validation;

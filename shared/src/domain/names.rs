@@ -1,0 +1,68 @@
+//! Names of the resources a notebook owns, derived from its validated name.
+
+use sha2::{Digest, Sha256};
+
+/// The longest notebook name SageMaker accepts.
+pub const MAX_NOTEBOOK_NAME_LEN: usize = 63;
+/// IAM's limit on a role name.
+const MAX_ROLE_NAME_LEN: usize = 64;
+const ROLE_PREFIX: &str = "nbf-";
+
+/// SageMaker notebook instance names: `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`, at most 63 characters.
+pub fn validate_notebook_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NOTEBOOK_NAME_LEN {
+        return Err(format!("must be 1 to {MAX_NOTEBOOK_NAME_LEN} characters long"));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+        return Err(format!("may contain only letters, digits and '-', not {c:?}"));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err("must begin and end with a letter or digit".into());
+    }
+    Ok(())
+}
+
+/// The notebook's own IAM role: `nbf-<name>`, shortened with a hash of the name when IAM's 64-character
+/// limit requires it, so that distinct notebooks never share a role.
+pub fn role_name(notebook_name: &str) -> String {
+    let full = format!("{ROLE_PREFIX}{notebook_name}");
+    if full.len() <= MAX_ROLE_NAME_LEN {
+        return full;
+    }
+    let digest = hex(&Sha256::digest(notebook_name.as_bytes()))[..8].to_owned();
+    let keep = MAX_ROLE_NAME_LEN - ROLE_PREFIX.len() - 1 - digest.len();
+    format!("{ROLE_PREFIX}{}-{digest}", &notebook_name[..keep])
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_sagemaker_names() {
+        for name in ["a", "nb-1", "Alice-Experiment-2", &"x".repeat(63), "a--b"] {
+            assert_eq!(validate_notebook_name(name), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn rejects_names_sagemaker_would_refuse() {
+        for name in ["", &"x".repeat(64), "-a", "a-", "a_b", "a.b", "a b", "café"] {
+            assert!(validate_notebook_name(name).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn role_names_fit_iam_and_stay_distinct() {
+        assert_eq!(role_name("alice-nb"), "nbf-alice-nb");
+        let a = role_name(&format!("{}a", "x".repeat(62)));
+        let b = role_name(&format!("{}b", "x".repeat(62)));
+        assert!(a.len() <= 64 && b.len() <= 64);
+        assert_ne!(a, b);
+        assert_eq!(role_name(&"y".repeat(60)).len(), 64);
+    }
+}

@@ -1,0 +1,264 @@
+//! IAM policy documents as serde types: the notebook role's trust policy and its inline policy.
+//!
+//! The inline policy names exactly the requested folders (read, or read-write), read access to the
+//! lifecycle assets and write access to the notebook's own heartbeat key; nothing else. A resource that can
+//! be written never holds a wildcard except the trailing `*` that follows a requested folder.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::request::AccessLevel;
+use super::validation::ValidNotebookRequest;
+
+pub const POLICY_VERSION: &str = "2012-10-17";
+pub const SAGEMAKER_SERVICE: &str = "sagemaker.amazonaws.com";
+/// The inline policy's name on every notebook role.
+pub const NOTEBOOK_POLICY_NAME: &str = "notebook-fleet-data-access";
+/// Key prefix of the lifecycle assets (on-start script, heartbeat agent) in the assets bucket.
+pub const ASSETS_PREFIX: &str = "assets/";
+/// Key prefix of the heartbeats in the assets bucket: `heartbeats/<notebook-name>`.
+pub const HEARTBEATS_PREFIX: &str = "heartbeats/";
+
+pub const READ_ACTIONS: &[&str] = &["s3:GetObject", "s3:GetObjectVersion"];
+pub const WRITE_ACTIONS: &[&str] = &["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDocument {
+    #[serde(rename = "Version")]
+    pub version: String,
+    #[serde(rename = "Statement", deserialize_with = "one_or_many")]
+    pub statement: Vec<Statement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statement {
+    #[serde(rename = "Sid", default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(rename = "Effect")]
+    pub effect: Effect,
+    #[serde(rename = "Principal", default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Principal>,
+    #[serde(rename = "Action", deserialize_with = "one_or_many")]
+    pub action: Vec<String>,
+    #[serde(rename = "Resource", default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    pub resource: Vec<String>,
+    /// operator → condition key → values, e.g. `StringLike` → `s3:prefix` → `["team/alice/*"]`.
+    #[serde(rename = "Condition", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub condition: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    #[serde(rename = "Service", deserialize_with = "one_or_many")]
+    pub service: Vec<String>,
+}
+
+impl PolicyDocument {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a policy document always serialises")
+    }
+}
+
+/// Trusted by SageMaker alone: no person and no other service can assume a notebook role.
+pub fn notebook_trust_policy() -> PolicyDocument {
+    PolicyDocument {
+        version: POLICY_VERSION.into(),
+        statement: vec![Statement {
+            sid: Some("SageMakerOnly".into()),
+            effect: Effect::Allow,
+            principal: Some(Principal { service: vec![SAGEMAKER_SERVICE.into()] }),
+            action: vec!["sts:AssumeRole".into()],
+            resource: vec![],
+            condition: BTreeMap::new(),
+        }],
+    }
+}
+
+pub fn bucket_arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+pub fn objects_arn(bucket: &str, prefix: &str) -> String {
+    format!("arn:aws:s3:::{bucket}/{prefix}*")
+}
+
+pub fn heartbeat_arn(assets_bucket: &str, notebook_name: &str) -> String {
+    format!("arn:aws:s3:::{assets_bucket}/{HEARTBEATS_PREFIX}{notebook_name}")
+}
+
+/// The notebook role's inline policy, generated from the validated request.
+pub fn notebook_role_policy(request: &ValidNotebookRequest, assets_bucket: &str) -> PolicyDocument {
+    let allow = |sid: &str, action: &[&str], resource: Vec<String>| Statement {
+        sid: Some(sid.into()),
+        effect: Effect::Allow,
+        principal: None,
+        action: action.iter().map(|a| (*a).to_owned()).collect(),
+        resource,
+        condition: BTreeMap::new(),
+    };
+    let mut statement = vec![
+        allow("ReadLifecycleAssets", &["s3:GetObject"], vec![objects_arn(assets_bucket, ASSETS_PREFIX)]),
+        allow("WriteOwnHeartbeat", &["s3:PutObject"], vec![heartbeat_arn(assets_bucket, &request.notebook_name)]),
+    ];
+
+    // Listing is granted per bucket, limited to the requested folders by the s3:prefix condition.
+    let mut prefixes_by_bucket: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for grant in &request.data_access {
+        let prefixes = prefixes_by_bucket.entry(grant.bucket.as_str()).or_default();
+        prefixes.push(grant.prefix.clone());
+        prefixes.push(format!("{}*", grant.prefix));
+    }
+    for (i, (bucket, prefixes)) in prefixes_by_bucket.into_iter().enumerate() {
+        let mut list = allow(&format!("ListData{i}"), &["s3:ListBucket"], vec![bucket_arn(bucket)]);
+        list.condition.insert("StringLike".into(), BTreeMap::from([("s3:prefix".into(), prefixes)]));
+        statement.push(list);
+    }
+
+    let folders = |level: Option<AccessLevel>| -> Vec<String> {
+        request
+            .data_access
+            .iter()
+            .filter(|g| level.is_none_or(|l| g.access == l))
+            .map(|g| objects_arn(&g.bucket, &g.prefix))
+            .collect()
+    };
+    let readable = folders(None);
+    if !readable.is_empty() {
+        statement.push(allow("ReadData", READ_ACTIONS, readable));
+    }
+    let writable = folders(Some(AccessLevel::ReadWrite));
+    if !writable.is_empty() {
+        statement.push(allow("WriteData", WRITE_ACTIONS, writable));
+    }
+    PolicyDocument { version: POLICY_VERSION.into(), statement }
+}
+
+/// Accepts IAM's `"x"` or `["x", "y"]` forms when reading a document back.
+fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        One(T),
+        Many(Vec<T>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::config;
+    use crate::domain::request::{DataAccess, NotebookRequested};
+    use crate::domain::validation::tests::request;
+    use crate::domain::validation::validate_notebook_request;
+    use proptest::prelude::*;
+
+    fn policy_for(request: &NotebookRequested) -> PolicyDocument {
+        let valid = validate_notebook_request(request, &config().limits).expect("valid");
+        notebook_role_policy(&valid, "fleet-assets")
+    }
+
+    fn by_sid<'a>(doc: &'a PolicyDocument, sid: &str) -> &'a Statement {
+        doc.statement.iter().find(|s| s.sid.as_deref() == Some(sid)).unwrap_or_else(|| panic!("no {sid}"))
+    }
+
+    #[test]
+    fn trust_policy_names_sagemaker_alone() {
+        let json: serde_json::Value = serde_json::from_str(&notebook_trust_policy().to_json()).expect("json");
+        assert_eq!(json["Statement"][0]["Principal"]["Service"], serde_json::json!(["sagemaker.amazonaws.com"]));
+        assert_eq!(json["Statement"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn inline_policy_grants_exactly_the_requested_folders() {
+        let doc = policy_for(&request());
+        assert_eq!(
+            by_sid(&doc, "ReadData").resource,
+            ["arn:aws:s3:::shared-data/reference/*", "arn:aws:s3:::team-data/risk/alice/*"]
+        );
+        assert_eq!(by_sid(&doc, "WriteData").resource, ["arn:aws:s3:::team-data/risk/alice/*"]);
+        assert_eq!(by_sid(&doc, "WriteOwnHeartbeat").resource, ["arn:aws:s3:::fleet-assets/heartbeats/alice-nb"]);
+        assert_eq!(by_sid(&doc, "ReadLifecycleAssets").resource, ["arn:aws:s3:::fleet-assets/assets/*"]);
+        let list = by_sid(&doc, "ListData1");
+        assert_eq!(list.resource, ["arn:aws:s3:::team-data"]);
+        assert_eq!(list.condition["StringLike"]["s3:prefix"], ["risk/alice/", "risk/alice/*"]);
+        assert!(doc.statement.iter().all(|s| s.effect == Effect::Allow && s.principal.is_none()));
+    }
+
+    #[test]
+    fn read_only_requests_get_no_write_statement() {
+        let mut r = request();
+        r.data_access.retain(|g| g.access == AccessLevel::Read);
+        let doc = policy_for(&r);
+        assert!(doc.statement.iter().all(|s| s.sid.as_deref() != Some("WriteData")));
+    }
+
+    #[test]
+    fn documents_survive_a_round_trip_and_read_single_strings() {
+        let doc = policy_for(&request());
+        assert_eq!(serde_json::from_str::<PolicyDocument>(&doc.to_json()).expect("parses"), doc);
+        let short = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}}"#;
+        let parsed: PolicyDocument = serde_json::from_str(short).expect("parses");
+        assert_eq!(parsed.statement[0].resource, ["arn:aws:s3:::b/k"]);
+    }
+
+    fn arb_grant() -> impl Strategy<Value = DataAccess> {
+        (
+            prop_oneof![Just("team-data"), Just("shared-data"), Just("other-data"), Just("fleet-assets")],
+            "[a-z*?./]{0,3}(/[a-z.*]{1,3}){0,3}/?",
+            prop_oneof![Just(AccessLevel::Read), Just(AccessLevel::ReadWrite)],
+        )
+            .prop_map(|(bucket, prefix, access)| DataAccess { bucket: bucket.into(), prefix, access })
+    }
+
+    proptest! {
+        /// No accepted request ever yields a writable statement with a wildcard resource, or any resource
+        /// outside the request's own folders and the notebook's heartbeat key.
+        #[test]
+        fn accepted_requests_never_grant_writes_outside_the_request(
+            grants in proptest::collection::vec(arb_grant(), 0..6),
+            name in "[a-z][a-z0-9-]{0,20}[a-z0-9]",
+        ) {
+            let mut r = request();
+            r.notebook_name = name.clone();
+            r.data_access = grants;
+            let Ok(valid) = validate_notebook_request(&r, &config().limits) else { return Ok(()) };
+            let doc = notebook_role_policy(&valid, "fleet-assets");
+            let writable: Vec<String> = valid.data_access.iter()
+                .filter(|g| g.access == AccessLevel::ReadWrite)
+                .map(|g| objects_arn(&g.bucket, &g.prefix))
+                .collect();
+            let readable: Vec<String> = valid.data_access.iter().map(|g| objects_arn(&g.bucket, &g.prefix)).collect();
+            for statement in &doc.statement {
+                let writes = statement.action.iter().any(|a| !(a.starts_with("s3:Get") || a.starts_with("s3:List")));
+                for resource in &statement.resource {
+                    if writes {
+                        let exact = *resource == heartbeat_arn("fleet-assets", &name);
+                        prop_assert!(exact || writable.contains(resource), "writable {resource}");
+                        prop_assert!(!resource[..resource.len() - 1].contains('*') && !resource.contains('?'), "wildcard {resource}");
+                    } else {
+                        let asset = *resource == objects_arn("fleet-assets", ASSETS_PREFIX);
+                        let bucket = valid.data_access.iter().any(|g| *resource == bucket_arn(&g.bucket));
+                        prop_assert!(asset || bucket || readable.contains(resource), "readable {resource}");
+                    }
+                    let bucket_wide = resource.strip_prefix("arn:aws:s3:::").is_some_and(|r| r.split_once('/').is_some_and(|(_, key)| key == "*"));
+                    prop_assert!(resource != "*" && !bucket_wide, "bucket-wide {resource}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Validation at the edge: a request is either a [`ValidNotebookRequest`] or a [`Rejection`] that names each
+//! field at fault and says what to change. Nothing is created for a rejected request.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::bucket::{validate_bucket_name, validate_prefix};
+use super::names::validate_notebook_name;
+use super::request::{DataAccess, NotebookActionRequested, NotebookRequested};
+use crate::config::RequestLimits;
+
+/// One thing wrong with a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Where, as a path into the event (`detail.data_access[1].prefix`).
+    pub field: String,
+    /// What is wrong and what would be accepted.
+    pub reason: String,
+}
+
+/// Why a request was refused: every problem found, not only the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub problems: Vec<Problem>,
+}
+
+impl Rejection {
+    pub fn single(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Rejection { problems: vec![Problem { field: field.into(), reason: reason.into() }] }
+    }
+
+    pub fn from_problems(problems: Vec<Problem>) -> Self {
+        Rejection { problems }
+    }
+
+    /// One sentence for people and logs: `detail.owner: must …; detail.team: …`.
+    pub fn summary(&self) -> String {
+        self.problems.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; ")
+    }
+}
+
+/// A `Notebook Requested` that passed every check, with defaults applied. Only [`validate_notebook_request`]
+/// makes one, so holding one proves the checks ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidNotebookRequest {
+    pub request_id: String,
+    pub notebook_name: String,
+    pub owner: String,
+    pub team: String,
+    pub instance_type: String,
+    pub volume_size_gb: u32,
+    pub idle_timeout_minutes: u32,
+    /// Sorted and free of duplicates.
+    pub data_access: Vec<DataAccess>,
+    pub root_access: bool,
+    _checked: (),
+}
+
+/// A stop or start request whose id and name are well-formed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidActionRequest {
+    pub request_id: String,
+    pub notebook_name: String,
+    pub requested_by: Option<String>,
+}
+
+const MAX_REQUEST_ID_LEN: usize = 128;
+const MAX_PRINCIPAL_LEN: usize = 64;
+
+pub fn validate_notebook_request(
+    request: &NotebookRequested,
+    limits: &RequestLimits,
+) -> Result<ValidNotebookRequest, Rejection> {
+    let mut problems = Vec::new();
+    let mut check = |field: &str, result: Result<(), String>| {
+        if let Err(reason) = result {
+            problems.push(Problem { field: format!("detail.{field}"), reason });
+        }
+    };
+
+    check("request_id", validate_request_id(&request.request_id));
+    check("notebook_name", validate_notebook_name(&request.notebook_name));
+    check("owner", validate_principal(&request.owner));
+    check("team", validate_principal(&request.team));
+    check(
+        "instance_type",
+        if limits.instance_types.contains(&request.instance_type) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{:?} is not offered on this platform; choose one of {}",
+                request.instance_type,
+                limits.instance_types.iter().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        },
+    );
+    check("volume_size_gb", within(request.volume_size_gb, &limits.volume_size_gb, "GB"));
+    if let Some(timeout) = request.idle_timeout_minutes {
+        check("idle_timeout_minutes", within(timeout, &limits.idle_timeout_minutes, "minutes"));
+    }
+    if request.root_access == Some(true) && !limits.allow_root_access {
+        check("root_access", Err("root access is not allowed on this platform; omit it or set it to false".into()));
+    }
+
+    if request.data_access.len() > limits.max_data_access_entries {
+        check(
+            "data_access",
+            Err(format!("at most {} entries; ask for a broader folder instead", limits.max_data_access_entries)),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, grant) in request.data_access.iter().enumerate() {
+        check(&format!("data_access[{i}].bucket"), validate_data_bucket(&grant.bucket, limits));
+        check(&format!("data_access[{i}].prefix"), validate_prefix(&grant.prefix));
+        if !seen.insert((&grant.bucket, &grant.prefix)) {
+            check(
+                &format!("data_access[{i}]"),
+                Err(format!("s3://{}/{} is listed twice; list each folder once", grant.bucket, grant.prefix)),
+            );
+        }
+    }
+
+    if !problems.is_empty() {
+        return Err(Rejection::from_problems(problems));
+    }
+    let mut data_access = request.data_access.clone();
+    data_access.sort();
+    Ok(ValidNotebookRequest {
+        request_id: request.request_id.clone(),
+        notebook_name: request.notebook_name.clone(),
+        owner: request.owner.clone(),
+        team: request.team.clone(),
+        instance_type: request.instance_type.clone(),
+        volume_size_gb: request.volume_size_gb,
+        idle_timeout_minutes: request.idle_timeout_minutes.unwrap_or(limits.default_idle_timeout_minutes),
+        data_access,
+        root_access: request.root_access.unwrap_or(false),
+        _checked: (),
+    })
+}
+
+pub fn validate_action_request(request: &NotebookActionRequested) -> Result<ValidActionRequest, Rejection> {
+    let mut problems = Vec::new();
+    for (field, result) in [
+        ("request_id", validate_request_id(&request.request_id)),
+        ("notebook_name", validate_notebook_name(&request.notebook_name)),
+        ("requested_by", request.requested_by.as_deref().map_or(Ok(()), validate_principal)),
+    ] {
+        if let Err(reason) = result {
+            problems.push(Problem { field: format!("detail.{field}"), reason });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Rejection::from_problems(problems));
+    }
+    Ok(ValidActionRequest {
+        request_id: request.request_id.clone(),
+        notebook_name: request.notebook_name.clone(),
+        requested_by: request.requested_by.clone(),
+    })
+}
+
+/// Request ids travel in tags and event details: letters, digits and `._:-`, at most 128 characters.
+pub fn validate_request_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_REQUEST_ID_LEN {
+        return Err(format!("must be 1 to {MAX_REQUEST_ID_LEN} characters long"));
+    }
+    match id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))) {
+        Some(c) => Err(format!("may contain only letters, digits and '._:-', not {c:?}")),
+        None => Ok(()),
+    }
+}
+
+/// Owners, teams and requesters are identifiers that end up in tags and IAM: letters, digits and `._@+=-`.
+pub fn validate_principal(value: &str) -> Result<(), String> {
+    if value.is_empty() || value.len() > MAX_PRINCIPAL_LEN {
+        return Err(format!("must be 1 to {MAX_PRINCIPAL_LEN} characters long"));
+    }
+    match value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '=' | '-'))) {
+        Some(c) => Err(format!("may contain only letters, digits and '._@+=-', not {c:?}")),
+        None => Ok(()),
+    }
+}
+
+fn validate_data_bucket(bucket: &str, limits: &RequestLimits) -> Result<(), String> {
+    validate_bucket_name(bucket)?;
+    if bucket == limits.assets_bucket {
+        return Err("is the platform's assets bucket, which holds no user data".into());
+    }
+    if !limits.data_buckets.contains(bucket) {
+        return Err(format!(
+            "{bucket:?} is outside the data perimeter; allowed buckets are {}",
+            limits.data_buckets.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn within(value: u32, range: &std::ops::RangeInclusive<u32>, unit: &str) -> Result<(), String> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{value} is out of bounds; must be between {} and {} {unit}", range.start(), range.end()))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::tests::config;
+    use crate::domain::request::AccessLevel;
+
+    pub(crate) fn request() -> NotebookRequested {
+        NotebookRequested {
+            request_id: "req-1".into(),
+            notebook_name: "alice-nb".into(),
+            owner: "alice@example.com".into(),
+            team: "risk".into(),
+            instance_type: "ml.t3.medium".into(),
+            volume_size_gb: 20,
+            idle_timeout_minutes: None,
+            data_access: vec![
+                DataAccess { bucket: "team-data".into(), prefix: "risk/alice/".into(), access: AccessLevel::ReadWrite },
+                DataAccess { bucket: "shared-data".into(), prefix: "reference/".into(), access: AccessLevel::Read },
+            ],
+            root_access: None,
+        }
+    }
+
+    fn fields(result: Result<ValidNotebookRequest, Rejection>) -> Vec<String> {
+        result.expect_err("should be rejected").problems.into_iter().map(|p| p.field).collect()
+    }
+
+    #[test]
+    fn a_good_request_gets_defaults_and_sorted_grants() {
+        let valid = validate_notebook_request(&request(), &config().limits).expect("valid");
+        assert_eq!(valid.idle_timeout_minutes, 60);
+        assert!(!valid.root_access);
+        assert_eq!(valid.data_access[0].bucket, "shared-data");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_field() {
+        let mut r = request();
+        r.owner = String::new();
+        r.instance_type = "ml.p4d.24xlarge".into();
+        r.volume_size_gb = 4;
+        r.data_access[1].bucket = "other-bucket".into();
+        assert_eq!(
+            fields(validate_notebook_request(&r, &config().limits)),
+            ["detail.owner", "detail.instance_type", "detail.volume_size_gb", "detail.data_access[1].bucket"]
+        );
+    }
+
+    #[test]
+    fn root_access_needs_the_platform_to_allow_it() {
+        let mut r = request();
+        r.root_access = Some(true);
+        assert_eq!(fields(validate_notebook_request(&r, &config().limits)), ["detail.root_access"]);
+        let mut limits = config().limits;
+        limits.allow_root_access = true;
+        assert!(validate_notebook_request(&r, &limits).expect("allowed").root_access);
+    }
+
+    #[test]
+    fn the_assets_bucket_and_duplicates_are_refused() {
+        let mut r = request();
+        r.data_access[0].bucket = "fleet-assets".into();
+        r.data_access.push(r.data_access[1].clone());
+        let rejection = validate_notebook_request(&r, &config().limits).expect_err("rejected");
+        assert!(rejection.summary().contains("assets bucket"), "{}", rejection.summary());
+        assert!(rejection.summary().contains("listed twice"), "{}", rejection.summary());
+    }
+
+    #[test]
+    fn too_many_grants_are_refused() {
+        let mut r = request();
+        r.data_access = (0..11)
+            .map(|i| DataAccess { bucket: "team-data".into(), prefix: format!("p{i}/"), access: AccessLevel::Read })
+            .collect();
+        assert_eq!(fields(validate_notebook_request(&r, &config().limits)), ["detail.data_access"]);
+    }
+
+    #[test]
+    fn action_requests_check_id_name_and_requester() {
+        let bad = NotebookActionRequested {
+            request_id: "has space".into(),
+            notebook_name: "x_y".into(),
+            requested_by: Some("a/b".into()),
+        };
+        let rejection = validate_action_request(&bad).expect_err("rejected");
+        assert_eq!(rejection.problems.len(), 3);
+    }
+}

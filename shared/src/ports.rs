@@ -1,0 +1,46 @@
+//! The narrow ports the services call, returning the project's own types. Implemented once over the AWS
+//! SDK in [`crate::aws`]; unit tests implement them in memory.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use crate::domain::isolation::Route;
+use crate::domain::lifecycle::LifecycleConfig;
+use crate::domain::notebook::{NotebookRecord, NotebookSpec, RoleRecord, RoleSpec};
+use crate::domain::outcome::OutcomeEvent;
+use crate::error::AwsError;
+
+pub type AwsResult<T> = Result<T, AwsError>;
+
+/// Reads the network a notebook is placed in.
+pub trait Network: Send + Sync {
+    /// The routes of the route table that governs the subnet (its own association, or the VPC's main table).
+    fn subnet_routes(&self, subnet_id: &str) -> impl Future<Output = AwsResult<Vec<Route>>> + Send;
+}
+
+/// Notebook roles in IAM.
+pub trait Roles: Send + Sync {
+    /// Creates the role with its boundary, tags and inline policy. An existing role of that name is an
+    /// [`crate::error::ErrorKind::AlreadyExists`] error; its inline policy is left untouched then.
+    fn create_role(&self, spec: &RoleSpec) -> impl Future<Output = AwsResult<RoleRecord>> + Send;
+    fn get_role(&self, name: &str) -> impl Future<Output = AwsResult<Option<RoleRecord>>> + Send;
+    /// Writes (or rewrites) the role's inline policy from the spec.
+    fn put_inline_policy(&self, spec: &RoleSpec) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// Notebook instances and their lifecycle configurations in SageMaker.
+pub trait Notebooks: Send + Sync {
+    /// Creates the configuration; one that exists already (same name, so same content) is `AlreadyExists`.
+    fn create_lifecycle_config(&self, config: &LifecycleConfig) -> impl Future<Output = AwsResult<()>> + Send;
+    fn describe_notebook(&self, name: &str) -> impl Future<Output = AwsResult<Option<NotebookRecord>>> + Send;
+    fn notebook_tags(&self, arn: &str) -> impl Future<Output = AwsResult<BTreeMap<String, String>>> + Send;
+    /// Returns the new notebook's ARN. A role SageMaker cannot assume yet is a `NotReady` error.
+    fn create_notebook(&self, spec: &NotebookSpec) -> impl Future<Output = AwsResult<String>> + Send;
+    fn stop_notebook(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    fn start_notebook(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// Puts outcome events on the project's bus.
+pub trait Events: Send + Sync {
+    fn publish(&self, event: &OutcomeEvent) -> impl Future<Output = AwsResult<()>> + Send;
+}

@@ -1,0 +1,105 @@
+//! `Notebook Stop Requested` and `Notebook Start Requested`: act only on notebooks this project manages.
+
+use super::Provisioner;
+use crate::domain::notebook::{NotebookRecord, NotebookStatus};
+use crate::domain::outcome::{OutcomeEvent, Rejected, StateChanged};
+use crate::domain::request::{NotebookActionRequested, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
+use crate::domain::tags;
+use crate::domain::validation::{validate_action_request, Rejection, ValidActionRequest};
+use crate::error::ServiceError;
+use crate::ports::{Events, Network, Notebooks, Roles};
+
+impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
+    pub(crate) async fn stop(&self, request: &NotebookActionRequested) -> Result<OutcomeEvent, ServiceError> {
+        let (valid, notebook) = match self.managed_notebook(NOTEBOOK_STOP_REQUESTED, request).await? {
+            Ok(found) => found,
+            Err(rejected) => return Ok(rejected),
+        };
+        let (status, already) = match notebook.status {
+            NotebookStatus::InService => {
+                self.notebooks.stop_notebook(&valid.notebook_name).await?;
+                (NotebookStatus::Stopping, false)
+            }
+            NotebookStatus::Stopping | NotebookStatus::Stopped => (notebook.status, true),
+            other => return Ok(self.not_now(NOTEBOOK_STOP_REQUESTED, &valid, &other, "stopped")),
+        };
+        Ok(changed(&valid, status, already).stopped())
+    }
+
+    pub(crate) async fn start(&self, request: &NotebookActionRequested) -> Result<OutcomeEvent, ServiceError> {
+        let (valid, notebook) = match self.managed_notebook(NOTEBOOK_START_REQUESTED, request).await? {
+            Ok(found) => found,
+            Err(rejected) => return Ok(rejected),
+        };
+        let (status, already) = match notebook.status {
+            NotebookStatus::Stopped => {
+                self.notebooks.start_notebook(&valid.notebook_name).await?;
+                (NotebookStatus::Pending, false)
+            }
+            NotebookStatus::Pending | NotebookStatus::InService => (notebook.status, true),
+            other => return Ok(self.not_now(NOTEBOOK_START_REQUESTED, &valid, &other, "started")),
+        };
+        Ok(changed(&valid, status, already).started())
+    }
+
+    /// The notebook named by the request, if it exists and this project manages it; otherwise the rejection.
+    async fn managed_notebook(
+        &self,
+        request_type: &str,
+        request: &NotebookActionRequested,
+    ) -> Result<Result<(ValidActionRequest, NotebookRecord), OutcomeEvent>, ServiceError> {
+        let reject = |rejection: Rejection| {
+            OutcomeEvent::from(&Rejected::new(
+                request_type,
+                Some(request.request_id.clone()),
+                Some(request.notebook_name.clone()),
+                rejection,
+            ))
+        };
+        let valid = match validate_action_request(request) {
+            Ok(valid) => valid,
+            Err(rejection) => return Ok(Err(reject(rejection))),
+        };
+        let Some(notebook) = self.notebooks.describe_notebook(&valid.notebook_name).await? else {
+            return Ok(Err(reject(Rejection::single(
+                "detail.notebook_name",
+                format!("there is no notebook named {:?}", valid.notebook_name),
+            ))));
+        };
+        let found = self.notebooks.notebook_tags(&notebook.arn).await?;
+        if found.get(tags::MANAGED_BY).map(String::as_str) != Some(tags::MANAGED_BY_VALUE) {
+            return Ok(Err(reject(Rejection::single(
+                "detail.notebook_name",
+                format!("notebook {:?} is not managed by notebook-fleet", valid.notebook_name),
+            ))));
+        }
+        Ok(Ok((valid, notebook)))
+    }
+
+    fn not_now(&self, request_type: &str, valid: &ValidActionRequest, status: &NotebookStatus, verb: &str) -> OutcomeEvent {
+        OutcomeEvent::from(&Rejected::new(
+            request_type,
+            Some(valid.request_id.clone()),
+            Some(valid.notebook_name.clone()),
+            Rejection::single(
+                "detail.notebook_name",
+                format!(
+                    "notebook {:?} is {} and cannot be {verb} now; send the request again once it is {}",
+                    valid.notebook_name,
+                    status.as_str(),
+                    if verb == "stopped" { "InService" } else { "Stopped" }
+                ),
+            ),
+        ))
+    }
+}
+
+fn changed(valid: &ValidActionRequest, status: NotebookStatus, already: bool) -> StateChanged {
+    StateChanged {
+        request_id: valid.request_id.clone(),
+        notebook_name: valid.notebook_name.clone(),
+        status: status.as_str().to_owned(),
+        already,
+        requested_by: valid.requested_by.clone(),
+    }
+}

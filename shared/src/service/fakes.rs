@@ -1,0 +1,180 @@
+//! In-memory ports for the service's unit tests. The AWS adapters are proven against the emulator in the
+//! integration tests; these fakes let the unit tests inject failures the emulator cannot produce.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::domain::isolation::{Route, RouteTarget};
+use crate::domain::lifecycle::LifecycleConfig;
+use crate::domain::notebook::{NotebookRecord, NotebookSpec, NotebookStatus, RoleRecord, RoleSpec};
+use crate::domain::outcome::OutcomeEvent;
+use crate::error::{AwsError, ErrorKind};
+use crate::ports::{AwsResult, Events, Network, Notebooks, Roles};
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub routes: HashMap<String, Vec<Route>>,
+    pub roles: BTreeMap<String, (RoleSpec, RoleRecord)>,
+    pub inline_policies: BTreeMap<String, String>,
+    pub lifecycle_configs: BTreeMap<String, String>,
+    pub notebooks: BTreeMap<String, (NotebookSpec, NotebookRecord)>,
+    pub foreign_notebooks: BTreeMap<String, NotebookRecord>,
+    pub events: Vec<OutcomeEvent>,
+    pub calls: Vec<&'static str>,
+    /// Operation → errors to return on its next calls, in order.
+    pub failures: HashMap<&'static str, Vec<ErrorKind>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FakeAws(Arc<Mutex<State>>);
+
+impl FakeAws {
+    pub fn new() -> Self {
+        let fake = FakeAws::default();
+        for subnet in ["subnet-aaa", "subnet-bbb"] {
+            fake.state().routes.insert(subnet.into(), vec![Route { destination: "10.0.0.0/16".into(), target: RouteTarget::Local }]);
+        }
+        fake
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.0.lock().expect("fake state lock")
+    }
+
+    pub fn fail(&self, operation: &'static str, kinds: &[ErrorKind]) {
+        self.state().failures.insert(operation, kinds.to_vec());
+    }
+
+    /// Records the call and returns an injected failure, if one is due.
+    fn call(&self, operation: &'static str) -> AwsResult<()> {
+        let mut state = self.state();
+        state.calls.push(operation);
+        match state.failures.get_mut(operation) {
+            Some(queue) if !queue.is_empty() => {
+                let kind = queue.remove(0);
+                Err(AwsError::new(operation, kind, None, format!("injected {kind:?}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Calls that create or change something.
+    pub fn mutating_calls(&self) -> Vec<&'static str> {
+        let reads = ["DescribeNotebookInstance", "ListTags", "DescribeRouteTables", "GetRole", "PutEvents"];
+        self.state().calls.iter().copied().filter(|c| !reads.contains(c)).collect()
+    }
+}
+
+impl Network for FakeAws {
+    async fn subnet_routes(&self, subnet_id: &str) -> AwsResult<Vec<Route>> {
+        self.call("DescribeRouteTables")?;
+        self.state()
+            .routes
+            .get(subnet_id)
+            .cloned()
+            .ok_or_else(|| AwsError::new("DescribeRouteTables", ErrorKind::NotFound, None, "no subnet"))
+    }
+}
+
+impl Roles for FakeAws {
+    async fn create_role(&self, spec: &RoleSpec) -> AwsResult<RoleRecord> {
+        self.call("CreateRole")?;
+        let mut state = self.state();
+        if state.roles.contains_key(&spec.name) {
+            return Err(AwsError::new("CreateRole", ErrorKind::AlreadyExists, None, "exists"));
+        }
+        let record = RoleRecord {
+            name: spec.name.clone(),
+            arn: format!("arn:aws:iam::123456789012:role{}{}", spec.path, spec.name),
+            tags: spec.tags.iter().cloned().collect(),
+        };
+        state.roles.insert(spec.name.clone(), (spec.clone(), record.clone()));
+        Ok(record)
+    }
+
+    async fn get_role(&self, name: &str) -> AwsResult<Option<RoleRecord>> {
+        self.call("GetRole")?;
+        Ok(self.state().roles.get(name).map(|(_, r)| r.clone()))
+    }
+
+    async fn put_inline_policy(&self, spec: &RoleSpec) -> AwsResult<()> {
+        self.call("PutRolePolicy")?;
+        self.state().inline_policies.insert(spec.name.clone(), spec.inline_policy.to_json());
+        Ok(())
+    }
+}
+
+impl Notebooks for FakeAws {
+    async fn create_lifecycle_config(&self, config: &LifecycleConfig) -> AwsResult<()> {
+        self.call("CreateNotebookInstanceLifecycleConfig")?;
+        let mut state = self.state();
+        if state.lifecycle_configs.contains_key(&config.name) {
+            return Err(AwsError::new("CreateNotebookInstanceLifecycleConfig", ErrorKind::AlreadyExists, None, "exists"));
+        }
+        state.lifecycle_configs.insert(config.name.clone(), config.script.clone());
+        Ok(())
+    }
+
+    async fn describe_notebook(&self, name: &str) -> AwsResult<Option<NotebookRecord>> {
+        self.call("DescribeNotebookInstance")?;
+        let state = self.state();
+        Ok(state.notebooks.get(name).map(|(_, r)| r.clone()).or_else(|| state.foreign_notebooks.get(name).cloned()))
+    }
+
+    async fn notebook_tags(&self, arn: &str) -> AwsResult<BTreeMap<String, String>> {
+        self.call("ListTags")?;
+        let state = self.state();
+        Ok(state
+            .notebooks
+            .values()
+            .find(|(_, r)| r.arn == arn)
+            .map(|(spec, _)| spec.tags.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn create_notebook(&self, spec: &NotebookSpec) -> AwsResult<String> {
+        self.call("CreateNotebookInstance")?;
+        let mut state = self.state();
+        if state.notebooks.contains_key(&spec.name) {
+            return Err(AwsError::new("CreateNotebookInstance", ErrorKind::AlreadyExists, None, "duplicate"));
+        }
+        let arn = format!("arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/{}", spec.name);
+        let record = NotebookRecord {
+            name: spec.name.clone(),
+            arn: arn.clone(),
+            status: NotebookStatus::Pending,
+            role_arn: Some(spec.role_arn.clone()),
+            lifecycle_config_name: Some(spec.lifecycle_config_name.clone()),
+        };
+        state.notebooks.insert(spec.name.clone(), (spec.clone(), record));
+        Ok(arn)
+    }
+
+    async fn stop_notebook(&self, name: &str) -> AwsResult<()> {
+        self.call("StopNotebookInstance")?;
+        self.set_status(name, NotebookStatus::Stopping);
+        Ok(())
+    }
+
+    async fn start_notebook(&self, name: &str) -> AwsResult<()> {
+        self.call("StartNotebookInstance")?;
+        self.set_status(name, NotebookStatus::Pending);
+        Ok(())
+    }
+}
+
+impl FakeAws {
+    pub fn set_status(&self, name: &str, status: NotebookStatus) {
+        if let Some((_, record)) = self.state().notebooks.get_mut(name) {
+            record.status = status;
+        }
+    }
+}
+
+impl Events for FakeAws {
+    async fn publish(&self, event: &OutcomeEvent) -> AwsResult<()> {
+        self.call("PutEvents")?;
+        self.state().events.push(event.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! `Notebook Requested`: validate → idempotency check → isolation pre-flight → role → lifecycle
+//! configuration → notebook. Every step is safe to run twice; a redelivered request answers the outcome of
+//! the first delivery.
+
+use super::Provisioner;
+use crate::domain::isolation::check_isolation;
+use crate::domain::lifecycle::{lifecycle_config, OnStartParameters};
+use crate::domain::notebook::{notebook_spec, role_spec, NotebookRecord, RoleSpec};
+use crate::domain::outcome::{OutcomeEvent, Provisioned, Rejected};
+use crate::domain::request::{NotebookRequested, NOTEBOOK_REQUESTED};
+use crate::domain::tags;
+use crate::domain::validation::{validate_notebook_request, Rejection, ValidNotebookRequest};
+use crate::error::{AwsError, ErrorKind, ServiceError};
+use crate::ports::{Events, Network, Notebooks, Roles};
+
+/// What an existing notebook of the requested name means for this request.
+enum Existing {
+    /// Provisioned by this very request: answer again.
+    Replay(Provisioned),
+    /// Someone else's: refuse.
+    Conflict(Rejection),
+}
+
+impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
+    pub(crate) async fn provision(&self, request: &NotebookRequested) -> Result<OutcomeEvent, ServiceError> {
+        let reject = |rejection: Rejection| {
+            Ok(OutcomeEvent::from(&Rejected::new(
+                NOTEBOOK_REQUESTED,
+                Some(request.request_id.clone()),
+                Some(request.notebook_name.clone()),
+                rejection,
+            )))
+        };
+        let valid = match validate_notebook_request(request, &self.config.limits) {
+            Ok(valid) => valid,
+            Err(rejection) => return reject(rejection),
+        };
+
+        if let Some(existing) = self.notebooks.describe_notebook(&valid.notebook_name).await? {
+            return match self.classify_existing(&valid, existing).await? {
+                Existing::Replay(provisioned) => Ok(OutcomeEvent::from(&provisioned)),
+                Existing::Conflict(rejection) => reject(rejection),
+            };
+        }
+
+        let role = role_spec(&valid, &self.config);
+        let notebook_lifecycle = lifecycle_config(&OnStartParameters {
+            assets_bucket: &self.config.assets_bucket,
+            agent: &self.config.agent,
+        })
+        .map_err(|reason| AwsError::new("RenderOnStartScript", ErrorKind::Invalid, None, reason))?;
+        let spec_for = |role_arn: &str| notebook_spec(&valid, &self.config, role_arn, &notebook_lifecycle.name);
+
+        // Pre-flight: the subnet must have no path to the internet. Nothing is created otherwise.
+        let subnet_id = spec_for("").subnet_id;
+        let routes = self.network.subnet_routes(&subnet_id).await?;
+        if let Err(violation) = check_isolation(&subnet_id, &routes) {
+            tracing::error!(%violation, "refusing to place a notebook in a subnet with an internet path");
+            return Err(AwsError::new("IsolationCheck", ErrorKind::Invalid, None, violation.to_string()).into());
+        }
+
+        let role_arn = match self.ensure_role(&valid, &role).await? {
+            Ok(arn) => arn,
+            Err(rejection) => return reject(rejection),
+        };
+        match self.notebooks.create_lifecycle_config(&notebook_lifecycle).await {
+            Ok(()) => {}
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {}
+            Err(e) => return Err(e.into()),
+        }
+
+        let spec = spec_for(&role_arn);
+        match self.retry.retry_not_ready(|| self.notebooks.create_notebook(&spec)).await {
+            Ok(notebook_arn) => Ok(OutcomeEvent::from(&provisioned(&valid, notebook_arn, role_arn, &notebook_lifecycle.name, "Pending", false))),
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {
+                // A concurrent delivery of the same request (or another request for the same name) won.
+                let existing = self.notebooks.describe_notebook(&valid.notebook_name).await?.ok_or(e)?;
+                match self.classify_existing(&valid, existing).await? {
+                    Existing::Replay(provisioned) => Ok(OutcomeEvent::from(&provisioned)),
+                    Existing::Conflict(rejection) => reject(rejection),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn classify_existing(&self, valid: &ValidNotebookRequest, existing: NotebookRecord) -> Result<Existing, AwsError> {
+        let found = self.notebooks.notebook_tags(&existing.arn).await?;
+        if found.get(tags::MANAGED_BY).map(String::as_str) != Some(tags::MANAGED_BY_VALUE) {
+            return Ok(Existing::Conflict(Rejection::single(
+                "detail.notebook_name",
+                format!("a notebook named {:?} exists and is not managed by notebook-fleet; choose another name", valid.notebook_name),
+            )));
+        }
+        match found.get(tags::REQUEST_ID) {
+            Some(id) if *id == valid.request_id => Ok(Existing::Replay(provisioned(
+                valid,
+                existing.arn,
+                existing.role_arn.unwrap_or_default(),
+                existing.lifecycle_config_name.as_deref().unwrap_or_default(),
+                existing.status.as_str(),
+                true,
+            ))),
+            other => Ok(Existing::Conflict(Rejection::single(
+                "detail.notebook_name",
+                format!(
+                    "notebook {:?} already exists (request {}); choose another name or decommission it first",
+                    valid.notebook_name,
+                    other.map_or("unknown", String::as_str)
+                ),
+            ))),
+        }
+    }
+
+    /// Creates the notebook's role, or adopts the one a previous delivery of this request created. A role of
+    /// that name left by a different request is a conflict, never silently reused.
+    async fn ensure_role(&self, valid: &ValidNotebookRequest, role: &RoleSpec) -> Result<Result<String, Rejection>, AwsError> {
+        let record = match self.roles.create_role(role).await {
+            Ok(record) => record,
+            Err(e) if e.is(ErrorKind::AlreadyExists) => self.roles.get_role(&role.name).await?.ok_or(e)?,
+            Err(e) => return Err(e),
+        };
+        if record.tags.get(tags::REQUEST_ID) != Some(&valid.request_id) {
+            return Ok(Err(Rejection::single(
+                "detail.notebook_name",
+                format!(
+                    "IAM role {} already exists for another request ({}); decommission the old notebook or choose another name",
+                    role.name,
+                    record.tags.get(tags::REQUEST_ID).map_or("unknown", String::as_str)
+                ),
+            )));
+        }
+        self.roles.put_inline_policy(role).await?;
+        Ok(Ok(record.arn))
+    }
+}
+
+fn provisioned(
+    valid: &ValidNotebookRequest,
+    notebook_arn: String,
+    role_arn: String,
+    lifecycle_config_name: &str,
+    status: &str,
+    replayed: bool,
+) -> Provisioned {
+    Provisioned {
+        request_id: valid.request_id.clone(),
+        notebook_name: valid.notebook_name.clone(),
+        notebook_arn,
+        role_arn,
+        lifecycle_config_name: lifecycle_config_name.to_owned(),
+        status: status.to_owned(),
+        owner: valid.owner.clone(),
+        team: valid.team.clone(),
+        replayed,
+    }
+}
