@@ -1,1 +1,15 @@
+//! The emulator harness shared by the integration tests, the demo and the benchmarks.
+//!
+//! - [`emulator`]: starts a private `moto_server` on a free 127.0.0.1 port and stops it on drop.
+//! - [`platform`]: builds on it what the SAM template builds on AWS (network, endpoint, boundary, bus,
+//!   buckets) and hands out a configured provisioner.
+//! - [`events`]: EventBridge request events as they arrive on the bus.
+//! - [`recorder`]: an SDK interceptor that keeps request bodies, to check what moto does not store.
 
+pub mod emulator;
+pub mod events;
+pub mod platform;
+pub mod recorder;
+
+pub use emulator::Emulator;
+pub use platform::Platform;

@@ -1,1 +1,27 @@
-fn main() {}
+//! The provisioner Lambda: EventBridge request events in, isolated SageMaker notebooks and outcome events
+//! out. Everything is built once here; the handler only borrows it.
+
+#![recursion_limit = "256"]
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use fleet::aws::AwsProvisioner;
+use fleet::config::Config;
+use fleet::service::lambda::handle_request_event;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let sdk = aws_config::load_from_env().await;
+    let provisioner = AwsProvisioner::from_sdk_config(&sdk, config);
+    let provisioner = &provisioner;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+            handle_request_event(provisioner, event.payload)
+                .await
+                .map_err(Error::from)
+        },
+    ))
+    .await
+}

@@ -10,6 +10,15 @@ pub const NOTEBOOK_PROVISIONING_FAILED: &str = "Notebook Provisioning Failed";
 pub const NOTEBOOK_STOPPED: &str = "Notebook Stopped";
 pub const NOTEBOOK_STARTED: &str = "Notebook Started";
 
+/// Every outcome `detail-type` the project emits.
+pub const ALL_DETAIL_TYPES: &[&str] = &[
+    NOTEBOOK_PROVISIONED,
+    NOTEBOOK_REQUEST_REJECTED,
+    NOTEBOOK_PROVISIONING_FAILED,
+    NOTEBOOK_STOPPED,
+    NOTEBOOK_STARTED,
+];
+
 /// An event for the bus: its `detail-type` and its `detail`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutcomeEvent {
@@ -62,13 +71,27 @@ pub struct StateChanged {
 }
 
 impl Rejected {
-    pub fn new(request_type: &str, request_id: Option<String>, notebook_name: Option<String>, rejection: Rejection) -> Self {
-        Rejected { request_id, notebook_name, request_type: request_type.to_owned(), reason: rejection.summary(), problems: rejection.problems }
+    pub fn new(
+        request_type: &str,
+        request_id: Option<String>,
+        notebook_name: Option<String>,
+        rejection: Rejection,
+    ) -> Self {
+        Rejected {
+            request_id,
+            notebook_name,
+            request_type: request_type.to_owned(),
+            reason: rejection.summary(),
+            problems: rejection.problems,
+        }
     }
 }
 
 fn event(detail_type: &'static str, detail: &impl Serialize) -> OutcomeEvent {
-    OutcomeEvent { detail_type, detail: serde_json::to_value(detail).expect("outcome details always serialise") }
+    OutcomeEvent {
+        detail_type,
+        detail: serde_json::to_value(detail).expect("outcome details always serialise"),
+    }
 }
 
 impl From<&Provisioned> for OutcomeEvent {
@@ -107,13 +130,22 @@ mod tests {
             Some("r1".into()),
             None,
             Rejection::from_problems(vec![
-                Problem { field: "detail.owner".into(), reason: "must be 1 to 64 characters long".into() },
-                Problem { field: "detail.team".into(), reason: "x".into() },
+                Problem {
+                    field: "detail.owner".into(),
+                    reason: "must be 1 to 64 characters long".into(),
+                },
+                Problem {
+                    field: "detail.team".into(),
+                    reason: "x".into(),
+                },
             ]),
         );
         let event = OutcomeEvent::from(&rejected);
         assert_eq!(event.detail_type, "Notebook Request Rejected");
-        assert_eq!(event.detail["reason"], "detail.owner: must be 1 to 64 characters long; detail.team: x");
+        assert_eq!(
+            event.detail["reason"],
+            "detail.owner: must be 1 to 64 characters long; detail.team: x"
+        );
         assert_eq!(event.detail["problems"][1]["field"], "detail.team");
         let back: Rejected = serde_json::from_value(event.detail).expect("round trip");
         assert_eq!(back, rejected);

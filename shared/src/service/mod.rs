@@ -5,15 +5,16 @@
 //! as an error (so EventBridge and Lambda retry); any other failure is a `Notebook Provisioning Failed`.
 
 mod actions;
+pub mod lambda;
 mod provision;
 mod retry;
 
 pub use retry::RetryPolicy;
 
 use crate::config::Config;
+use crate::domain::names::validate_notebook_name;
 use crate::domain::outcome::{Failed, OutcomeEvent, Rejected};
 use crate::domain::request::Request;
-use crate::domain::names::validate_notebook_name;
 use crate::domain::validation::{validate_request_id, Rejection};
 use crate::error::ServiceError;
 use crate::ports::{Events, Network, Notebooks, Roles};
@@ -30,7 +31,14 @@ pub struct Provisioner<N, R, S, E> {
 
 impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
     pub fn new(network: N, roles: R, notebooks: S, events: E, config: Config) -> Self {
-        Provisioner { network, roles, notebooks, events, config, retry: RetryPolicy::default() }
+        Provisioner {
+            network,
+            roles,
+            notebooks,
+            events,
+            config,
+            retry: RetryPolicy::default(),
+        }
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -40,14 +48,25 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
 
     /// Handles one request event and publishes its outcome. Returns the outcome, or an error only when a
     /// retry of the whole event can help.
-    pub async fn handle(&self, detail_type: &str, detail: &serde_json::Value) -> Result<OutcomeEvent, ServiceError> {
+    pub async fn handle(
+        &self,
+        detail_type: &str,
+        detail: &serde_json::Value,
+    ) -> Result<OutcomeEvent, ServiceError> {
         let outcome = self.decide(detail_type, detail).await?;
-        self.events.publish(&outcome).await.map_err(ServiceError::Publish)?;
+        self.events
+            .publish(&outcome)
+            .await
+            .map_err(ServiceError::Publish)?;
         tracing::info!(detail_type, outcome = outcome.detail_type, detail = %outcome.detail, "request answered");
         Ok(outcome)
     }
 
-    async fn decide(&self, detail_type: &str, detail: &serde_json::Value) -> Result<OutcomeEvent, ServiceError> {
+    async fn decide(
+        &self,
+        detail_type: &str,
+        detail: &serde_json::Value,
+    ) -> Result<OutcomeEvent, ServiceError> {
         let request = match Request::parse(detail_type, detail) {
             Ok(request) => request,
             Err(rejection) => return Ok(rejected_raw(detail_type, detail, rejection)),
@@ -78,9 +97,17 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
 
 /// A rejection for an event whose detail did not parse: still answer with its id and name when they are
 /// well-formed, so that the sender can match the answer to the request.
-fn rejected_raw(detail_type: &str, detail: &serde_json::Value, rejection: Rejection) -> OutcomeEvent {
+fn rejected_raw(
+    detail_type: &str,
+    detail: &serde_json::Value,
+    rejection: Rejection,
+) -> OutcomeEvent {
     let field = |name: &str, valid: fn(&str) -> Result<(), String>| {
-        detail.get(name).and_then(|v| v.as_str()).filter(|v| valid(v).is_ok()).map(str::to_owned)
+        detail
+            .get(name)
+            .and_then(|v| v.as_str())
+            .filter(|v| valid(v).is_ok())
+            .map(str::to_owned)
     };
     OutcomeEvent::from(&Rejected::new(
         detail_type,

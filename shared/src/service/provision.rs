@@ -22,7 +22,10 @@ enum Existing {
 }
 
 impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
-    pub(crate) async fn provision(&self, request: &NotebookRequested) -> Result<OutcomeEvent, ServiceError> {
+    pub(crate) async fn provision(
+        &self,
+        request: &NotebookRequested,
+    ) -> Result<OutcomeEvent, ServiceError> {
         let reject = |rejection: Rejection| {
             Ok(OutcomeEvent::from(&Rejected::new(
                 NOTEBOOK_REQUESTED,
@@ -36,7 +39,11 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             Err(rejection) => return reject(rejection),
         };
 
-        if let Some(existing) = self.notebooks.describe_notebook(&valid.notebook_name).await? {
+        if let Some(existing) = self
+            .notebooks
+            .describe_notebook(&valid.notebook_name)
+            .await?
+        {
             return match self.classify_existing(&valid, existing).await? {
                 Existing::Replay(provisioned) => Ok(OutcomeEvent::from(&provisioned)),
                 Existing::Conflict(rejection) => reject(rejection),
@@ -49,32 +56,59 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             agent: &self.config.agent,
         })
         .map_err(|reason| AwsError::new("RenderOnStartScript", ErrorKind::Invalid, None, reason))?;
-        let spec_for = |role_arn: &str| notebook_spec(&valid, &self.config, role_arn, &notebook_lifecycle.name);
+        let spec_for = |role_arn: &str| {
+            notebook_spec(&valid, &self.config, role_arn, &notebook_lifecycle.name)
+        };
 
         // Pre-flight: the subnet must have no path to the internet. Nothing is created otherwise.
         let subnet_id = spec_for("").subnet_id;
         let routes = self.network.subnet_routes(&subnet_id).await?;
         if let Err(violation) = check_isolation(&subnet_id, &routes) {
             tracing::error!(%violation, "refusing to place a notebook in a subnet with an internet path");
-            return Err(AwsError::new("IsolationCheck", ErrorKind::Invalid, None, violation.to_string()).into());
+            return Err(AwsError::new(
+                "IsolationCheck",
+                ErrorKind::Invalid,
+                None,
+                violation.to_string(),
+            )
+            .into());
         }
 
         let role_arn = match self.ensure_role(&valid, &role).await? {
             Ok(arn) => arn,
             Err(rejection) => return reject(rejection),
         };
-        match self.notebooks.create_lifecycle_config(&notebook_lifecycle).await {
+        match self
+            .notebooks
+            .create_lifecycle_config(&notebook_lifecycle)
+            .await
+        {
             Ok(()) => {}
             Err(e) if e.is(ErrorKind::AlreadyExists) => {}
             Err(e) => return Err(e.into()),
         }
 
         let spec = spec_for(&role_arn);
-        match self.retry.retry_not_ready(|| self.notebooks.create_notebook(&spec)).await {
-            Ok(notebook_arn) => Ok(OutcomeEvent::from(&provisioned(&valid, notebook_arn, role_arn, &notebook_lifecycle.name, "Pending", false))),
+        match self
+            .retry
+            .retry_not_ready(|| self.notebooks.create_notebook(&spec))
+            .await
+        {
+            Ok(notebook_arn) => Ok(OutcomeEvent::from(&provisioned(
+                &valid,
+                notebook_arn,
+                role_arn,
+                &notebook_lifecycle.name,
+                "Pending",
+                false,
+            ))),
             Err(e) if e.is(ErrorKind::AlreadyExists) => {
                 // A concurrent delivery of the same request (or another request for the same name) won.
-                let existing = self.notebooks.describe_notebook(&valid.notebook_name).await?.ok_or(e)?;
+                let existing = self
+                    .notebooks
+                    .describe_notebook(&valid.notebook_name)
+                    .await?
+                    .ok_or(e)?;
                 match self.classify_existing(&valid, existing).await? {
                     Existing::Replay(provisioned) => Ok(OutcomeEvent::from(&provisioned)),
                     Existing::Conflict(rejection) => reject(rejection),
@@ -84,7 +118,11 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
         }
     }
 
-    async fn classify_existing(&self, valid: &ValidNotebookRequest, existing: NotebookRecord) -> Result<Existing, AwsError> {
+    async fn classify_existing(
+        &self,
+        valid: &ValidNotebookRequest,
+        existing: NotebookRecord,
+    ) -> Result<Existing, AwsError> {
         let found = self.notebooks.notebook_tags(&existing.arn).await?;
         if found.get(tags::MANAGED_BY).map(String::as_str) != Some(tags::MANAGED_BY_VALUE) {
             return Ok(Existing::Conflict(Rejection::single(
@@ -114,10 +152,16 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
 
     /// Creates the notebook's role, or adopts the one a previous delivery of this request created. A role of
     /// that name left by a different request is a conflict, never silently reused.
-    async fn ensure_role(&self, valid: &ValidNotebookRequest, role: &RoleSpec) -> Result<Result<String, Rejection>, AwsError> {
+    async fn ensure_role(
+        &self,
+        valid: &ValidNotebookRequest,
+        role: &RoleSpec,
+    ) -> Result<Result<String, Rejection>, AwsError> {
         let record = match self.roles.create_role(role).await {
             Ok(record) => record,
-            Err(e) if e.is(ErrorKind::AlreadyExists) => self.roles.get_role(&role.name).await?.ok_or(e)?,
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {
+                self.roles.get_role(&role.name).await?.ok_or(e)?
+            }
             Err(e) => return Err(e),
         };
         if record.tags.get(tags::REQUEST_ID) != Some(&valid.request_id) {

@@ -1,0 +1,48 @@
+//! Request events as EventBridge delivers them to the provisioner.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde_json::{json, Value};
+
+use crate::emulator::{ACCOUNT_ID, REGION};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Wraps a detail in the envelope EventBridge delivers (`version`, `id`, `detail-type`, `source`, …).
+pub fn request_event(detail_type: &str, detail: Value) -> EventBridgeEvent<Value> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    serde_json::from_value(json!({
+        "version": "0",
+        "id": format!("00000000-0000-4000-8000-{id:012}"),
+        "detail-type": detail_type,
+        "source": "platform.portal",
+        "account": ACCOUNT_ID,
+        "time": "2026-11-23T12:00:00Z",
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }))
+    .expect("a well-formed EventBridge envelope")
+}
+
+/// A valid `Notebook Requested` detail for the emulated platform.
+pub fn notebook_requested(request_id: &str, notebook_name: &str) -> Value {
+    json!({
+        "request_id": request_id,
+        "notebook_name": notebook_name,
+        "owner": "alice",
+        "team": "risk",
+        "instance_type": "ml.t3.medium",
+        "volume_size_gb": 20,
+        "idle_timeout_minutes": 90,
+        "data_access": [
+            {"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"},
+            {"bucket": "shared-data", "prefix": "reference/", "access": "read"}
+        ]
+    })
+}
+
+pub fn notebook_action(request_id: &str, notebook_name: &str) -> Value {
+    json!({"request_id": request_id, "notebook_name": notebook_name, "requested_by": "portal"})
+}

@@ -1,0 +1,154 @@
+//! With moto's IAM enforcement on, the credentials of a generated notebook role can do exactly what the
+//! request asked: read (and for read-write, write) its folders, fetch the lifecycle assets and write its own
+//! heartbeat; everything else is denied.
+//!
+//! moto does not evaluate policy conditions nor permissions boundaries: the `s3:prefix` condition on
+//! listing and the boundary are checked by the unit tests of `fleet::domain::policy`.
+
+use anyhow::{Context, Result};
+use aws_sdk_sts::config::Credentials;
+use fleet::domain::request::NOTEBOOK_REQUESTED;
+use fleet::service::lambda::handle_request_event;
+use integration_tests::events::{notebook_requested, request_event};
+use integration_tests::platform::{s3_client, ASSETS_BUCKET};
+use integration_tests::{Emulator, Platform};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_notebook_role_reaches_exactly_the_requested_data() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let platform = Platform::build(&emulator).await?;
+    let answer = handle_request_event(
+        &platform.provisioner(),
+        request_event(NOTEBOOK_REQUESTED, notebook_requested("req-1", "alice-nb")),
+    )
+    .await?;
+    let role_arn = answer["detail"]["role_arn"]
+        .as_str()
+        .context("role arn")?
+        .to_owned();
+
+    let admin_s3 = s3_client(&platform.sdk);
+    admin_s3
+        .create_bucket()
+        .bucket("other-data")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await?;
+    for (bucket, key) in [
+        ("team-data", "risk/alice/a.csv"),
+        ("team-data", "risk/bob/b.csv"),
+        ("shared-data", "reference/r.csv"),
+        ("other-data", "risk/alice/x.csv"),
+    ] {
+        admin_s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(b"data".to_vec().into())
+            .send()
+            .await?;
+    }
+
+    // As SageMaker would: assume the notebook role (moto cannot sign as a service, so this happens before
+    // enforcement is switched on; the credentials stay valid afterwards).
+    let credentials = aws_sdk_sts::Client::new(&platform.sdk)
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("SageMaker")
+        .send()
+        .await?
+        .credentials
+        .context("credentials")?;
+    emulator.enforce_iam_after(0)?;
+    let notebook_sdk = emulator
+        .sdk_config_as(Credentials::new(
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+            Some(credentials.session_token().to_owned()),
+            None,
+            "notebook-role",
+        ))
+        .await;
+    let s3 = s3_client(&notebook_sdk);
+
+    let get = |bucket: &'static str, key: String| {
+        let s3 = s3.clone();
+        async move {
+            s3.get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map(|_| ())
+        }
+    };
+    let put = |bucket: &'static str, key: String| {
+        let s3 = s3.clone();
+        async move {
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(b"new".to_vec().into())
+                .send()
+                .await
+                .map(|_| ())
+        }
+    };
+
+    get("team-data", "risk/alice/a.csv".into())
+        .await
+        .context("read own read-write folder")?;
+    put("team-data", "risk/alice/new.csv".into())
+        .await
+        .context("write own read-write folder")?;
+    get("shared-data", "reference/r.csv".into())
+        .await
+        .context("read own read folder")?;
+    get(ASSETS_BUCKET, platform.agent_key.clone())
+        .await
+        .context("fetch the heartbeat agent")?;
+    put(ASSETS_BUCKET, "heartbeats/alice-nb".into())
+        .await
+        .context("write own heartbeat")?;
+
+    let denied = [
+        (
+            "read another person's folder",
+            get("team-data", "risk/bob/b.csv".into()).await.is_err(),
+        ),
+        (
+            "write another person's folder",
+            put("team-data", "risk/bob/new.csv".into()).await.is_err(),
+        ),
+        (
+            "write a read-only folder",
+            put("shared-data", "reference/new.csv".into())
+                .await
+                .is_err(),
+        ),
+        (
+            "read a bucket outside the request",
+            get("other-data", "risk/alice/x.csv".into()).await.is_err(),
+        ),
+        (
+            "write another notebook's heartbeat",
+            put(ASSETS_BUCKET, "heartbeats/bob-nb".into())
+                .await
+                .is_err(),
+        ),
+        (
+            "overwrite the lifecycle assets",
+            put(ASSETS_BUCKET, platform.agent_key.clone())
+                .await
+                .is_err(),
+        ),
+    ];
+    for (what, was_denied) in denied {
+        assert!(was_denied, "the notebook role could {what}");
+    }
+    Ok(())
+}
