@@ -48,8 +48,7 @@ pub const ALL_VARIABLES: &[&str] = &[
 
 pub const DEFAULT_EVENT_SOURCE: &str = "notebook-fleet";
 pub const DEFAULT_ROLE_PATH: &str = "/notebook-fleet/notebooks/";
-pub const DEFAULT_INSTANCE_TYPES: &str =
-    "ml.t3.medium,ml.t3.large,ml.t3.xlarge,ml.m5.xlarge,ml.m5.2xlarge";
+pub const DEFAULT_INSTANCE_TYPES: &str = "ml.t3.medium,ml.t3.large,ml.t3.xlarge,ml.m5.xlarge,ml.m5.2xlarge";
 pub const DEFAULT_PLATFORM_IDENTIFIER: &str = "notebook-al2-v3";
 /// SageMaker's own lower bound for a notebook volume.
 pub const VOLUME_SIZE_GB_MIN: u32 = 5;
@@ -107,11 +106,7 @@ impl Config {
 
     /// Builds the configuration from any source of variables; empty values count as unset.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &'static str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |name: &'static str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
         let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
 
@@ -120,85 +115,47 @@ impl Config {
 
         let data_buckets: BTreeSet<String> = list(&required(DATA_BUCKETS)?).into_iter().collect();
         for bucket in &data_buckets {
-            validate_bucket_name(bucket)
-                .map_err(|r| invalid(DATA_BUCKETS, format!("{bucket:?}: {r}")))?;
+            validate_bucket_name(bucket).map_err(|r| invalid(DATA_BUCKETS, format!("{bucket:?}: {r}")))?;
         }
         if data_buckets.contains(&assets_bucket) {
-            return Err(invalid(
-                DATA_BUCKETS,
-                "must not include the assets bucket".into(),
-            ));
+            return Err(invalid(DATA_BUCKETS, "must not include the assets bucket".into()));
         }
 
         let subnet_ids = list(&required(SUBNET_IDS)?);
         if let Some(bad) = subnet_ids.iter().find(|s| !s.starts_with("subnet-")) {
-            return Err(invalid(
-                SUBNET_IDS,
-                format!("{bad:?} is not a subnet id (subnet-…)"),
-            ));
+            return Err(invalid(SUBNET_IDS, format!("{bad:?} is not a subnet id (subnet-…)")));
         }
         let security_group_ids = list(&required(SECURITY_GROUP_IDS)?);
         if let Some(bad) = security_group_ids.iter().find(|s| !s.starts_with("sg-")) {
-            return Err(invalid(
-                SECURITY_GROUP_IDS,
-                format!("{bad:?} is not a security group id (sg-…)"),
-            ));
+            return Err(invalid(SECURITY_GROUP_IDS, format!("{bad:?} is not a security group id (sg-…)")));
         }
 
         let role_path = var(ROLE_PATH).unwrap_or_else(|| DEFAULT_ROLE_PATH.to_owned());
         if !(role_path.starts_with('/') && role_path.ends_with('/') && role_path.len() > 1) {
-            return Err(invalid(
-                ROLE_PATH,
-                format!("{role_path:?} must start and end with '/' and not be '/'"),
-            ));
+            return Err(invalid(ROLE_PATH, format!("{role_path:?} must start and end with '/' and not be '/'")));
         }
         let permissions_boundary_arn = required(PERMISSIONS_BOUNDARY_ARN)?;
-        if !(permissions_boundary_arn.starts_with("arn:")
-            && permissions_boundary_arn.contains(":policy/"))
-        {
-            return Err(invalid(
-                PERMISSIONS_BOUNDARY_ARN,
-                "must be the ARN of a managed IAM policy".into(),
-            ));
+        if !(permissions_boundary_arn.starts_with("arn:") && permissions_boundary_arn.contains(":policy/")) {
+            return Err(invalid(PERMISSIONS_BOUNDARY_ARN, "must be the ARN of a managed IAM policy".into()));
         }
 
-        let agent = AgentObject::from_key(&required(AGENT_OBJECT_KEY)?)
-            .map_err(|r| invalid(AGENT_OBJECT_KEY, r))?;
+        let agent = AgentObject::from_key(&required(AGENT_OBJECT_KEY)?).map_err(|r| invalid(AGENT_OBJECT_KEY, r))?;
 
         let instance_types: BTreeSet<String> =
-            list(&var(INSTANCE_TYPES).unwrap_or_else(|| DEFAULT_INSTANCE_TYPES.to_owned()))
-                .into_iter()
-                .collect();
+            list(&var(INSTANCE_TYPES).unwrap_or_else(|| DEFAULT_INSTANCE_TYPES.to_owned())).into_iter().collect();
         if let Some(bad) = instance_types.iter().find(|t| !t.starts_with("ml.")) {
-            return Err(invalid(
-                INSTANCE_TYPES,
-                format!("{bad:?} is not a SageMaker instance type (ml.…)"),
-            ));
+            return Err(invalid(INSTANCE_TYPES, format!("{bad:?} is not a SageMaker instance type (ml.…)")));
         }
 
         let volume_max = number(&var, VOLUME_SIZE_GB_MAX, DEFAULT_VOLUME_SIZE_GB_MAX)?;
         if !(VOLUME_SIZE_GB_MIN..=16_384).contains(&volume_max) {
-            return Err(invalid(
-                VOLUME_SIZE_GB_MAX,
-                format!("must be between {VOLUME_SIZE_GB_MIN} and 16384"),
-            ));
+            return Err(invalid(VOLUME_SIZE_GB_MAX, format!("must be between {VOLUME_SIZE_GB_MIN} and 16384")));
         }
-        let idle_max = number(
-            &var,
-            IDLE_TIMEOUT_MINUTES_MAX,
-            DEFAULT_IDLE_TIMEOUT_MINUTES_MAX,
-        )?;
+        let idle_max = number(&var, IDLE_TIMEOUT_MINUTES_MAX, DEFAULT_IDLE_TIMEOUT_MINUTES_MAX)?;
         if idle_max < IDLE_TIMEOUT_MINUTES_MIN {
-            return Err(invalid(
-                IDLE_TIMEOUT_MINUTES_MAX,
-                format!("must be at least {IDLE_TIMEOUT_MINUTES_MIN}"),
-            ));
+            return Err(invalid(IDLE_TIMEOUT_MINUTES_MAX, format!("must be at least {IDLE_TIMEOUT_MINUTES_MIN}")));
         }
-        let idle_default = number(
-            &var,
-            IDLE_TIMEOUT_MINUTES_DEFAULT,
-            DEFAULT_IDLE_TIMEOUT_MINUTES.min(idle_max),
-        )?;
+        let idle_default = number(&var, IDLE_TIMEOUT_MINUTES_DEFAULT, DEFAULT_IDLE_TIMEOUT_MINUTES.min(idle_max))?;
         if !(IDLE_TIMEOUT_MINUTES_MIN..=idle_max).contains(&idle_default) {
             return Err(invalid(
                 IDLE_TIMEOUT_MINUTES_DEFAULT,
@@ -208,12 +165,7 @@ impl Config {
         let allow_root_access = match var(ALLOW_ROOT_ACCESS).as_deref() {
             None | Some("false") => false,
             Some("true") => true,
-            Some(other) => {
-                return Err(invalid(
-                    ALLOW_ROOT_ACCESS,
-                    format!("{other:?} is not true or false"),
-                ))
-            }
+            Some(other) => return Err(invalid(ALLOW_ROOT_ACCESS, format!("{other:?} is not true or false"))),
         };
 
         Ok(Config {
@@ -226,8 +178,7 @@ impl Config {
             permissions_boundary_arn,
             assets_bucket: assets_bucket.clone(),
             agent,
-            platform_identifier: var(PLATFORM_IDENTIFIER)
-                .unwrap_or_else(|| DEFAULT_PLATFORM_IDENTIFIER.to_owned()),
+            platform_identifier: var(PLATFORM_IDENTIFIER).unwrap_or_else(|| DEFAULT_PLATFORM_IDENTIFIER.to_owned()),
             limits: RequestLimits {
                 instance_types,
                 volume_size_gb: VOLUME_SIZE_GB_MIN..=volume_max,
@@ -243,25 +194,13 @@ impl Config {
 }
 
 fn list(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-fn number(
-    var: &impl Fn(&'static str) -> Option<String>,
-    name: &'static str,
-    default: u32,
-) -> Result<u32, ConfigError> {
+fn number(var: &impl Fn(&'static str) -> Option<String>, name: &'static str, default: u32) -> Result<u32, ConfigError> {
     match var(name) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-            name,
-            reason: format!("{v:?} is not a whole number"),
-        }),
+        Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: format!("{v:?} is not a whole number") }),
     }
 }
 
@@ -278,10 +217,7 @@ pub(crate) mod tests {
             (EVENT_BUS_NAME, "fleet-bus".to_owned()),
             (SUBNET_IDS, "subnet-aaa, subnet-bbb".to_owned()),
             (SECURITY_GROUP_IDS, "sg-123".to_owned()),
-            (
-                PERMISSIONS_BOUNDARY_ARN,
-                "arn:aws:iam::123456789012:policy/fleet-boundary".to_owned(),
-            ),
+            (PERMISSIONS_BOUNDARY_ARN, "arn:aws:iam::123456789012:policy/fleet-boundary".to_owned()),
             (ASSETS_BUCKET, "fleet-assets".to_owned()),
             (DATA_BUCKETS, "team-data,shared-data".to_owned()),
             (AGENT_OBJECT_KEY, AGENT_KEY.to_owned()),

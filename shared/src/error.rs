@@ -30,19 +30,8 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new(
-        operation: &'static str,
-        kind: ErrorKind,
-        code: Option<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        AwsError {
-            operation,
-            kind,
-            code,
-            message: message.into(),
-            source: None,
-        }
+    pub fn new(operation: &'static str, kind: ErrorKind, code: Option<String>, message: impl Into<String>) -> Self {
+        AwsError { operation, kind, code, message: message.into(), source: None }
     }
 
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
@@ -52,10 +41,7 @@ impl AwsError {
 
     /// Throttling and transient failures can succeed on a later attempt.
     pub fn retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::Throttled | ErrorKind::Transient | ErrorKind::NotReady
-        )
+        matches!(self.kind, ErrorKind::Throttled | ErrorKind::Transient | ErrorKind::NotReady)
     }
 
     pub fn is(&self, kind: ErrorKind) -> bool {
@@ -75,9 +61,7 @@ impl fmt::Display for AwsError {
 
 impl StdError for AwsError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static))
+        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
     }
 }
 
@@ -107,16 +91,8 @@ mod tests {
 
     #[test]
     fn display_names_operation_code_and_message() {
-        let e = AwsError::new(
-            "CreateRole",
-            ErrorKind::Throttled,
-            Some("Throttling".into()),
-            "Rate exceeded",
-        );
-        assert_eq!(
-            e.to_string(),
-            "CreateRole failed (Throttling): Rate exceeded"
-        );
+        let e = AwsError::new("CreateRole", ErrorKind::Throttled, Some("Throttling".into()), "Rate exceeded");
+        assert_eq!(e.to_string(), "CreateRole failed (Throttling): Rate exceeded");
         assert!(e.retryable());
         assert!(!AwsError::new("CreateRole", ErrorKind::Invalid, None, "bad").retryable());
         assert!(ServiceError::Publish(e).retryable());

@@ -31,23 +31,11 @@ pub trait Roles: Send + Sync {
 /// Notebook instances and their lifecycle configurations in SageMaker.
 pub trait Notebooks: Send + Sync {
     /// Creates the configuration; one that exists already (same name, so same content) is `AlreadyExists`.
-    fn create_lifecycle_config(
-        &self,
-        config: &LifecycleConfig,
-    ) -> impl Future<Output = AwsResult<()>> + Send;
-    fn describe_notebook(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = AwsResult<Option<NotebookRecord>>> + Send;
-    fn notebook_tags(
-        &self,
-        arn: &str,
-    ) -> impl Future<Output = AwsResult<BTreeMap<String, String>>> + Send;
+    fn create_lifecycle_config(&self, config: &LifecycleConfig) -> impl Future<Output = AwsResult<()>> + Send;
+    fn describe_notebook(&self, name: &str) -> impl Future<Output = AwsResult<Option<NotebookRecord>>> + Send;
+    fn notebook_tags(&self, arn: &str) -> impl Future<Output = AwsResult<BTreeMap<String, String>>> + Send;
     /// Returns the new notebook's ARN. A role SageMaker cannot assume yet is a `NotReady` error.
-    fn create_notebook(
-        &self,
-        spec: &NotebookSpec,
-    ) -> impl Future<Output = AwsResult<String>> + Send;
+    fn create_notebook(&self, spec: &NotebookSpec) -> impl Future<Output = AwsResult<String>> + Send;
     fn stop_notebook(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
     fn start_notebook(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
 }

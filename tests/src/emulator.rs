@@ -33,7 +33,10 @@ fn moto_server() -> Result<PathBuf> {
         .context("neither NOTEBOOK_FLEET_CACHE nor HOME is set")?;
     let path = cache.join("venv-emulator/bin/moto_server");
     if !path.exists() {
-        bail!("{} not found: run scripts/test.sh (it installs the pinned moto) or set {MOTO_SERVER_VAR}", path.display());
+        bail!(
+            "{} not found: run scripts/test.sh (it installs the pinned moto) or set {MOTO_SERVER_VAR}",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -52,23 +55,11 @@ impl Emulator {
             let quiet = std::env::var_os("FLEET_MOTO_LOG").is_none();
             let child = Command::new(&server)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(if quiet {
-                    Stdio::null()
-                } else {
-                    Stdio::inherit()
-                })
-                .stderr(if quiet {
-                    Stdio::null()
-                } else {
-                    Stdio::inherit()
-                })
+                .stdout(if quiet { Stdio::null() } else { Stdio::inherit() })
+                .stderr(if quiet { Stdio::null() } else { Stdio::inherit() })
                 .spawn()
                 .with_context(|| format!("starting {}", server.display()))?;
-            let mut emulator = Emulator {
-                child,
-                endpoint: format!("http://127.0.0.1:{port}"),
-                port,
-            };
+            let mut emulator = Emulator { child, endpoint: format!("http://127.0.0.1:{port}"), port };
             match emulator.wait_ready(Duration::from_secs(30)) {
                 Ok(()) => return Ok(emulator),
                 Err(e) => last_error = Some(e), // the port was taken in between: try another
@@ -114,10 +105,7 @@ impl Emulator {
         let mut answer = String::new();
         stream.read_to_string(&mut answer)?;
         if !answer.starts_with("HTTP/1.1 200") && !answer.starts_with("HTTP/1.0 200") {
-            bail!(
-                "{method} {path}: {}",
-                answer.lines().next().unwrap_or_default()
-            );
+            bail!("{method} {path}: {}", answer.lines().next().unwrap_or_default());
         }
         Ok(answer)
     }
@@ -134,9 +122,23 @@ impl Emulator {
 
     /// SDK configuration with moto's default test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        self.sdk_config_as(Credentials::new("test", "test", None, None, "emulator"))
-            .await
+        self.sdk_config_as(Credentials::new("test", "test", None, None, "emulator")).await
     }
+}
+
+/// moto accepts any credentials until IAM enforcement is switched on.
+pub fn test_credentials() -> Credentials {
+    Credentials::new("test", "test", None, None, "emulator")
+}
+
+/// SDK configuration for an emulator at `endpoint` (one this process started, or the demo's).
+pub async fn sdk_config_for(endpoint: &str, credentials: Credentials) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .load()
+        .await
 }
 
 impl Drop for Emulator {

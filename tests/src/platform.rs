@@ -51,14 +51,8 @@ impl Platform {
 
     pub async fn build_with(sdk: SdkConfig) -> Result<Self> {
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
-        let vpc_id = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await?
-            .vpc
-            .and_then(|v| v.vpc_id)
-            .context("vpc id")?;
+        let vpc_id =
+            ec2.create_vpc().cidr_block("10.0.0.0/16").send().await?.vpc.and_then(|v| v.vpc_id).context("vpc id")?;
 
         // Private subnets: their route tables hold the local route and, below, the S3 endpoint's route.
         let (mut private_subnet_ids, mut private_tables) = (Vec::new(), Vec::new());
@@ -77,11 +71,7 @@ impl Platform {
             .internet_gateway
             .and_then(|g| g.internet_gateway_id)
             .context("igw")?;
-        ec2.attach_internet_gateway()
-            .internet_gateway_id(&igw)
-            .vpc_id(&vpc_id)
-            .send()
-            .await?;
+        ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc_id).send().await?;
         ec2.create_route()
             .route_table_id(&public_table)
             .destination_cidr_block("0.0.0.0/0")
@@ -103,22 +93,14 @@ impl Platform {
             .ip_protocol("-1")
             .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
             .build();
-        ec2.revoke_security_group_egress()
-            .group_id(&security_group_id)
-            .ip_permissions(all)
-            .send()
-            .await?;
+        ec2.revoke_security_group_egress().group_id(&security_group_id).ip_permissions(all).send().await?;
         let https = IpPermission::builder()
             .ip_protocol("tcp")
             .from_port(443)
             .to_port(443)
             .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/16").build())
             .build();
-        ec2.authorize_security_group_egress()
-            .group_id(&security_group_id)
-            .ip_permissions(https)
-            .send()
-            .await?;
+        ec2.authorize_security_group_egress().group_id(&security_group_id).ip_permissions(https).send().await?;
 
         let data_buckets: Vec<String> = DATA_BUCKETS.iter().map(|b| (*b).to_owned()).collect();
         let s3_endpoint_id = ec2
@@ -158,28 +140,15 @@ impl Platform {
                 .await
                 .with_context(|| format!("creating bucket {bucket}"))?;
         }
-        let digest: String = Sha256::digest(AGENT_BYTES)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest: String = Sha256::digest(AGENT_BYTES).iter().map(|b| format!("{b:02x}")).collect();
         let agent_key = format!("assets/agent/sha256-{digest}/heartbeat-agent");
-        s3.put_object()
-            .bucket(ASSETS_BUCKET)
-            .key(&agent_key)
-            .body(AGENT_BYTES.to_vec().into())
-            .send()
-            .await?;
+        s3.put_object().bucket(ASSETS_BUCKET).key(&agent_key).body(AGENT_BYTES.to_vec().into()).send().await?;
 
         let events = aws_sdk_eventbridge::Client::new(&sdk);
         events.create_event_bus().name(BUS_NAME).send().await?;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let outcome_queue_url = sqs
-            .create_queue()
-            .queue_name("notebook-fleet-outcomes")
-            .send()
-            .await?
-            .queue_url
-            .context("queue url")?;
+        let outcome_queue_url =
+            sqs.create_queue().queue_name("notebook-fleet-outcomes").send().await?.queue_url.context("queue url")?;
         let queue_arn = sqs
             .get_queue_attributes()
             .queue_url(&outcome_queue_url)
@@ -187,10 +156,7 @@ impl Platform {
             .send()
             .await?
             .attributes
-            .and_then(|a| {
-                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                    .cloned()
-            })
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
             .context("queue arn")?;
         events
             .put_rule()
@@ -203,12 +169,7 @@ impl Platform {
             .put_targets()
             .rule("capture-outcomes")
             .event_bus_name(BUS_NAME)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("outcomes")
-                    .arn(queue_arn)
-                    .build()?,
-            )
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("outcomes").arn(queue_arn).build()?)
             .send()
             .await?;
 
@@ -242,8 +203,7 @@ impl Platform {
 
     pub fn config(&self) -> Config {
         let env = self.env();
-        Config::from_vars(|name| env.get(name).cloned())
-            .expect("the emulated platform's configuration is valid")
+        Config::from_vars(|name| env.get(name).cloned()).expect("the emulated platform's configuration is valid")
     }
 
     /// A provisioner configured for this platform whose AWS calls are counted and recorded.
@@ -274,10 +234,7 @@ impl Platform {
                     .build(),
             ),
             aws_sdk_eventbridge::Client::from_conf(
-                aws_sdk_eventbridge::config::Builder::from(sdk)
-                    .interceptor(calls)
-                    .interceptor(requests)
-                    .build(),
+                aws_sdk_eventbridge::config::Builder::from(sdk).interceptor(calls).interceptor(requests).build(),
             ),
             config,
         )
@@ -292,12 +249,9 @@ impl Platform {
     /// configuration would produce.
     pub async fn lifecycle_config_exists(&self) -> Result<bool> {
         let config = self.config();
-        let name = lifecycle_config(&OnStartParameters {
-            assets_bucket: &config.assets_bucket,
-            agent: &config.agent,
-        })
-        .map_err(anyhow::Error::msg)?
-        .name;
+        let name = lifecycle_config(&OnStartParameters { assets_bucket: &config.assets_bucket, agent: &config.agent })
+            .map_err(anyhow::Error::msg)?
+            .name;
         let found = aws_sdk_sagemaker::Client::new(&self.sdk)
             .describe_notebook_instance_lifecycle_config()
             .notebook_instance_lifecycle_config_name(name)
@@ -329,16 +283,9 @@ impl Platform {
                     .iter()
                     .find(|d| **d == detail_type)
                     .with_context(|| format!("unknown outcome {detail_type}"))?;
-                outcomes.push(OutcomeEvent {
-                    detail_type,
-                    detail: body["detail"].clone(),
-                });
+                outcomes.push(OutcomeEvent { detail_type, detail: body["detail"].clone() });
                 if let Some(handle) = message.receipt_handle() {
-                    sqs.delete_message()
-                        .queue_url(&self.outcome_queue_url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await?;
+                    sqs.delete_message().queue_url(&self.outcome_queue_url).receipt_handle(handle).send().await?;
                 }
             }
         }
@@ -347,11 +294,7 @@ impl Platform {
 
 /// S3 on the emulator needs path-style addressing.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
 }
 
 async fn subnet(ec2: &aws_sdk_ec2::Client, vpc_id: &str, cidr: &str, az: &str) -> Result<String> {
@@ -375,10 +318,6 @@ async fn route_table(ec2: &aws_sdk_ec2::Client, vpc_id: &str, subnet_id: &str) -
         .route_table
         .and_then(|t| t.route_table_id)
         .context("route table id")?;
-    ec2.associate_route_table()
-        .route_table_id(&table)
-        .subnet_id(subnet_id)
-        .send()
-        .await?;
+    ec2.associate_route_table().route_table_id(&table).subnet_id(subnet_id).send().await?;
     Ok(table)
 }

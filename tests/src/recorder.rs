@@ -20,12 +20,7 @@ impl RequestRecorder {
     pub fn bodies(&self, operation: &str) -> Vec<String> {
         self.requests
             .lock()
-            .map(|r| {
-                r.iter()
-                    .filter(|(op, _)| op == operation)
-                    .map(|(_, body)| body.clone())
-                    .collect()
-            })
+            .map(|r| r.iter().filter(|(op, _)| op == operation).map(|(_, body)| body.clone()).collect())
             .unwrap_or_default()
     }
 }
@@ -41,15 +36,9 @@ impl Intercept for RequestRecorder {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map_or_else(String::new, |m| m.name().to_owned());
-        let body = context
-            .request()
-            .body()
-            .bytes()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
+        let operation = cfg.load::<Metadata>().map_or_else(String::new, |m| m.name().to_owned());
+        let body =
+            context.request().body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         if let Ok(mut requests) = self.requests.lock() {
             requests.push((operation, body));
         }

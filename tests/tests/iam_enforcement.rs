@@ -22,10 +22,7 @@ async fn the_notebook_role_reaches_exactly_the_requested_data() -> Result<()> {
         request_event(NOTEBOOK_REQUESTED, notebook_requested("req-1", "alice-nb")),
     )
     .await?;
-    let role_arn = answer["detail"]["role_arn"]
-        .as_str()
-        .context("role arn")?
-        .to_owned();
+    let role_arn = answer["detail"]["role_arn"].as_str().context("role arn")?.to_owned();
 
     let admin_s3 = s3_client(&platform.sdk);
     admin_s3
@@ -44,13 +41,7 @@ async fn the_notebook_role_reaches_exactly_the_requested_data() -> Result<()> {
         ("shared-data", "reference/r.csv"),
         ("other-data", "risk/alice/x.csv"),
     ] {
-        admin_s3
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(b"data".to_vec().into())
-            .send()
-            .await?;
+        admin_s3.put_object().bucket(bucket).key(key).body(b"data".to_vec().into()).send().await?;
     }
 
     // As SageMaker would: assume the notebook role (moto cannot sign as a service, so this happens before
@@ -77,75 +68,26 @@ async fn the_notebook_role_reaches_exactly_the_requested_data() -> Result<()> {
 
     let get = |bucket: &'static str, key: String| {
         let s3 = s3.clone();
-        async move {
-            s3.get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map(|_| ())
-        }
+        async move { s3.get_object().bucket(bucket).key(key).send().await.map(|_| ()) }
     };
     let put = |bucket: &'static str, key: String| {
         let s3 = s3.clone();
-        async move {
-            s3.put_object()
-                .bucket(bucket)
-                .key(key)
-                .body(b"new".to_vec().into())
-                .send()
-                .await
-                .map(|_| ())
-        }
+        async move { s3.put_object().bucket(bucket).key(key).body(b"new".to_vec().into()).send().await.map(|_| ()) }
     };
 
-    get("team-data", "risk/alice/a.csv".into())
-        .await
-        .context("read own read-write folder")?;
-    put("team-data", "risk/alice/new.csv".into())
-        .await
-        .context("write own read-write folder")?;
-    get("shared-data", "reference/r.csv".into())
-        .await
-        .context("read own read folder")?;
-    get(ASSETS_BUCKET, platform.agent_key.clone())
-        .await
-        .context("fetch the heartbeat agent")?;
-    put(ASSETS_BUCKET, "heartbeats/alice-nb".into())
-        .await
-        .context("write own heartbeat")?;
+    get("team-data", "risk/alice/a.csv".into()).await.context("read own read-write folder")?;
+    put("team-data", "risk/alice/new.csv".into()).await.context("write own read-write folder")?;
+    get("shared-data", "reference/r.csv".into()).await.context("read own read folder")?;
+    get(ASSETS_BUCKET, platform.agent_key.clone()).await.context("fetch the heartbeat agent")?;
+    put(ASSETS_BUCKET, "heartbeats/alice-nb".into()).await.context("write own heartbeat")?;
 
     let denied = [
-        (
-            "read another person's folder",
-            get("team-data", "risk/bob/b.csv".into()).await.is_err(),
-        ),
-        (
-            "write another person's folder",
-            put("team-data", "risk/bob/new.csv".into()).await.is_err(),
-        ),
-        (
-            "write a read-only folder",
-            put("shared-data", "reference/new.csv".into())
-                .await
-                .is_err(),
-        ),
-        (
-            "read a bucket outside the request",
-            get("other-data", "risk/alice/x.csv".into()).await.is_err(),
-        ),
-        (
-            "write another notebook's heartbeat",
-            put(ASSETS_BUCKET, "heartbeats/bob-nb".into())
-                .await
-                .is_err(),
-        ),
-        (
-            "overwrite the lifecycle assets",
-            put(ASSETS_BUCKET, platform.agent_key.clone())
-                .await
-                .is_err(),
-        ),
+        ("read another person's folder", get("team-data", "risk/bob/b.csv".into()).await.is_err()),
+        ("write another person's folder", put("team-data", "risk/bob/new.csv".into()).await.is_err()),
+        ("write a read-only folder", put("shared-data", "reference/new.csv".into()).await.is_err()),
+        ("read a bucket outside the request", get("other-data", "risk/alice/x.csv".into()).await.is_err()),
+        ("write another notebook's heartbeat", put(ASSETS_BUCKET, "heartbeats/bob-nb".into()).await.is_err()),
+        ("overwrite the lifecycle assets", put(ASSETS_BUCKET, platform.agent_key.clone()).await.is_err()),
     ];
     for (what, was_denied) in denied {
         assert!(was_denied, "the notebook role could {what}");

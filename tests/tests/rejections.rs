@@ -3,9 +3,7 @@
 
 use anyhow::Result;
 use fleet::domain::outcome::NOTEBOOK_REQUEST_REJECTED;
-use fleet::domain::request::{
-    NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED,
-};
+use fleet::domain::request::{NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
 use fleet::service::lambda::handle_request_event;
 use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::{Emulator, Platform};
@@ -25,10 +23,7 @@ fn bad_requests() -> Vec<(&'static str, &'static str, Value, &'static str)> {
         detail
     };
     let grant = |bucket: &str, prefix: &str, access: &str| {
-        with(
-            "data_access",
-            json!([{"bucket": bucket, "prefix": prefix, "access": access}]),
-        )
+        with("data_access", json!([{"bucket": bucket, "prefix": prefix, "access": access}]))
     };
     let r = NOTEBOOK_REQUESTED;
     vec![
@@ -68,28 +63,68 @@ fn bad_requests() -> Vec<(&'static str, &'static str, Value, &'static str)> {
         ("prefix escaping with ..", r, grant("team-data", "risk/../hr/", "read"), "detail.data_access[0].prefix"),
         ("prefix with a leading /", r, grant("team-data", "/risk/", "read"), "detail.data_access[0].prefix"),
         ("prefix without a trailing /", r, grant("team-data", "risk/alice", "read"), "detail.data_access[0].prefix"),
-        ("prefix with a control character", r, grant("team-data", "risk/\u{1b}/", "read"), "detail.data_access[0].prefix"),
-        ("prefix with a policy variable", r, grant("team-data", "${aws:username}/", "read"), "detail.data_access[0].prefix"),
-        ("prefix too long", r, grant("team-data", &format!("{}/", "p".repeat(300)), "read"), "detail.data_access[0].prefix"),
+        (
+            "prefix with a control character",
+            r,
+            grant("team-data", "risk/\u{1b}/", "read"),
+            "detail.data_access[0].prefix",
+        ),
+        (
+            "prefix with a policy variable",
+            r,
+            grant("team-data", "${aws:username}/", "read"),
+            "detail.data_access[0].prefix",
+        ),
+        (
+            "prefix too long",
+            r,
+            grant("team-data", &format!("{}/", "p".repeat(300)), "read"),
+            "detail.data_access[0].prefix",
+        ),
         ("unknown access level", r, grant("team-data", "risk/", "write"), "detail.data_access[0].access"),
-        ("grant without access", r, with("data_access", json!([{"bucket": "team-data", "prefix": "risk/"}])), "detail.data_access[0]"),
+        (
+            "grant without access",
+            r,
+            with("data_access", json!([{"bucket": "team-data", "prefix": "risk/"}])),
+            "detail.data_access[0]",
+        ),
         (
             "the same folder twice",
             r,
-            with("data_access", json!([{"bucket": "team-data", "prefix": "risk/", "access": "read"}, {"bucket": "team-data", "prefix": "risk/", "access": "read-write"}])),
+            with(
+                "data_access",
+                json!([{"bucket": "team-data", "prefix": "risk/", "access": "read"}, {"bucket": "team-data", "prefix": "risk/", "access": "read-write"}]),
+            ),
             "detail.data_access[1]",
         ),
         (
             "too many grants",
             r,
-            with("data_access", Value::Array((0..11).map(|i| json!({"bucket": "team-data", "prefix": format!("p{i}/"), "access": "read"})).collect())),
+            with(
+                "data_access",
+                Value::Array(
+                    (0..11)
+                        .map(|i| json!({"bucket": "team-data", "prefix": format!("p{i}/"), "access": "read"}))
+                        .collect(),
+                ),
+            ),
             "detail.data_access",
         ),
         ("a misspelt field", r, with("idle_timout_minutes", json!(30)), "detail.idle_timout_minutes"),
         ("a detail that is not an object", r, json!(["bad-1"]), "detail"),
         ("an unknown request type", "Notebook Exploded", base(), "detail-type"),
-        ("stop of a notebook that does not exist", NOTEBOOK_STOP_REQUESTED, json!({"request_id": "bad-1", "notebook_name": "nobody"}), "detail.notebook_name"),
-        ("start with a bad name", NOTEBOOK_START_REQUESTED, json!({"request_id": "bad-1", "notebook_name": "bad_nb"}), "detail.notebook_name"),
+        (
+            "stop of a notebook that does not exist",
+            NOTEBOOK_STOP_REQUESTED,
+            json!({"request_id": "bad-1", "notebook_name": "nobody"}),
+            "detail.notebook_name",
+        ),
+        (
+            "start with a bad name",
+            NOTEBOOK_START_REQUESTED,
+            json!({"request_id": "bad-1", "notebook_name": "bad_nb"}),
+            "detail.notebook_name",
+        ),
     ]
 }
 
@@ -105,56 +140,28 @@ async fn each_bad_request_gets_one_rejection_and_creates_nothing() -> Result<()>
         let answer = handle_request_event(&provisioner, request_event(detail_type, detail.clone()))
             .await
             .map_err(|e| anyhow::anyhow!("{what}: the invocation failed: {e}"))?;
-        assert_eq!(
-            answer["detail-type"], NOTEBOOK_REQUEST_REJECTED,
-            "{what}: {answer}"
-        );
-        let problems = answer["detail"]["problems"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        assert_eq!(answer["detail-type"], NOTEBOOK_REQUEST_REJECTED, "{what}: {answer}");
+        let problems = answer["detail"]["problems"].as_array().cloned().unwrap_or_default();
         assert!(
-            problems.iter().any(
-                |p| p["field"] == *field && p["reason"].as_str().is_some_and(|r| !r.is_empty())
-            ),
+            problems.iter().any(|p| p["field"] == *field && p["reason"].as_str().is_some_and(|r| !r.is_empty())),
             "{what}: expected a problem naming {field}, got {problems:?}"
         );
     }
 
     let outcomes = platform.drain_outcomes().await?;
-    assert_eq!(
-        outcomes.len(),
-        cases.len(),
-        "exactly one outcome per request"
-    );
-    assert!(outcomes
-        .iter()
-        .all(|o| o.detail_type == NOTEBOOK_REQUEST_REJECTED));
+    assert_eq!(outcomes.len(), cases.len(), "exactly one outcome per request");
+    assert!(outcomes.iter().all(|o| o.detail_type == NOTEBOOK_REQUEST_REJECTED));
 
     let sagemaker = aws_sdk_sagemaker::Client::new(&platform.sdk);
-    assert!(sagemaker
-        .list_notebook_instances()
-        .send()
-        .await?
-        .notebook_instances()
-        .is_empty());
+    assert!(sagemaker.list_notebook_instances().send().await?.notebook_instances().is_empty());
     assert!(!platform.lifecycle_config_exists().await?);
-    let roles = aws_sdk_iam::Client::new(&platform.sdk)
-        .list_roles()
-        .path_prefix("/notebook-fleet/")
-        .send()
-        .await?;
+    let roles = aws_sdk_iam::Client::new(&platform.sdk).list_roles().path_prefix("/notebook-fleet/").send().await?;
     assert!(roles.roles().is_empty());
     let calls = platform.calls.snapshot();
     let mutating: Vec<_> = calls
         .keys()
-        .filter(|op| {
-            !op.contains(".Describe") && !op.contains(".List") && *op != "EventBridge.PutEvents"
-        })
+        .filter(|op| !op.contains(".Describe") && !op.contains(".List") && *op != "EventBridge.PutEvents")
         .collect();
-    assert!(
-        mutating.is_empty(),
-        "a rejected request calls nothing that changes state: {calls:?}"
-    );
+    assert!(mutating.is_empty(), "a rejected request calls nothing that changes state: {calls:?}");
     Ok(())
 }

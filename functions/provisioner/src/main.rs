@@ -16,12 +16,8 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_from_env().await;
     let provisioner = AwsProvisioner::from_sdk_config(&sdk, config);
     let provisioner = &provisioner;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
-            handle_request_event(provisioner, event.payload)
-                .await
-                .map_err(Error::from)
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+        handle_request_event(provisioner, event.payload).await.map_err(Error::from)
+    }))
     .await
 }

@@ -50,10 +50,8 @@ impl Intercept for CallCounter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg.load::<Metadata>().map_or_else(
-            || "unknown".to_owned(),
-            |m| format!("{}.{}", m.service(), m.name()),
-        );
+        let operation =
+            cfg.load::<Metadata>().map_or_else(|| "unknown".to_owned(), |m| format!("{}.{}", m.service(), m.name()));
         if let Ok(mut calls) = self.calls.lock() {
             *calls.entry(operation).or_default() += 1;
         }

@@ -38,56 +38,26 @@ fn filter(name: &str, value: &str) -> Filter {
 impl Network for Ec2Network {
     #[instrument(skip(self))]
     async fn subnet_routes(&self, subnet_id: &str) -> AwsResult<Vec<Route>> {
-        let mut tables = self
-            .route_tables(vec![filter("association.subnet-id", subnet_id)])
-            .await?;
+        let mut tables = self.route_tables(vec![filter("association.subnet-id", subnet_id)]).await?;
         if tables.is_empty() {
             // No explicit association: the VPC's main route table governs the subnet.
-            let subnets = self
-                .client
-                .describe_subnets()
-                .subnet_ids(subnet_id)
-                .send()
-                .await
-                .map_err(|e| {
-                    classify("DescribeSubnets", e, |code, _| {
-                        (code == "InvalidSubnetID.NotFound").then_some(ErrorKind::NotFound)
-                    })
-                })?;
-            let vpc_id = subnets
-                .subnets
-                .unwrap_or_default()
-                .into_iter()
-                .find_map(|s| s.vpc_id)
-                .ok_or_else(|| {
-                    AwsError::new(
-                        "DescribeSubnets",
-                        ErrorKind::NotFound,
-                        None,
-                        format!("subnet {subnet_id} not found"),
-                    )
-                })?;
-            tables = self
-                .route_tables(vec![
-                    filter("vpc-id", &vpc_id),
-                    filter("association.main", "true"),
-                ])
-                .await?;
+            let subnets = self.client.describe_subnets().subnet_ids(subnet_id).send().await.map_err(|e| {
+                classify("DescribeSubnets", e, |code, _| {
+                    (code == "InvalidSubnetID.NotFound").then_some(ErrorKind::NotFound)
+                })
+            })?;
+            let vpc_id = subnets.subnets.unwrap_or_default().into_iter().find_map(|s| s.vpc_id).ok_or_else(|| {
+                AwsError::new("DescribeSubnets", ErrorKind::NotFound, None, format!("subnet {subnet_id} not found"))
+            })?;
+            tables = self.route_tables(vec![filter("vpc-id", &vpc_id), filter("association.main", "true")]).await?;
         }
-        Ok(tables
-            .into_iter()
-            .flat_map(|t| t.routes.unwrap_or_default())
-            .map(route)
-            .collect())
+        Ok(tables.into_iter().flat_map(|t| t.routes.unwrap_or_default()).map(route).collect())
     }
 }
 
 fn route(r: aws_sdk_ec2::types::Route) -> Route {
-    let destination = r
-        .destination_cidr_block
-        .or(r.destination_ipv6_cidr_block)
-        .or(r.destination_prefix_list_id)
-        .unwrap_or_default();
+    let destination =
+        r.destination_cidr_block.or(r.destination_ipv6_cidr_block).or(r.destination_prefix_list_id).unwrap_or_default();
     let target = if let Some(id) = r.nat_gateway_id {
         RouteTarget::NatGateway(id)
     } else if let Some(id) = r.egress_only_internet_gateway_id {
@@ -109,16 +79,7 @@ fn route(r: aws_sdk_ec2::types::Route) -> Route {
             r.local_gateway_id,
             r.core_network_arn,
         ];
-        RouteTarget::Other(
-            other
-                .into_iter()
-                .flatten()
-                .next()
-                .unwrap_or_else(|| "unknown target".to_owned()),
-        )
+        RouteTarget::Other(other.into_iter().flatten().next().unwrap_or_else(|| "unknown target".to_owned()))
     };
-    Route {
-        destination,
-        target,
-    }
+    Route { destination, target }
 }

@@ -29,14 +29,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = error.code().map(str::to_owned);
-    let message = error
-        .message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| error.to_string());
+    let message = error.message().map(str::to_owned).unwrap_or_else(|| error.to_string());
     let kind = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            ErrorKind::Transient
-        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => ErrorKind::Transient,
         SdkError::ServiceError(context) => {
             let code_str = code.as_deref().unwrap_or_default();
             let status = context.raw().status().as_u16();
@@ -45,10 +40,7 @@ where
                     ErrorKind::Throttled
                 } else if status >= 500 {
                     ErrorKind::Transient
-                } else if code_str.starts_with("AccessDenied")
-                    || code_str == "UnauthorizedOperation"
-                    || status == 403
-                {
+                } else if code_str.starts_with("AccessDenied") || code_str == "UnauthorizedOperation" || status == 403 {
                     ErrorKind::AccessDenied
                 } else {
                     ErrorKind::Other

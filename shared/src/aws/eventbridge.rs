@@ -18,11 +18,7 @@ pub struct EventBridgeEvents {
 
 impl EventBridgeEvents {
     pub fn new(client: Client, bus_name: impl Into<String>, source: impl Into<String>) -> Self {
-        EventBridgeEvents {
-            client,
-            bus_name: bus_name.into(),
-            source: source.into(),
-        }
+        EventBridgeEvents { client, bus_name: bus_name.into(), source: source.into() }
     }
 }
 
@@ -35,27 +31,14 @@ impl Events for EventBridgeEvents {
             .detail_type(event.detail_type)
             .detail(event.detail.to_string())
             .build();
-        let output = self
-            .client
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|e| classify("PutEvents", e, |_, _| None))?;
+        let output =
+            self.client.put_events().entries(entry).send().await.map_err(|e| classify("PutEvents", e, |_, _| None))?;
         if output.failed_entry_count > 0 {
-            let failed = output
-                .entries
-                .unwrap_or_default()
-                .into_iter()
-                .find(|e| e.error_code.is_some());
+            let failed = output.entries.unwrap_or_default().into_iter().find(|e| e.error_code.is_some());
             let code = failed.as_ref().and_then(|e| e.error_code.clone());
-            let message = failed
-                .and_then(|e| e.error_message)
-                .unwrap_or_else(|| "entry refused".into());
+            let message = failed.and_then(|e| e.error_message).unwrap_or_else(|| "entry refused".into());
             let kind = match code.as_deref() {
-                Some("ThrottlingException" | "InternalFailure" | "InternalException") => {
-                    ErrorKind::Transient
-                }
+                Some("ThrottlingException" | "InternalFailure" | "InternalException") => ErrorKind::Transient,
                 _ => ErrorKind::Other,
             };
             return Err(AwsError::new("PutEvents", kind, code, message));

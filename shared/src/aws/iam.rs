@@ -32,12 +32,7 @@ fn iam_codes(code: &str, _message: &str) -> Option<ErrorKind> {
 
 fn record(role: Role) -> RoleRecord {
     RoleRecord {
-        tags: role
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| (t.key, t.value))
-            .collect(),
+        tags: role.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
         name: role.role_name,
         arn: role.arn,
     }
@@ -54,11 +49,7 @@ fn tag(key: &str, value: &str) -> AwsResult<Tag> {
 impl Roles for IamRoles {
     #[instrument(skip(self, spec), fields(role = %spec.name))]
     async fn create_role(&self, spec: &RoleSpec) -> AwsResult<RoleRecord> {
-        let tags = spec
-            .tags
-            .iter()
-            .map(|(k, v)| tag(k, v))
-            .collect::<AwsResult<Vec<_>>>()?;
+        let tags = spec.tags.iter().map(|(k, v)| tag(k, v)).collect::<AwsResult<Vec<_>>>()?;
         let output = self
             .client
             .create_role()
@@ -71,14 +62,8 @@ impl Roles for IamRoles {
             .send()
             .await
             .map_err(|e| classify("CreateRole", e, iam_codes))?;
-        let role = output.role.ok_or_else(|| {
-            AwsError::new(
-                "CreateRole",
-                ErrorKind::Other,
-                None,
-                "no role in the answer",
-            )
-        })?;
+        let role =
+            output.role.ok_or_else(|| AwsError::new("CreateRole", ErrorKind::Other, None, "no role in the answer"))?;
         Ok(record(role))
     }
 

@@ -30,14 +30,7 @@ impl AwsProvisioner {
         eventbridge: aws_sdk_eventbridge::Client,
         config: Config,
     ) -> Self {
-        let events =
-            EventBridgeEvents::new(eventbridge, &config.event_bus_name, &config.event_source);
-        Provisioner::new(
-            Ec2Network::new(ec2),
-            IamRoles::new(iam),
-            SageMakerNotebooks::new(sagemaker),
-            events,
-            config,
-        )
+        let events = EventBridgeEvents::new(eventbridge, &config.event_bus_name, &config.event_source);
+        Provisioner::new(Ec2Network::new(ec2), IamRoles::new(iam), SageMakerNotebooks::new(sagemaker), events, config)
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_sagemaker::types::{
-    DirectInternetAccess, InstanceMetadataServiceConfiguration, InstanceType,
-    NotebookInstanceLifecycleHook, RootAccess, Tag,
+    DirectInternetAccess, InstanceMetadataServiceConfiguration, InstanceType, NotebookInstanceLifecycleHook,
+    RootAccess, Tag,
 };
 use aws_sdk_sagemaker::Client;
 use tracing::instrument;
@@ -33,8 +33,8 @@ fn sagemaker_codes(code: &str, message: &str) -> Option<ErrorKind> {
         "ResourceInUse" => Some(ErrorKind::AlreadyExists),
         "ResourceNotFound" => Some(ErrorKind::NotFound),
         "ResourceLimitExceeded" => Some(ErrorKind::Invalid),
-        "ValidationException" | "ValidationError" => Some(
-            if lower.contains("already exist") || lower.contains("duplicate") {
+        "ValidationException" | "ValidationError" => {
+            Some(if lower.contains("already exist") || lower.contains("duplicate") {
                 ErrorKind::AlreadyExists
             } else if lower.contains("recordnotfound")
                 || lower.contains("does not exist")
@@ -43,8 +43,8 @@ fn sagemaker_codes(code: &str, message: &str) -> Option<ErrorKind> {
                 ErrorKind::NotFound
             } else {
                 ErrorKind::Invalid
-            },
-        ),
+            })
+        }
         _ => None,
     }
 }
@@ -56,9 +56,7 @@ fn create_notebook_codes(code: &str, message: &str) -> Option<ErrorKind> {
     let lower = message.to_ascii_lowercase();
     if kind == Some(ErrorKind::Invalid)
         && lower.contains("role")
-        && (lower.contains("assume")
-            || lower.contains("not valid")
-            || lower.contains("does not exist"))
+        && (lower.contains("assume") || lower.contains("not valid") || lower.contains("does not exist"))
     {
         return Some(ErrorKind::NotReady);
     }
@@ -66,9 +64,7 @@ fn create_notebook_codes(code: &str, message: &str) -> Option<ErrorKind> {
 }
 
 fn tags(tags: &[(String, String)]) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 impl Notebooks for SageMakerNotebooks {
@@ -77,11 +73,7 @@ impl Notebooks for SageMakerNotebooks {
         self.client
             .create_notebook_instance_lifecycle_config()
             .notebook_instance_lifecycle_config_name(&config.name)
-            .on_start(
-                NotebookInstanceLifecycleHook::builder()
-                    .content(&config.on_start_base64)
-                    .build(),
-            )
+            .on_start(NotebookInstanceLifecycleHook::builder().content(&config.on_start_base64).build())
             .send()
             .await
             .map_err(|e| classify("CreateNotebookInstanceLifecycleConfig", e, sagemaker_codes))?;
@@ -90,24 +82,11 @@ impl Notebooks for SageMakerNotebooks {
 
     #[instrument(skip(self))]
     async fn describe_notebook(&self, name: &str) -> AwsResult<Option<NotebookRecord>> {
-        match self
-            .client
-            .describe_notebook_instance()
-            .notebook_instance_name(name)
-            .send()
-            .await
-        {
+        match self.client.describe_notebook_instance().notebook_instance_name(name).send().await {
             Ok(output) => Ok(output.notebook_instance_arn.map(|arn| NotebookRecord {
-                name: output
-                    .notebook_instance_name
-                    .unwrap_or_else(|| name.to_owned()),
+                name: output.notebook_instance_name.unwrap_or_else(|| name.to_owned()),
                 arn,
-                status: NotebookStatus::parse(
-                    output
-                        .notebook_instance_status
-                        .as_ref()
-                        .map_or("", |s| s.as_str()),
-                ),
+                status: NotebookStatus::parse(output.notebook_instance_status.as_ref().map_or("", |s| s.as_str())),
                 role_arn: output.role_arn,
                 lifecycle_config_name: output.notebook_instance_lifecycle_config_name,
             })),
@@ -125,20 +104,10 @@ impl Notebooks for SageMakerNotebooks {
     #[instrument(skip(self))]
     async fn notebook_tags(&self, arn: &str) -> AwsResult<BTreeMap<String, String>> {
         let mut tags = BTreeMap::new();
-        let mut pages = self
-            .client
-            .list_tags()
-            .resource_arn(arn)
-            .into_paginator()
-            .send();
+        let mut pages = self.client.list_tags().resource_arn(arn).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("ListTags", e, sagemaker_codes))?;
-            tags.extend(
-                page.tags
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|t| Some((t.key?, t.value?))),
-            );
+            tags.extend(page.tags.unwrap_or_default().into_iter().filter_map(|t| Some((t.key?, t.value?))));
         }
         Ok(tags)
     }
@@ -157,29 +126,18 @@ impl Notebooks for SageMakerNotebooks {
             .lifecycle_config_name(&spec.lifecycle_config_name)
             .direct_internet_access(DirectInternetAccess::Disabled)
             .volume_size_in_gb(i32::try_from(spec.volume_size_gb).unwrap_or(i32::MAX))
-            .root_access(if spec.root_access {
-                RootAccess::Enabled
-            } else {
-                RootAccess::Disabled
-            })
+            .root_access(if spec.root_access { RootAccess::Enabled } else { RootAccess::Disabled })
             .platform_identifier(&spec.platform_identifier)
             .instance_metadata_service_configuration(
-                InstanceMetadataServiceConfiguration::builder()
-                    .minimum_instance_metadata_service_version("2")
-                    .build(),
+                InstanceMetadataServiceConfiguration::builder().minimum_instance_metadata_service_version("2").build(),
             )
             .set_tags(Some(tags(&spec.tags)))
             .send()
             .await
             .map_err(|e| classify("CreateNotebookInstance", e, create_notebook_codes))?;
-        output.notebook_instance_arn.ok_or_else(|| {
-            AwsError::new(
-                "CreateNotebookInstance",
-                ErrorKind::Other,
-                None,
-                "no ARN in the answer",
-            )
-        })
+        output
+            .notebook_instance_arn
+            .ok_or_else(|| AwsError::new("CreateNotebookInstance", ErrorKind::Other, None, "no ARN in the answer"))
     }
 
     #[instrument(skip(self))]
@@ -211,31 +169,16 @@ mod tests {
 
     #[test]
     fn sagemaker_messages_are_told_apart() {
+        assert_eq!(sagemaker_codes("ValidationException", "RecordNotFound"), Some(ErrorKind::NotFound));
         assert_eq!(
-            sagemaker_codes("ValidationException", "RecordNotFound"),
-            Some(ErrorKind::NotFound)
-        );
-        assert_eq!(
-            sagemaker_codes(
-                "ValidationException",
-                "Cannot create a duplicate Notebook Instance"
-            ),
+            sagemaker_codes("ValidationException", "Cannot create a duplicate Notebook Instance"),
             Some(ErrorKind::AlreadyExists)
         );
+        assert_eq!(sagemaker_codes("ResourceLimitExceeded", "quota"), Some(ErrorKind::Invalid));
         assert_eq!(
-            sagemaker_codes("ResourceLimitExceeded", "quota"),
-            Some(ErrorKind::Invalid)
-        );
-        assert_eq!(
-            create_notebook_codes(
-                "ValidationException",
-                "Could not assume role arn:aws:iam::1:role/x"
-            ),
+            create_notebook_codes("ValidationException", "Could not assume role arn:aws:iam::1:role/x"),
             Some(ErrorKind::NotReady)
         );
-        assert_eq!(
-            create_notebook_codes("ValidationException", "Volume size too large"),
-            Some(ErrorKind::Invalid)
-        );
+        assert_eq!(create_notebook_codes("ValidationException", "Volume size too large"), Some(ErrorKind::Invalid));
     }
 }

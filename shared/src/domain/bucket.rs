@@ -5,13 +5,8 @@ pub fn validate_bucket_name(name: &str) -> Result<(), String> {
     if !(3..=63).contains(&name.len()) {
         return Err("must be 3 to 63 characters long".into());
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
-    {
-        return Err(format!(
-            "may contain only lowercase letters, digits, '.' and '-', not {c:?}"
-        ));
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-')) {
+        return Err(format!("may contain only lowercase letters, digits, '.' and '-', not {c:?}"));
     }
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !edge_ok(name.chars().next()) || !edge_ok(name.chars().last()) {
@@ -20,25 +15,17 @@ pub fn validate_bucket_name(name: &str) -> Result<(), String> {
     if name.contains("..") {
         return Err("must not contain two adjacent periods".into());
     }
-    if name.split('.').count() == 4
-        && name
-            .split('.')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-    {
+    if name.split('.').count() == 4 && name.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
         return Err("must not be formatted as an IP address".into());
     }
     for reserved in ["xn--", "sthree-", "amzn-s3-demo-"] {
         if name.starts_with(reserved) {
-            return Err(format!(
-                "must not start with the reserved prefix {reserved:?}"
-            ));
+            return Err(format!("must not start with the reserved prefix {reserved:?}"));
         }
     }
     for reserved in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
         if name.ends_with(reserved) {
-            return Err(format!(
-                "must not end with the reserved suffix {reserved:?}"
-            ));
+            return Err(format!("must not end with the reserved suffix {reserved:?}"));
         }
     }
     Ok(())
@@ -51,9 +38,7 @@ pub const MAX_PREFIX_LEN: usize = 256;
 /// can never match `team/alice/`.
 pub fn validate_prefix(prefix: &str) -> Result<(), String> {
     if prefix.is_empty() {
-        return Err(
-            "must name a folder such as 'team-a/alice/'; the whole bucket cannot be granted".into(),
-        );
+        return Err("must name a folder such as 'team-a/alice/'; the whole bucket cannot be granted".into());
     }
     if prefix.len() > MAX_PREFIX_LEN {
         return Err(format!("must be at most {MAX_PREFIX_LEN} characters long"));
@@ -61,26 +46,16 @@ pub fn validate_prefix(prefix: &str) -> Result<(), String> {
     if prefix.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
-    if let Some(c) = prefix
-        .chars()
-        .find(|c| matches!(c, '*' | '?' | '$' | '{' | '}' | '\\' | '"'))
-    {
-        return Err(format!(
-            "must not contain {c:?}: wildcards and policy variables are not allowed"
-        ));
+    if let Some(c) = prefix.chars().find(|c| matches!(c, '*' | '?' | '$' | '{' | '}' | '\\' | '"')) {
+        return Err(format!("must not contain {c:?}: wildcards and policy variables are not allowed"));
     }
     if prefix.starts_with('/') {
         return Err("must not start with '/'; S3 keys are relative to the bucket".into());
     }
     if !prefix.ends_with('/') {
-        return Err(format!(
-            "must end with '/' so it names a folder, e.g. '{prefix}/'"
-        ));
+        return Err(format!("must end with '/' so it names a folder, e.g. '{prefix}/'"));
     }
-    if prefix
-        .split('/')
-        .any(|segment| segment == ".." || segment == ".")
-    {
+    if prefix.split('/').any(|segment| segment == ".." || segment == ".") {
         return Err("must not contain '.' or '..' segments".into());
     }
     if prefix.contains("//") {
@@ -119,10 +94,7 @@ mod tests {
             "abc--x-s3",
             "a b",
         ] {
-            assert!(
-                validate_bucket_name(name).is_err(),
-                "{name} should be rejected"
-            );
+            assert!(validate_bucket_name(name).is_err(), "{name} should be rejected");
         }
     }
 

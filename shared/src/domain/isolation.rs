@@ -59,18 +59,13 @@ mod tests {
     use super::*;
 
     fn route(destination: &str, target: RouteTarget) -> Route {
-        Route {
-            destination: destination.into(),
-            target,
-        }
+        Route { destination: destination.into(), target }
     }
 
     #[test]
     fn local_and_endpoint_routes_are_isolated() {
-        let routes = [
-            route("10.0.0.0/16", RouteTarget::Local),
-            route("pl-63a5400a", RouteTarget::VpcEndpoint("vpce-1".into())),
-        ];
+        let routes =
+            [route("10.0.0.0/16", RouteTarget::Local), route("pl-63a5400a", RouteTarget::VpcEndpoint("vpce-1".into()))];
         assert_eq!(check_isolation("subnet-1", &routes), Ok(()));
         assert_eq!(check_isolation("subnet-1", &[]), Ok(()));
     }
@@ -80,17 +75,11 @@ mod tests {
         for (destination, target) in [
             ("0.0.0.0/0", RouteTarget::InternetGateway("igw-1".into())),
             ("0.0.0.0/0", RouteTarget::NatGateway("nat-1".into())),
-            (
-                "::/0",
-                RouteTarget::EgressOnlyInternetGateway("eigw-1".into()),
-            ),
+            ("::/0", RouteTarget::EgressOnlyInternetGateway("eigw-1".into())),
             ("52.0.0.0/8", RouteTarget::InternetGateway("igw-2".into())),
             ("0.0.0.0/0", RouteTarget::Other("tgw-1".into())),
         ] {
-            let routes = [
-                route("10.0.0.0/16", RouteTarget::Local),
-                route(destination, target),
-            ];
+            let routes = [route("10.0.0.0/16", RouteTarget::Local), route(destination, target)];
             let violation = check_isolation("subnet-1", &routes).expect_err(destination);
             assert_eq!(violation.destination, destination);
             assert!(violation.to_string().contains("subnet-1 is not isolated"));

@@ -25,35 +25,17 @@ pub struct AgentObject {
 impl AgentObject {
     pub fn from_key(key: &str) -> Result<Self, String> {
         if !key.starts_with(ASSETS_PREFIX) {
-            return Err(format!(
-                "{key:?} must be under {ASSETS_PREFIX:?} in the assets bucket"
-            ));
+            return Err(format!("{key:?} must be under {ASSETS_PREFIX:?} in the assets bucket"));
         }
-        if let Some(c) = key
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.')))
-        {
-            return Err(format!(
-                "{key:?} may contain only letters, digits and '/-_.', not {c:?}"
-            ));
+        if let Some(c) = key.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))) {
+            return Err(format!("{key:?} may contain only letters, digits and '/-_.', not {c:?}"));
         }
         let sha256 = key
             .split('/')
             .find_map(|segment| segment.strip_prefix("sha256-"))
-            .filter(|h| {
-                h.len() == 64
-                    && h.chars()
-                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-            })
-            .ok_or_else(|| {
-                format!(
-                    "{key:?} must hold a 'sha256-<64 lowercase hex>' segment (content-addressed)"
-                )
-            })?;
-        Ok(AgentObject {
-            key: key.to_owned(),
-            sha256: sha256.to_owned(),
-        })
+            .filter(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+            .ok_or_else(|| format!("{key:?} must hold a 'sha256-<64 lowercase hex>' segment (content-addressed)"))?;
+        Ok(AgentObject { key: key.to_owned(), sha256: sha256.to_owned() })
     }
 }
 
@@ -94,11 +76,7 @@ pub fn lifecycle_config(params: &OnStartParameters<'_>) -> Result<LifecycleConfi
         ));
     }
     let digest = hex(&Sha256::digest(script.as_bytes()));
-    Ok(LifecycleConfig {
-        name: format!("{LIFECYCLE_CONFIG_PREFIX}{}", &digest[..32]),
-        script,
-        on_start_base64,
-    })
+    Ok(LifecycleConfig { name: format!("{LIFECYCLE_CONFIG_PREFIX}{}", &digest[..32]), script, on_start_base64 })
 }
 
 #[cfg(test)]
@@ -126,10 +104,7 @@ mod tests {
     #[test]
     fn script_names_the_agent_and_checks_its_hash() {
         let agent = agent();
-        let script = render_on_start_script(&OnStartParameters {
-            assets_bucket: "fleet-assets",
-            agent: &agent,
-        });
+        let script = render_on_start_script(&OnStartParameters { assets_bucket: "fleet-assets", agent: &agent });
         assert!(script.starts_with("#!/bin/bash\n"));
         assert!(script.contains("ASSETS_BUCKET='fleet-assets'"));
         assert!(script.contains(&format!("AGENT_KEY='{AGENT_KEY}'")));
@@ -137,37 +112,20 @@ mod tests {
         for placeholder in ["@ASSETS_BUCKET@", "@AGENT_KEY@", "@AGENT_SHA256@"] {
             assert!(!script.contains(placeholder), "{placeholder} is filled");
         }
-        assert!(
-            !script.contains("http://") && !script.contains("https://"),
-            "no internet download"
-        );
+        assert!(!script.contains("http://") && !script.contains("https://"), "no internet download");
     }
 
     #[test]
     fn config_is_named_by_content_and_fits_sagemaker() {
         let agent = agent();
-        let a = lifecycle_config(&OnStartParameters {
-            assets_bucket: "fleet-assets",
-            agent: &agent,
-        })
-        .expect("fits");
-        let b = lifecycle_config(&OnStartParameters {
-            assets_bucket: "fleet-assets",
-            agent: &agent,
-        })
-        .expect("fits");
-        let c = lifecycle_config(&OnStartParameters {
-            assets_bucket: "other-assets",
-            agent: &agent,
-        })
-        .expect("fits");
+        let a = lifecycle_config(&OnStartParameters { assets_bucket: "fleet-assets", agent: &agent }).expect("fits");
+        let b = lifecycle_config(&OnStartParameters { assets_bucket: "fleet-assets", agent: &agent }).expect("fits");
+        let c = lifecycle_config(&OnStartParameters { assets_bucket: "other-assets", agent: &agent }).expect("fits");
         assert_eq!(a, b);
         assert_ne!(a.name, c.name);
         assert!(a.name.len() <= 63 && a.name.starts_with(LIFECYCLE_CONFIG_PREFIX));
         assert!(a.on_start_base64.len() <= MAX_SCRIPT_LEN);
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(&a.on_start_base64)
-            .expect("base64");
+        let decoded = base64::engine::general_purpose::STANDARD.decode(&a.on_start_base64).expect("base64");
         assert_eq!(decoded, a.script.as_bytes());
     }
 }

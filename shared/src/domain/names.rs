@@ -11,17 +11,10 @@ const ROLE_PREFIX: &str = "nbf-";
 /// SageMaker notebook instance names: `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`, at most 63 characters.
 pub fn validate_notebook_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > MAX_NOTEBOOK_NAME_LEN {
-        return Err(format!(
-            "must be 1 to {MAX_NOTEBOOK_NAME_LEN} characters long"
-        ));
+        return Err(format!("must be 1 to {MAX_NOTEBOOK_NAME_LEN} characters long"));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-    {
-        return Err(format!(
-            "may contain only letters, digits and '-', not {c:?}"
-        ));
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+        return Err(format!("may contain only letters, digits and '-', not {c:?}"));
     }
     if name.starts_with('-') || name.ends_with('-') {
         return Err("must begin and end with a letter or digit".into());

@@ -105,10 +105,7 @@ pub fn notebook_tags(request: &ValidNotebookRequest) -> Vec<(String, String)> {
         (tags::OWNER, request.owner.clone()),
         (tags::TEAM, request.team.clone()),
         (tags::REQUEST_ID, request.request_id.clone()),
-        (
-            tags::IDLE_TIMEOUT_MINUTES,
-            request.idle_timeout_minutes.to_string(),
-        ),
+        (tags::IDLE_TIMEOUT_MINUTES, request.idle_timeout_minutes.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -132,8 +129,7 @@ pub fn role_spec(request: &ValidNotebookRequest, config: &Config) -> RoleSpec {
 /// the same name in the same subnet.
 pub fn choose_subnet<'a>(notebook_name: &str, subnet_ids: &'a [String]) -> &'a str {
     let digest = Sha256::digest(notebook_name.as_bytes());
-    let index =
-        u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % subnet_ids.len() as u64;
+    let index = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % subnet_ids.len() as u64;
     &subnet_ids[usize::try_from(index).expect("index fits")]
 }
 
@@ -182,22 +178,15 @@ mod tests {
         let role = role_spec(&valid, &config);
         assert_eq!(role.name, "nbf-alice-nb");
         assert_eq!(role.path, "/notebook-fleet/notebooks/");
-        assert_eq!(
-            role.permissions_boundary_arn,
-            config.permissions_boundary_arn
-        );
+        assert_eq!(role.permissions_boundary_arn, config.permissions_boundary_arn);
     }
 
     #[test]
     fn subnets_are_chosen_stably_and_spread() {
         let subnets: Vec<String> = vec!["subnet-a".into(), "subnet-b".into()];
-        assert_eq!(
-            choose_subnet("nb-1", &subnets),
-            choose_subnet("nb-1", &subnets)
-        );
-        let used: std::collections::BTreeSet<_> = (0..20)
-            .map(|i| choose_subnet(&format!("nb-{i}"), &subnets))
-            .collect();
+        assert_eq!(choose_subnet("nb-1", &subnets), choose_subnet("nb-1", &subnets));
+        let used: std::collections::BTreeSet<_> =
+            (0..20).map(|i| choose_subnet(&format!("nb-{i}"), &subnets)).collect();
         assert_eq!(used.len(), 2);
     }
 }

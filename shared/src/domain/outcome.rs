@@ -88,10 +88,7 @@ impl Rejected {
 }
 
 fn event(detail_type: &'static str, detail: &impl Serialize) -> OutcomeEvent {
-    OutcomeEvent {
-        detail_type,
-        detail: serde_json::to_value(detail).expect("outcome details always serialise"),
-    }
+    OutcomeEvent { detail_type, detail: serde_json::to_value(detail).expect("outcome details always serialise") }
 }
 
 impl From<&Provisioned> for OutcomeEvent {
@@ -130,22 +127,13 @@ mod tests {
             Some("r1".into()),
             None,
             Rejection::from_problems(vec![
-                Problem {
-                    field: "detail.owner".into(),
-                    reason: "must be 1 to 64 characters long".into(),
-                },
-                Problem {
-                    field: "detail.team".into(),
-                    reason: "x".into(),
-                },
+                Problem { field: "detail.owner".into(), reason: "must be 1 to 64 characters long".into() },
+                Problem { field: "detail.team".into(), reason: "x".into() },
             ]),
         );
         let event = OutcomeEvent::from(&rejected);
         assert_eq!(event.detail_type, "Notebook Request Rejected");
-        assert_eq!(
-            event.detail["reason"],
-            "detail.owner: must be 1 to 64 characters long; detail.team: x"
-        );
+        assert_eq!(event.detail["reason"], "detail.owner: must be 1 to 64 characters long; detail.team: x");
         assert_eq!(event.detail["problems"][1]["field"], "detail.team");
         let back: Rejected = serde_json::from_value(event.detail).expect("round trip");
         assert_eq!(back, rejected);

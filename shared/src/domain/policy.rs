@@ -21,11 +21,7 @@ pub const ASSETS_PREFIX: &str = "assets/";
 pub const HEARTBEATS_PREFIX: &str = "heartbeats/";
 
 pub const READ_ACTIONS: &[&str] = &["s3:GetObject", "s3:GetObjectVersion"];
-pub const WRITE_ACTIONS: &[&str] = &[
-    "s3:PutObject",
-    "s3:AbortMultipartUpload",
-    "s3:ListMultipartUploadParts",
-];
+pub const WRITE_ACTIONS: &[&str] = &["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyDocument {
@@ -45,19 +41,10 @@ pub struct Statement {
     pub principal: Option<Principal>,
     #[serde(rename = "Action", deserialize_with = "one_or_many")]
     pub action: Vec<String>,
-    #[serde(
-        rename = "Resource",
-        default,
-        deserialize_with = "one_or_many",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "Resource", default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
     pub resource: Vec<String>,
     /// operator → condition key → values, e.g. `StringLike` → `s3:prefix` → `["team/alice/*"]`.
-    #[serde(
-        rename = "Condition",
-        default,
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(rename = "Condition", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub condition: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
@@ -91,9 +78,7 @@ pub fn notebook_trust_policy() -> PolicyDocument {
         statement: vec![Statement {
             sid: Some("SageMakerOnly".into()),
             effect: Effect::Allow,
-            principal: Some(Principal::Service {
-                service: vec![SAGEMAKER_SERVICE.into()],
-            }),
+            principal: Some(Principal::Service { service: vec![SAGEMAKER_SERVICE.into()] }),
             action: vec!["sts:AssumeRole".into()],
             resource: vec![],
             condition: BTreeMap::new(),
@@ -124,16 +109,8 @@ pub fn notebook_role_policy(request: &ValidNotebookRequest, assets_bucket: &str)
         condition: BTreeMap::new(),
     };
     let mut statement = vec![
-        allow(
-            "ReadLifecycleAssets",
-            &["s3:GetObject"],
-            vec![objects_arn(assets_bucket, ASSETS_PREFIX)],
-        ),
-        allow(
-            "WriteOwnHeartbeat",
-            &["s3:PutObject"],
-            vec![heartbeat_arn(assets_bucket, &request.notebook_name)],
-        ),
+        allow("ReadLifecycleAssets", &["s3:GetObject"], vec![objects_arn(assets_bucket, ASSETS_PREFIX)]),
+        allow("WriteOwnHeartbeat", &["s3:PutObject"], vec![heartbeat_arn(assets_bucket, &request.notebook_name)]),
     ];
 
     // Listing is granted per bucket, limited to the requested folders by the s3:prefix condition.
@@ -144,15 +121,8 @@ pub fn notebook_role_policy(request: &ValidNotebookRequest, assets_bucket: &str)
         prefixes.push(format!("{}*", grant.prefix));
     }
     for (i, (bucket, prefixes)) in prefixes_by_bucket.into_iter().enumerate() {
-        let mut list = allow(
-            &format!("ListData{i}"),
-            &["s3:ListBucket"],
-            vec![bucket_arn(bucket)],
-        );
-        list.condition.insert(
-            "StringLike".into(),
-            BTreeMap::from([("s3:prefix".into(), prefixes)]),
-        );
+        let mut list = allow(&format!("ListData{i}"), &["s3:ListBucket"], vec![bucket_arn(bucket)]);
+        list.condition.insert("StringLike".into(), BTreeMap::from([("s3:prefix".into(), prefixes)]));
         statement.push(list);
     }
 
@@ -172,20 +142,13 @@ pub fn notebook_role_policy(request: &ValidNotebookRequest, assets_bucket: &str)
     if !writable.is_empty() {
         statement.push(allow("WriteData", WRITE_ACTIONS, writable));
     }
-    PolicyDocument {
-        version: POLICY_VERSION.into(),
-        statement,
-    }
+    PolicyDocument { version: POLICY_VERSION.into(), statement }
 }
 
 /// The most a notebook can ever do in S3, whatever a request asks: the data buckets' objects (read and
 /// write), the lifecycle assets (read) and the heartbeats (write). Used twice: as the S3 gateway endpoint's
 /// policy (with `Principal: "*"`) and as the notebook roles' permissions boundary.
-fn perimeter_statements(
-    data_buckets: &[String],
-    assets_bucket: &str,
-    principal: Option<Principal>,
-) -> Vec<Statement> {
+fn perimeter_statements(data_buckets: &[String], assets_bucket: &str, principal: Option<Principal>) -> Vec<Statement> {
     let statement = |sid: &str, action: Vec<&str>, resource: Vec<String>| Statement {
         sid: Some(sid.into()),
         effect: Effect::Allow,
@@ -205,10 +168,7 @@ fn perimeter_statements(
         statements.push(statement(
             "PlatformData",
             data_actions,
-            data_buckets
-                .iter()
-                .map(|b| format!("{}/*", bucket_arn(b)))
-                .collect(),
+            data_buckets.iter().map(|b| format!("{}/*", bucket_arn(b))).collect(),
         ));
     }
     statements.push(statement(
@@ -228,19 +188,12 @@ fn perimeter_statements(
 pub fn data_perimeter_policy(data_buckets: &[String], assets_bucket: &str) -> PolicyDocument {
     PolicyDocument {
         version: POLICY_VERSION.into(),
-        statement: perimeter_statements(
-            data_buckets,
-            assets_bucket,
-            Some(Principal::Any("*".into())),
-        ),
+        statement: perimeter_statements(data_buckets, assets_bucket, Some(Principal::Any("*".into()))),
     }
 }
 
 /// The permissions boundary every notebook role is created under.
-pub fn notebook_permissions_boundary(
-    data_buckets: &[String],
-    assets_bucket: &str,
-) -> PolicyDocument {
+pub fn notebook_permissions_boundary(data_buckets: &[String], assets_bucket: &str) -> PolicyDocument {
     PolicyDocument {
         version: POLICY_VERSION.into(),
         statement: perimeter_statements(data_buckets, assets_bucket, None),
@@ -280,20 +233,13 @@ mod tests {
     }
 
     fn by_sid<'a>(doc: &'a PolicyDocument, sid: &str) -> &'a Statement {
-        doc.statement
-            .iter()
-            .find(|s| s.sid.as_deref() == Some(sid))
-            .unwrap_or_else(|| panic!("no {sid}"))
+        doc.statement.iter().find(|s| s.sid.as_deref() == Some(sid)).unwrap_or_else(|| panic!("no {sid}"))
     }
 
     #[test]
     fn trust_policy_names_sagemaker_alone() {
-        let json: serde_json::Value =
-            serde_json::from_str(&notebook_trust_policy().to_json()).expect("json");
-        assert_eq!(
-            json["Statement"][0]["Principal"]["Service"],
-            serde_json::json!(["sagemaker.amazonaws.com"])
-        );
+        let json: serde_json::Value = serde_json::from_str(&notebook_trust_policy().to_json()).expect("json");
+        assert_eq!(json["Statement"][0]["Principal"]["Service"], serde_json::json!(["sagemaker.amazonaws.com"]));
         assert_eq!(json["Statement"].as_array().map(Vec::len), Some(1));
     }
 
@@ -302,33 +248,15 @@ mod tests {
         let doc = policy_for(&request());
         assert_eq!(
             by_sid(&doc, "ReadData").resource,
-            [
-                "arn:aws:s3:::shared-data/reference/*",
-                "arn:aws:s3:::team-data/risk/alice/*"
-            ]
+            ["arn:aws:s3:::shared-data/reference/*", "arn:aws:s3:::team-data/risk/alice/*"]
         );
-        assert_eq!(
-            by_sid(&doc, "WriteData").resource,
-            ["arn:aws:s3:::team-data/risk/alice/*"]
-        );
-        assert_eq!(
-            by_sid(&doc, "WriteOwnHeartbeat").resource,
-            ["arn:aws:s3:::fleet-assets/heartbeats/alice-nb"]
-        );
-        assert_eq!(
-            by_sid(&doc, "ReadLifecycleAssets").resource,
-            ["arn:aws:s3:::fleet-assets/assets/*"]
-        );
+        assert_eq!(by_sid(&doc, "WriteData").resource, ["arn:aws:s3:::team-data/risk/alice/*"]);
+        assert_eq!(by_sid(&doc, "WriteOwnHeartbeat").resource, ["arn:aws:s3:::fleet-assets/heartbeats/alice-nb"]);
+        assert_eq!(by_sid(&doc, "ReadLifecycleAssets").resource, ["arn:aws:s3:::fleet-assets/assets/*"]);
         let list = by_sid(&doc, "ListData1");
         assert_eq!(list.resource, ["arn:aws:s3:::team-data"]);
-        assert_eq!(
-            list.condition["StringLike"]["s3:prefix"],
-            ["risk/alice/", "risk/alice/*"]
-        );
-        assert!(doc
-            .statement
-            .iter()
-            .all(|s| s.effect == Effect::Allow && s.principal.is_none()));
+        assert_eq!(list.condition["StringLike"]["s3:prefix"], ["risk/alice/", "risk/alice/*"]);
+        assert!(doc.statement.iter().all(|s| s.effect == Effect::Allow && s.principal.is_none()));
     }
 
     #[test]
@@ -336,19 +264,13 @@ mod tests {
         let mut r = request();
         r.data_access.retain(|g| g.access == AccessLevel::Read);
         let doc = policy_for(&r);
-        assert!(doc
-            .statement
-            .iter()
-            .all(|s| s.sid.as_deref() != Some("WriteData")));
+        assert!(doc.statement.iter().all(|s| s.sid.as_deref() != Some("WriteData")));
     }
 
     #[test]
     fn documents_survive_a_round_trip_and_read_single_strings() {
         let doc = policy_for(&request());
-        assert_eq!(
-            serde_json::from_str::<PolicyDocument>(&doc.to_json()).expect("parses"),
-            doc
-        );
+        assert_eq!(serde_json::from_str::<PolicyDocument>(&doc.to_json()).expect("parses"), doc);
         let short = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k"}}"#;
         let parsed: PolicyDocument = serde_json::from_str(short).expect("parses");
         assert_eq!(parsed.statement[0].resource, ["arn:aws:s3:::b/k"]);
@@ -359,14 +281,8 @@ mod tests {
         let buckets = vec!["team-data".to_owned(), "shared-data".to_owned()];
         let endpoint = data_perimeter_policy(&buckets, "fleet-assets");
         let json: serde_json::Value = serde_json::from_str(&endpoint.to_json()).expect("json");
-        assert!(json["Statement"]
-            .as_array()
-            .is_some_and(|s| s.iter().all(|s| s["Principal"] == "*")));
-        let resources: Vec<&String> = endpoint
-            .statement
-            .iter()
-            .flat_map(|s| &s.resource)
-            .collect();
+        assert!(json["Statement"].as_array().is_some_and(|s| s.iter().all(|s| s["Principal"] == "*")));
+        let resources: Vec<&String> = endpoint.statement.iter().flat_map(|s| &s.resource).collect();
         assert_eq!(
             resources,
             [
@@ -382,38 +298,20 @@ mod tests {
         assert!(boundary.statement.iter().all(|s| s.principal.is_none()));
         assert_eq!(boundary.statement.len(), endpoint.statement.len());
         // A request's policy always fits inside the boundary: every notebook action is one the boundary allows.
-        let request_actions: std::collections::BTreeSet<String> = policy_for(&request())
-            .statement
-            .into_iter()
-            .flat_map(|s| s.action)
-            .collect();
-        let boundary_actions: std::collections::BTreeSet<String> = boundary
-            .statement
-            .into_iter()
-            .flat_map(|s| s.action)
-            .collect();
-        assert!(
-            request_actions.is_subset(&boundary_actions),
-            "{request_actions:?}"
-        );
+        let request_actions: std::collections::BTreeSet<String> =
+            policy_for(&request()).statement.into_iter().flat_map(|s| s.action).collect();
+        let boundary_actions: std::collections::BTreeSet<String> =
+            boundary.statement.into_iter().flat_map(|s| s.action).collect();
+        assert!(request_actions.is_subset(&boundary_actions), "{request_actions:?}");
     }
 
     fn arb_grant() -> impl Strategy<Value = DataAccess> {
         (
-            prop_oneof![
-                Just("team-data"),
-                Just("shared-data"),
-                Just("other-data"),
-                Just("fleet-assets")
-            ],
+            prop_oneof![Just("team-data"), Just("shared-data"), Just("other-data"), Just("fleet-assets")],
             "[a-z*?./]{0,3}(/[a-z.*]{1,3}){0,3}/?",
             prop_oneof![Just(AccessLevel::Read), Just(AccessLevel::ReadWrite)],
         )
-            .prop_map(|(bucket, prefix, access)| DataAccess {
-                bucket: bucket.into(),
-                prefix,
-                access,
-            })
+            .prop_map(|(bucket, prefix, access)| DataAccess { bucket: bucket.into(), prefix, access })
     }
 
     proptest! {

@@ -12,11 +12,7 @@ pub const NOTEBOOK_STOP_REQUESTED: &str = "Notebook Stop Requested";
 pub const NOTEBOOK_START_REQUESTED: &str = "Notebook Start Requested";
 
 /// The `detail-type`s the provisioner answers.
-pub const REQUEST_DETAIL_TYPES: &[&str] = &[
-    NOTEBOOK_REQUESTED,
-    NOTEBOOK_STOP_REQUESTED,
-    NOTEBOOK_START_REQUESTED,
-];
+pub const REQUEST_DETAIL_TYPES: &[&str] = &[NOTEBOOK_REQUESTED, NOTEBOOK_STOP_REQUESTED, NOTEBOOK_START_REQUESTED];
 
 /// `Notebook Requested`: provision an isolated notebook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,15 +102,8 @@ impl Request {
 fn typed<T: serde::de::DeserializeOwned>(detail: &serde_json::Value) -> Result<T, Rejection> {
     serde_path_to_error::deserialize(detail).map_err(|error| {
         let path = error.path().to_string();
-        let field = if path == "." {
-            "detail".to_owned()
-        } else {
-            format!("detail.{path}")
-        };
-        Rejection::from_problems(vec![Problem {
-            field,
-            reason: error.inner().to_string(),
-        }])
+        let field = if path == "." { "detail".to_owned() } else { format!("detail.{path}") };
+        Rejection::from_problems(vec![Problem { field, reason: error.inner().to_string() }])
     })
 }
 
@@ -139,9 +128,7 @@ mod tests {
 
     #[test]
     fn notebook_requested_round_trips() {
-        let Request::Provision(parsed) =
-            Request::parse(NOTEBOOK_REQUESTED, &sample()).expect("parses")
-        else {
+        let Request::Provision(parsed) = Request::parse(NOTEBOOK_REQUESTED, &sample()).expect("parses") else {
             panic!("wrong variant")
         };
         assert_eq!(parsed.data_access[0].access, AccessLevel::ReadWrite);
@@ -153,10 +140,7 @@ mod tests {
         let mut detail = sample();
         detail["idle_timout_minutes"] = json!(30);
         let rejection = Request::parse(NOTEBOOK_REQUESTED, &detail).expect_err("unknown field");
-        assert!(
-            rejection.problems[0].reason.contains("idle_timout_minutes"),
-            "{rejection:?}"
-        );
+        assert!(rejection.problems[0].reason.contains("idle_timout_minutes"), "{rejection:?}");
     }
 
     #[test]
@@ -176,10 +160,7 @@ mod tests {
     #[test]
     fn stop_and_start_carry_the_name() {
         let detail = json!({"request_id": "r", "notebook_name": "nb"});
-        assert!(matches!(
-            Request::parse(NOTEBOOK_STOP_REQUESTED, &detail),
-            Ok(Request::Stop(_))
-        ));
+        assert!(matches!(Request::parse(NOTEBOOK_STOP_REQUESTED, &detail), Ok(Request::Stop(_))));
         let start = Request::parse(NOTEBOOK_START_REQUESTED, &detail).expect("parses");
         assert_eq!((start.request_id(), start.notebook_name()), ("r", "nb"));
     }

@@ -27,12 +27,7 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn single(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Rejection {
-            problems: vec![Problem {
-                field: field.into(),
-                reason: reason.into(),
-            }],
-        }
+        Rejection { problems: vec![Problem { field: field.into(), reason: reason.into() }] }
     }
 
     pub fn from_problems(problems: Vec<Problem>) -> Self {
@@ -41,17 +36,14 @@ impl Rejection {
 
     /// One sentence for people and logs: `detail.owner: must …; detail.team: …`.
     pub fn summary(&self) -> String {
-        self.problems
-            .iter()
-            .map(|p| format!("{}: {}", p.field, p.reason))
-            .collect::<Vec<_>>()
-            .join("; ")
+        self.problems.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; ")
     }
 }
 
 /// A `Notebook Requested` that passed every check, with defaults applied. Only [`validate_notebook_request`]
-/// makes one, so holding one proves the checks ran.
+/// makes one (it cannot be built outside this crate), so holding one proves the checks ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ValidNotebookRequest {
     pub request_id: String,
     pub notebook_name: String,
@@ -63,7 +55,6 @@ pub struct ValidNotebookRequest {
     /// Sorted and free of duplicates.
     pub data_access: Vec<DataAccess>,
     pub root_access: bool,
-    _checked: (),
 }
 
 /// A stop or start request whose id and name are well-formed.
@@ -84,18 +75,12 @@ pub fn validate_notebook_request(
     let mut problems = Vec::new();
     let mut check = |field: &str, result: Result<(), String>| {
         if let Err(reason) = result {
-            problems.push(Problem {
-                field: format!("detail.{field}"),
-                reason,
-            });
+            problems.push(Problem { field: format!("detail.{field}"), reason });
         }
     };
 
     check("request_id", validate_request_id(&request.request_id));
-    check(
-        "notebook_name",
-        validate_notebook_name(&request.notebook_name),
-    );
+    check("notebook_name", validate_notebook_name(&request.notebook_name));
     check("owner", validate_principal(&request.owner));
     check("team", validate_principal(&request.team));
     check(
@@ -106,58 +91,32 @@ pub fn validate_notebook_request(
             Err(format!(
                 "{:?} is not offered on this platform; choose one of {}",
                 request.instance_type,
-                limits
-                    .instance_types
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                limits.instance_types.iter().cloned().collect::<Vec<_>>().join(", ")
             ))
         },
     );
-    check(
-        "volume_size_gb",
-        within(request.volume_size_gb, &limits.volume_size_gb, "GB"),
-    );
+    check("volume_size_gb", within(request.volume_size_gb, &limits.volume_size_gb, "GB"));
     if let Some(timeout) = request.idle_timeout_minutes {
-        check(
-            "idle_timeout_minutes",
-            within(timeout, &limits.idle_timeout_minutes, "minutes"),
-        );
+        check("idle_timeout_minutes", within(timeout, &limits.idle_timeout_minutes, "minutes"));
     }
     if request.root_access == Some(true) && !limits.allow_root_access {
-        check(
-            "root_access",
-            Err("root access is not allowed on this platform; omit it or set it to false".into()),
-        );
+        check("root_access", Err("root access is not allowed on this platform; omit it or set it to false".into()));
     }
 
     if request.data_access.len() > limits.max_data_access_entries {
         check(
             "data_access",
-            Err(format!(
-                "at most {} entries; ask for a broader folder instead",
-                limits.max_data_access_entries
-            )),
+            Err(format!("at most {} entries; ask for a broader folder instead", limits.max_data_access_entries)),
         );
     }
     let mut seen = BTreeSet::new();
     for (i, grant) in request.data_access.iter().enumerate() {
-        check(
-            &format!("data_access[{i}].bucket"),
-            validate_data_bucket(&grant.bucket, limits),
-        );
-        check(
-            &format!("data_access[{i}].prefix"),
-            validate_prefix(&grant.prefix),
-        );
+        check(&format!("data_access[{i}].bucket"), validate_data_bucket(&grant.bucket, limits));
+        check(&format!("data_access[{i}].prefix"), validate_prefix(&grant.prefix));
         if !seen.insert((&grant.bucket, &grant.prefix)) {
             check(
                 &format!("data_access[{i}]"),
-                Err(format!(
-                    "s3://{}/{} is listed twice; list each folder once",
-                    grant.bucket, grant.prefix
-                )),
+                Err(format!("s3://{}/{} is listed twice; list each folder once", grant.bucket, grant.prefix)),
             );
         }
     }
@@ -174,38 +133,21 @@ pub fn validate_notebook_request(
         team: request.team.clone(),
         instance_type: request.instance_type.clone(),
         volume_size_gb: request.volume_size_gb,
-        idle_timeout_minutes: request
-            .idle_timeout_minutes
-            .unwrap_or(limits.default_idle_timeout_minutes),
+        idle_timeout_minutes: request.idle_timeout_minutes.unwrap_or(limits.default_idle_timeout_minutes),
         data_access,
         root_access: request.root_access.unwrap_or(false),
-        _checked: (),
     })
 }
 
-pub fn validate_action_request(
-    request: &NotebookActionRequested,
-) -> Result<ValidActionRequest, Rejection> {
+pub fn validate_action_request(request: &NotebookActionRequested) -> Result<ValidActionRequest, Rejection> {
     let mut problems = Vec::new();
     for (field, result) in [
         ("request_id", validate_request_id(&request.request_id)),
-        (
-            "notebook_name",
-            validate_notebook_name(&request.notebook_name),
-        ),
-        (
-            "requested_by",
-            request
-                .requested_by
-                .as_deref()
-                .map_or(Ok(()), validate_principal),
-        ),
+        ("notebook_name", validate_notebook_name(&request.notebook_name)),
+        ("requested_by", request.requested_by.as_deref().map_or(Ok(()), validate_principal)),
     ] {
         if let Err(reason) = result {
-            problems.push(Problem {
-                field: format!("detail.{field}"),
-                reason,
-            });
+            problems.push(Problem { field: format!("detail.{field}"), reason });
         }
     }
     if !problems.is_empty() {
@@ -223,13 +165,8 @@ pub fn validate_request_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > MAX_REQUEST_ID_LEN {
         return Err(format!("must be 1 to {MAX_REQUEST_ID_LEN} characters long"));
     }
-    match id
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
-    {
-        Some(c) => Err(format!(
-            "may contain only letters, digits and '._:-', not {c:?}"
-        )),
+    match id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))) {
+        Some(c) => Err(format!("may contain only letters, digits and '._:-', not {c:?}")),
         None => Ok(()),
     }
 }
@@ -239,13 +176,8 @@ pub fn validate_principal(value: &str) -> Result<(), String> {
     if value.is_empty() || value.len() > MAX_PRINCIPAL_LEN {
         return Err(format!("must be 1 to {MAX_PRINCIPAL_LEN} characters long"));
     }
-    match value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '=' | '-')))
-    {
-        Some(c) => Err(format!(
-            "may contain only letters, digits and '._@+=-', not {c:?}"
-        )),
+    match value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '=' | '-'))) {
+        Some(c) => Err(format!("may contain only letters, digits and '._@+=-', not {c:?}")),
         None => Ok(()),
     }
 }
@@ -258,12 +190,7 @@ fn validate_data_bucket(bucket: &str, limits: &RequestLimits) -> Result<(), Stri
     if !limits.data_buckets.contains(bucket) {
         return Err(format!(
             "{bucket:?} is outside the data perimeter; allowed buckets are {}",
-            limits
-                .data_buckets
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            limits.data_buckets.iter().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
     Ok(())
@@ -273,11 +200,7 @@ fn within(value: u32, range: &std::ops::RangeInclusive<u32>, unit: &str) -> Resu
     if range.contains(&value) {
         Ok(())
     } else {
-        Err(format!(
-            "{value} is out of bounds; must be between {} and {} {unit}",
-            range.start(),
-            range.end()
-        ))
+        Err(format!("{value} is out of bounds; must be between {} and {} {unit}", range.start(), range.end()))
     }
 }
 
@@ -297,28 +220,15 @@ pub(crate) mod tests {
             volume_size_gb: 20,
             idle_timeout_minutes: None,
             data_access: vec![
-                DataAccess {
-                    bucket: "team-data".into(),
-                    prefix: "risk/alice/".into(),
-                    access: AccessLevel::ReadWrite,
-                },
-                DataAccess {
-                    bucket: "shared-data".into(),
-                    prefix: "reference/".into(),
-                    access: AccessLevel::Read,
-                },
+                DataAccess { bucket: "team-data".into(), prefix: "risk/alice/".into(), access: AccessLevel::ReadWrite },
+                DataAccess { bucket: "shared-data".into(), prefix: "reference/".into(), access: AccessLevel::Read },
             ],
             root_access: None,
         }
     }
 
     fn fields(result: Result<ValidNotebookRequest, Rejection>) -> Vec<String> {
-        result
-            .expect_err("should be rejected")
-            .problems
-            .into_iter()
-            .map(|p| p.field)
-            .collect()
+        result.expect_err("should be rejected").problems.into_iter().map(|p| p.field).collect()
     }
 
     #[test]
@@ -338,12 +248,7 @@ pub(crate) mod tests {
         r.data_access[1].bucket = "other-bucket".into();
         assert_eq!(
             fields(validate_notebook_request(&r, &config().limits)),
-            [
-                "detail.owner",
-                "detail.instance_type",
-                "detail.volume_size_gb",
-                "detail.data_access[1].bucket"
-            ]
+            ["detail.owner", "detail.instance_type", "detail.volume_size_gb", "detail.data_access[1].bucket"]
         );
     }
 
@@ -351,17 +256,10 @@ pub(crate) mod tests {
     fn root_access_needs_the_platform_to_allow_it() {
         let mut r = request();
         r.root_access = Some(true);
-        assert_eq!(
-            fields(validate_notebook_request(&r, &config().limits)),
-            ["detail.root_access"]
-        );
+        assert_eq!(fields(validate_notebook_request(&r, &config().limits)), ["detail.root_access"]);
         let mut limits = config().limits;
         limits.allow_root_access = true;
-        assert!(
-            validate_notebook_request(&r, &limits)
-                .expect("allowed")
-                .root_access
-        );
+        assert!(validate_notebook_request(&r, &limits).expect("allowed").root_access);
     }
 
     #[test]
@@ -370,32 +268,17 @@ pub(crate) mod tests {
         r.data_access[0].bucket = "fleet-assets".into();
         r.data_access.push(r.data_access[1].clone());
         let rejection = validate_notebook_request(&r, &config().limits).expect_err("rejected");
-        assert!(
-            rejection.summary().contains("assets bucket"),
-            "{}",
-            rejection.summary()
-        );
-        assert!(
-            rejection.summary().contains("listed twice"),
-            "{}",
-            rejection.summary()
-        );
+        assert!(rejection.summary().contains("assets bucket"), "{}", rejection.summary());
+        assert!(rejection.summary().contains("listed twice"), "{}", rejection.summary());
     }
 
     #[test]
     fn too_many_grants_are_refused() {
         let mut r = request();
         r.data_access = (0..11)
-            .map(|i| DataAccess {
-                bucket: "team-data".into(),
-                prefix: format!("p{i}/"),
-                access: AccessLevel::Read,
-            })
+            .map(|i| DataAccess { bucket: "team-data".into(), prefix: format!("p{i}/"), access: AccessLevel::Read })
             .collect();
-        assert_eq!(
-            fields(validate_notebook_request(&r, &config().limits)),
-            ["detail.data_access"]
-        );
+        assert_eq!(fields(validate_notebook_request(&r, &config().limits)), ["detail.data_access"]);
     }
 
     #[test]

@@ -3,23 +3,15 @@
 use super::Provisioner;
 use crate::domain::notebook::{NotebookRecord, NotebookStatus};
 use crate::domain::outcome::{OutcomeEvent, Rejected, StateChanged};
-use crate::domain::request::{
-    NotebookActionRequested, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED,
-};
+use crate::domain::request::{NotebookActionRequested, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
 use crate::domain::tags;
 use crate::domain::validation::{validate_action_request, Rejection, ValidActionRequest};
 use crate::error::ServiceError;
 use crate::ports::{Events, Network, Notebooks, Roles};
 
 impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
-    pub(crate) async fn stop(
-        &self,
-        request: &NotebookActionRequested,
-    ) -> Result<OutcomeEvent, ServiceError> {
-        let (valid, notebook) = match self
-            .managed_notebook(NOTEBOOK_STOP_REQUESTED, request)
-            .await?
-        {
+    pub(crate) async fn stop(&self, request: &NotebookActionRequested) -> Result<OutcomeEvent, ServiceError> {
+        let (valid, notebook) = match self.managed_notebook(NOTEBOOK_STOP_REQUESTED, request).await? {
             Ok(found) => found,
             Err(rejected) => return Ok(rejected),
         };
@@ -34,14 +26,8 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
         Ok(changed(&valid, status, already).stopped())
     }
 
-    pub(crate) async fn start(
-        &self,
-        request: &NotebookActionRequested,
-    ) -> Result<OutcomeEvent, ServiceError> {
-        let (valid, notebook) = match self
-            .managed_notebook(NOTEBOOK_START_REQUESTED, request)
-            .await?
-        {
+    pub(crate) async fn start(&self, request: &NotebookActionRequested) -> Result<OutcomeEvent, ServiceError> {
+        let (valid, notebook) = match self.managed_notebook(NOTEBOOK_START_REQUESTED, request).await? {
             Ok(found) => found,
             Err(rejected) => return Ok(rejected),
         };
@@ -74,11 +60,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             Ok(valid) => valid,
             Err(rejection) => return Ok(Err(reject(rejection))),
         };
-        let Some(notebook) = self
-            .notebooks
-            .describe_notebook(&valid.notebook_name)
-            .await?
-        else {
+        let Some(notebook) = self.notebooks.describe_notebook(&valid.notebook_name).await? else {
             return Ok(Err(reject(Rejection::single(
                 "detail.notebook_name",
                 format!("there is no notebook named {:?}", valid.notebook_name),
@@ -88,10 +70,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
         if found.get(tags::MANAGED_BY).map(String::as_str) != Some(tags::MANAGED_BY_VALUE) {
             return Ok(Err(reject(Rejection::single(
                 "detail.notebook_name",
-                format!(
-                    "notebook {:?} is not managed by notebook-fleet",
-                    valid.notebook_name
-                ),
+                format!("notebook {:?} is not managed by notebook-fleet", valid.notebook_name),
             ))));
         }
         Ok(Ok((valid, notebook)))

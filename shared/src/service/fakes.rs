@@ -32,13 +32,9 @@ impl FakeAws {
     pub fn new() -> Self {
         let fake = FakeAws::default();
         for subnet in ["subnet-aaa", "subnet-bbb"] {
-            fake.state().routes.insert(
-                subnet.into(),
-                vec![Route {
-                    destination: "10.0.0.0/16".into(),
-                    target: RouteTarget::Local,
-                }],
-            );
+            fake.state()
+                .routes
+                .insert(subnet.into(), vec![Route { destination: "10.0.0.0/16".into(), target: RouteTarget::Local }]);
         }
         fake
     }
@@ -58,12 +54,7 @@ impl FakeAws {
         match state.failures.get_mut(operation) {
             Some(queue) if !queue.is_empty() => {
                 let kind = queue.remove(0);
-                Err(AwsError::new(
-                    operation,
-                    kind,
-                    None,
-                    format!("injected {kind:?}"),
-                ))
+                Err(AwsError::new(operation, kind, None, format!("injected {kind:?}")))
             }
             _ => Ok(()),
         }
@@ -71,33 +62,19 @@ impl FakeAws {
 
     /// Calls that create or change something.
     pub fn mutating_calls(&self) -> Vec<&'static str> {
-        let reads = [
-            "DescribeNotebookInstance",
-            "ListTags",
-            "DescribeRouteTables",
-            "GetRole",
-            "PutEvents",
-        ];
-        self.state()
-            .calls
-            .iter()
-            .copied()
-            .filter(|c| !reads.contains(c))
-            .collect()
+        let reads = ["DescribeNotebookInstance", "ListTags", "DescribeRouteTables", "GetRole", "PutEvents"];
+        self.state().calls.iter().copied().filter(|c| !reads.contains(c)).collect()
     }
 }
 
 impl Network for FakeAws {
     async fn subnet_routes(&self, subnet_id: &str) -> AwsResult<Vec<Route>> {
         self.call("DescribeRouteTables")?;
-        self.state().routes.get(subnet_id).cloned().ok_or_else(|| {
-            AwsError::new(
-                "DescribeRouteTables",
-                ErrorKind::NotFound,
-                None,
-                "no subnet",
-            )
-        })
+        self.state()
+            .routes
+            .get(subnet_id)
+            .cloned()
+            .ok_or_else(|| AwsError::new("DescribeRouteTables", ErrorKind::NotFound, None, "no subnet"))
     }
 }
 
@@ -106,21 +83,14 @@ impl Roles for FakeAws {
         self.call("CreateRole")?;
         let mut state = self.state();
         if state.roles.contains_key(&spec.name) {
-            return Err(AwsError::new(
-                "CreateRole",
-                ErrorKind::AlreadyExists,
-                None,
-                "exists",
-            ));
+            return Err(AwsError::new("CreateRole", ErrorKind::AlreadyExists, None, "exists"));
         }
         let record = RoleRecord {
             name: spec.name.clone(),
             arn: format!("arn:aws:iam::123456789012:role{}{}", spec.path, spec.name),
             tags: spec.tags.iter().cloned().collect(),
         };
-        state
-            .roles
-            .insert(spec.name.clone(), (spec.clone(), record.clone()));
+        state.roles.insert(spec.name.clone(), (spec.clone(), record.clone()));
         Ok(record)
     }
 
@@ -131,9 +101,7 @@ impl Roles for FakeAws {
 
     async fn put_inline_policy(&self, spec: &RoleSpec) -> AwsResult<()> {
         self.call("PutRolePolicy")?;
-        self.state()
-            .inline_policies
-            .insert(spec.name.clone(), spec.inline_policy.to_json());
+        self.state().inline_policies.insert(spec.name.clone(), spec.inline_policy.to_json());
         Ok(())
     }
 }
@@ -150,20 +118,14 @@ impl Notebooks for FakeAws {
                 "exists",
             ));
         }
-        state
-            .lifecycle_configs
-            .insert(config.name.clone(), config.script.clone());
+        state.lifecycle_configs.insert(config.name.clone(), config.script.clone());
         Ok(())
     }
 
     async fn describe_notebook(&self, name: &str) -> AwsResult<Option<NotebookRecord>> {
         self.call("DescribeNotebookInstance")?;
         let state = self.state();
-        Ok(state
-            .notebooks
-            .get(name)
-            .map(|(_, r)| r.clone())
-            .or_else(|| state.foreign_notebooks.get(name).cloned()))
+        Ok(state.notebooks.get(name).map(|(_, r)| r.clone()).or_else(|| state.foreign_notebooks.get(name).cloned()))
     }
 
     async fn notebook_tags(&self, arn: &str) -> AwsResult<BTreeMap<String, String>> {
@@ -181,17 +143,9 @@ impl Notebooks for FakeAws {
         self.call("CreateNotebookInstance")?;
         let mut state = self.state();
         if state.notebooks.contains_key(&spec.name) {
-            return Err(AwsError::new(
-                "CreateNotebookInstance",
-                ErrorKind::AlreadyExists,
-                None,
-                "duplicate",
-            ));
+            return Err(AwsError::new("CreateNotebookInstance", ErrorKind::AlreadyExists, None, "duplicate"));
         }
-        let arn = format!(
-            "arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/{}",
-            spec.name
-        );
+        let arn = format!("arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/{}", spec.name);
         let record = NotebookRecord {
             name: spec.name.clone(),
             arn: arn.clone(),
@@ -199,9 +153,7 @@ impl Notebooks for FakeAws {
             role_arn: Some(spec.role_arn.clone()),
             lifecycle_config_name: Some(spec.lifecycle_config_name.clone()),
         };
-        state
-            .notebooks
-            .insert(spec.name.clone(), (spec.clone(), record));
+        state.notebooks.insert(spec.name.clone(), (spec.clone(), record));
         Ok(arn)
     }
 

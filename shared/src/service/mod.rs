@@ -27,6 +27,9 @@ pub struct Provisioner<N, R, S, E> {
     pub(crate) events: E,
     pub(crate) config: Config,
     pub(crate) retry: RetryPolicy,
+    /// Lifecycle configurations known to exist. They are immutable and named by content, so once seen
+    /// (created, or found to exist) a warm Lambda need not ask again.
+    pub(crate) known_lifecycle_configs: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
@@ -38,6 +41,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             events,
             config,
             retry: RetryPolicy::default(),
+            known_lifecycle_configs: std::sync::Mutex::default(),
         }
     }
 
@@ -48,25 +52,14 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
 
     /// Handles one request event and publishes its outcome. Returns the outcome, or an error only when a
     /// retry of the whole event can help.
-    pub async fn handle(
-        &self,
-        detail_type: &str,
-        detail: &serde_json::Value,
-    ) -> Result<OutcomeEvent, ServiceError> {
+    pub async fn handle(&self, detail_type: &str, detail: &serde_json::Value) -> Result<OutcomeEvent, ServiceError> {
         let outcome = self.decide(detail_type, detail).await?;
-        self.events
-            .publish(&outcome)
-            .await
-            .map_err(ServiceError::Publish)?;
+        self.events.publish(&outcome).await.map_err(ServiceError::Publish)?;
         tracing::info!(detail_type, outcome = outcome.detail_type, detail = %outcome.detail, "request answered");
         Ok(outcome)
     }
 
-    async fn decide(
-        &self,
-        detail_type: &str,
-        detail: &serde_json::Value,
-    ) -> Result<OutcomeEvent, ServiceError> {
+    async fn decide(&self, detail_type: &str, detail: &serde_json::Value) -> Result<OutcomeEvent, ServiceError> {
         let request = match Request::parse(detail_type, detail) {
             Ok(request) => request,
             Err(rejection) => return Ok(rejected_raw(detail_type, detail, rejection)),
@@ -97,17 +90,9 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
 
 /// A rejection for an event whose detail did not parse: still answer with its id and name when they are
 /// well-formed, so that the sender can match the answer to the request.
-fn rejected_raw(
-    detail_type: &str,
-    detail: &serde_json::Value,
-    rejection: Rejection,
-) -> OutcomeEvent {
+fn rejected_raw(detail_type: &str, detail: &serde_json::Value, rejection: Rejection) -> OutcomeEvent {
     let field = |name: &str, valid: fn(&str) -> Result<(), String>| {
-        detail
-            .get(name)
-            .and_then(|v| v.as_str())
-            .filter(|v| valid(v).is_ok())
-            .map(str::to_owned)
+        detail.get(name).and_then(|v| v.as_str()).filter(|v| valid(v).is_ok()).map(str::to_owned)
     };
     OutcomeEvent::from(&Rejected::new(
         detail_type,

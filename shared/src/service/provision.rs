@@ -4,7 +4,7 @@
 
 use super::Provisioner;
 use crate::domain::isolation::check_isolation;
-use crate::domain::lifecycle::{lifecycle_config, OnStartParameters};
+use crate::domain::lifecycle::{lifecycle_config, LifecycleConfig, OnStartParameters};
 use crate::domain::notebook::{notebook_spec, role_spec, NotebookRecord, RoleSpec};
 use crate::domain::outcome::{OutcomeEvent, Provisioned, Rejected};
 use crate::domain::request::{NotebookRequested, NOTEBOOK_REQUESTED};
@@ -22,10 +22,7 @@ enum Existing {
 }
 
 impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
-    pub(crate) async fn provision(
-        &self,
-        request: &NotebookRequested,
-    ) -> Result<OutcomeEvent, ServiceError> {
+    pub(crate) async fn provision(&self, request: &NotebookRequested) -> Result<OutcomeEvent, ServiceError> {
         let reject = |rejection: Rejection| {
             Ok(OutcomeEvent::from(&Rejected::new(
                 NOTEBOOK_REQUESTED,
@@ -39,11 +36,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             Err(rejection) => return reject(rejection),
         };
 
-        if let Some(existing) = self
-            .notebooks
-            .describe_notebook(&valid.notebook_name)
-            .await?
-        {
+        if let Some(existing) = self.notebooks.describe_notebook(&valid.notebook_name).await? {
             return match self.classify_existing(&valid, existing).await? {
                 Existing::Replay(provisioned) => Ok(OutcomeEvent::from(&provisioned)),
                 Existing::Conflict(rejection) => reject(rejection),
@@ -56,44 +49,24 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             agent: &self.config.agent,
         })
         .map_err(|reason| AwsError::new("RenderOnStartScript", ErrorKind::Invalid, None, reason))?;
-        let spec_for = |role_arn: &str| {
-            notebook_spec(&valid, &self.config, role_arn, &notebook_lifecycle.name)
-        };
+        let spec_for = |role_arn: &str| notebook_spec(&valid, &self.config, role_arn, &notebook_lifecycle.name);
 
         // Pre-flight: the subnet must have no path to the internet. Nothing is created otherwise.
         let subnet_id = spec_for("").subnet_id;
         let routes = self.network.subnet_routes(&subnet_id).await?;
         if let Err(violation) = check_isolation(&subnet_id, &routes) {
             tracing::error!(%violation, "refusing to place a notebook in a subnet with an internet path");
-            return Err(AwsError::new(
-                "IsolationCheck",
-                ErrorKind::Invalid,
-                None,
-                violation.to_string(),
-            )
-            .into());
+            return Err(AwsError::new("IsolationCheck", ErrorKind::Invalid, None, violation.to_string()).into());
         }
 
         let role_arn = match self.ensure_role(&valid, &role).await? {
             Ok(arn) => arn,
             Err(rejection) => return reject(rejection),
         };
-        match self
-            .notebooks
-            .create_lifecycle_config(&notebook_lifecycle)
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if e.is(ErrorKind::AlreadyExists) => {}
-            Err(e) => return Err(e.into()),
-        }
+        self.ensure_lifecycle_config(&notebook_lifecycle).await?;
 
         let spec = spec_for(&role_arn);
-        match self
-            .retry
-            .retry_not_ready(|| self.notebooks.create_notebook(&spec))
-            .await
-        {
+        match self.retry.retry_not_ready(|| self.notebooks.create_notebook(&spec)).await {
             Ok(notebook_arn) => Ok(OutcomeEvent::from(&provisioned(
                 &valid,
                 notebook_arn,
@@ -104,11 +77,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             ))),
             Err(e) if e.is(ErrorKind::AlreadyExists) => {
                 // A concurrent delivery of the same request (or another request for the same name) won.
-                let existing = self
-                    .notebooks
-                    .describe_notebook(&valid.notebook_name)
-                    .await?
-                    .ok_or(e)?;
+                let existing = self.notebooks.describe_notebook(&valid.notebook_name).await?.ok_or(e)?;
                 match self.classify_existing(&valid, existing).await? {
                     Existing::Replay(provisioned) => Ok(OutcomeEvent::from(&provisioned)),
                     Existing::Conflict(rejection) => reject(rejection),
@@ -116,6 +85,22 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn ensure_lifecycle_config(&self, config: &LifecycleConfig) -> Result<(), AwsError> {
+        let known = |name: &str| self.known_lifecycle_configs.lock().is_ok_and(|k| k.contains(name));
+        if known(&config.name) {
+            return Ok(());
+        }
+        match self.notebooks.create_lifecycle_config(config).await {
+            Ok(()) => {}
+            Err(e) if e.is(ErrorKind::AlreadyExists) => {}
+            Err(e) => return Err(e),
+        }
+        if let Ok(mut known) = self.known_lifecycle_configs.lock() {
+            known.insert(config.name.clone());
+        }
+        Ok(())
     }
 
     async fn classify_existing(
@@ -127,7 +112,10 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
         if found.get(tags::MANAGED_BY).map(String::as_str) != Some(tags::MANAGED_BY_VALUE) {
             return Ok(Existing::Conflict(Rejection::single(
                 "detail.notebook_name",
-                format!("a notebook named {:?} exists and is not managed by notebook-fleet; choose another name", valid.notebook_name),
+                format!(
+                    "a notebook named {:?} exists and is not managed by notebook-fleet; choose another name",
+                    valid.notebook_name
+                ),
             )));
         }
         match found.get(tags::REQUEST_ID) {
@@ -159,9 +147,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
     ) -> Result<Result<String, Rejection>, AwsError> {
         let record = match self.roles.create_role(role).await {
             Ok(record) => record,
-            Err(e) if e.is(ErrorKind::AlreadyExists) => {
-                self.roles.get_role(&role.name).await?.ok_or(e)?
-            }
+            Err(e) if e.is(ErrorKind::AlreadyExists) => self.roles.get_role(&role.name).await?.ok_or(e)?,
             Err(e) => return Err(e),
         };
         if record.tags.get(tags::REQUEST_ID) != Some(&valid.request_id) {

@@ -16,21 +16,13 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     /// About 40 seconds in all (1 + 2 + 4 + 8 + 8 + 8 + 8 s): IAM usually propagates within 10.
     fn default() -> Self {
-        RetryPolicy {
-            attempts: 8,
-            first_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(8),
-        }
+        RetryPolicy { attempts: 8, first_delay: Duration::from_secs(1), max_delay: Duration::from_secs(8) }
     }
 }
 
 impl RetryPolicy {
     pub fn immediate(attempts: u32) -> Self {
-        RetryPolicy {
-            attempts,
-            first_delay: Duration::ZERO,
-            max_delay: Duration::ZERO,
-        }
+        RetryPolicy { attempts, first_delay: Duration::ZERO, max_delay: Duration::ZERO }
     }
 
     /// Runs `call` until it succeeds, fails with something other than `NotReady`, or attempts run out.

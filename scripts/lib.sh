@@ -1,0 +1,79 @@
+# shellcheck shell=bash
+# Sourced by the project's scripts: where the cache lives and how each tool is installed, pinned.
+# The cache (cargo target directory, virtualenvs) sits outside the clone so that reruns and CI reuse it.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export NOTEBOOK_FLEET_CACHE="${NOTEBOOK_FLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/notebook-fleet}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$NOTEBOOK_FLEET_CACHE/target}"
+mkdir -p "$NOTEBOOK_FLEET_CACHE"
+
+readonly NEXTEST_VERSION="0.9.143"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# ensure_venv NAME REQUIREMENTS_FILE: one virtualenv per tool group (their dependencies clash), rebuilt
+# only when the pinned requirements change.
+ensure_venv() {
+  local name=$1 requirements=$2
+  local venv="$NOTEBOOK_FLEET_CACHE/venv-$name" stamp
+  stamp="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ -f "$venv/.requirements-sha256" ] && [ "$(cat "$venv/.requirements-sha256")" = "$stamp" ]; then
+    return 0
+  fi
+  log "installing $(grep -v '^#' "$requirements" | xargs) into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$stamp" > "$venv/.requirements-sha256"
+}
+
+# The AWS emulator (moto's server); the tests find it through FLEET_MOTO_SERVER.
+ensure_emulator() {
+  ensure_venv emulator "$ROOT/scripts/requirements-emulator.txt"
+  export FLEET_MOTO_SERVER="$NOTEBOOK_FLEET_CACHE/venv-emulator/bin/moto_server"
+}
+
+# cargo-lambda (it brings zig) for `cargo lambda watch/invoke/build`.
+ensure_cargo_lambda() {
+  ensure_venv lambda "$ROOT/scripts/requirements-lambda.txt"
+  export PATH="$NOTEBOOK_FLEET_CACHE/venv-lambda/bin:$PATH"
+}
+
+ensure_shellcheck() {
+  ensure_venv shellcheck "$ROOT/scripts/requirements-shellcheck.txt"
+  export PATH="$NOTEBOOK_FLEET_CACHE/venv-shellcheck/bin:$PATH"
+}
+
+# rustfmt, clippy and cargo-nextest. A machine that already has nextest keeps its own; otherwise the pinned
+# version is built once into the cache.
+ensure_rust_tools() {
+  command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 1; }
+  if command -v rustup >/dev/null; then
+    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+    rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  fi
+  export PATH="$NOTEBOOK_FLEET_CACHE/bin:$PATH"
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    log "installing cargo-nextest $NEXTEST_VERSION"
+    cargo install --locked --root "$NOTEBOOK_FLEET_CACHE" cargo-nextest --version "$NEXTEST_VERSION"
+  fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port PORT SECONDS: until something listens on 127.0.0.1:PORT (a connection, no request).
+wait_for_port() {
+  local port=$1 deadline=$((SECONDS + $2))
+  until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$port" 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "nothing listens on 127.0.0.1:$port after $2 s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}

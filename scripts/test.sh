@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the tests need (pinned) and runs every check: format, lints, shell scripts, unit and
+# integration tests against the AWS emulator, and the offline template checks.
+# Usage: scripts/test.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT" || exit 1
+
+ensure_rust_tools
+ensure_emulator
+ensure_shellcheck
+
+log "format"
+cargo fmt --all -- --check
+
+log "lints (clippy -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "shell scripts (shellcheck)"
+shellcheck --external-sources shared/src/domain/on_start.sh scripts/*.sh .ci/run
+
+log "unit and integration tests (moto $(grep -o '==.*' scripts/requirements-emulator.txt))"
+cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-$([ "${CI:-}" = true ] && echo ci || echo default)}"
+
+if [ -x scripts/check-template.sh ]; then
+  log "SAM template (offline checks)"
+  scripts/check-template.sh
+fi
+
+log "all checks passed"
