@@ -193,11 +193,15 @@ impl Config {
     }
 }
 
-fn list(value: &str) -> Vec<String> {
+pub(crate) fn list(value: &str) -> Vec<String> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-fn number(var: &impl Fn(&'static str) -> Option<String>, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+pub(crate) fn number(
+    var: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
     match var(name) {
         None => Ok(default),
         Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: format!("{v:?} is not a whole number") }),

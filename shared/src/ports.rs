@@ -1,12 +1,13 @@
 //! The narrow ports the services call, returning the project's own types. Implemented once over the AWS
 //! SDK in [`crate::aws`]; unit tests implement them in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
+use crate::domain::heartbeat::HeartbeatIndex;
 use crate::domain::isolation::Route;
 use crate::domain::lifecycle::LifecycleConfig;
-use crate::domain::notebook::{NotebookRecord, NotebookSpec, RoleRecord, RoleSpec};
+use crate::domain::notebook::{ListedNotebook, NotebookRecord, NotebookSpec, RoleRecord, RoleSpec};
 use crate::domain::outcome::OutcomeEvent;
 use crate::error::AwsError;
 
@@ -43,4 +44,35 @@ pub trait Notebooks: Send + Sync {
 /// Puts outcome events on the project's bus.
 pub trait Events: Send + Sync {
     fn publish(&self, event: &OutcomeEvent) -> impl Future<Output = AwsResult<()>> + Send;
+
+    /// Several events, in as few calls as the bus allows.
+    fn publish_all(&self, events: &[OutcomeEvent]) -> impl Future<Output = AwsResult<()>> + Send {
+        async move {
+            for event in events {
+                self.publish(event).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The managed fleet, read in bulk: a page lists up to 100 notebooks.
+pub trait Fleet: Send + Sync {
+    fn in_service_notebooks(&self) -> impl Future<Output = AwsResult<Vec<ListedNotebook>>> + Send;
+    /// Tags of every notebook this project manages, by lower-case ARN.
+    fn managed_notebook_tags(
+        &self,
+    ) -> impl Future<Output = AwsResult<HashMap<String, BTreeMap<String, String>>>> + Send;
+    fn stop_notebook(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// Heartbeats in the assets bucket, read in bulk: a page lists up to 1,000.
+pub trait HeartbeatStore: Send + Sync {
+    fn heartbeats(&self) -> impl Future<Output = AwsResult<HeartbeatIndex>> + Send;
+    /// Records that the notebook's current idle period was warned about.
+    fn record_warning(
+        &self,
+        notebook_name: &str,
+        body: &serde_json::Value,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
 }

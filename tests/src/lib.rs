@@ -8,6 +8,7 @@
 
 pub mod emulator;
 pub mod events;
+pub mod fleet;
 pub mod platform;
 pub mod recorder;
 

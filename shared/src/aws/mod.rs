@@ -7,8 +7,12 @@ pub use error::classify;
 
 #[cfg(feature = "provisioner")]
 pub mod ec2;
-#[cfg(feature = "provisioner")]
+#[cfg(any(feature = "provisioner", feature = "sweeper"))]
 pub mod eventbridge;
+#[cfg(feature = "sweeper")]
+pub mod fleet;
+#[cfg(feature = "sweeper")]
+pub mod heartbeats;
 #[cfg(feature = "provisioner")]
 pub mod iam;
 #[cfg(feature = "provisioner")]
@@ -18,3 +22,13 @@ pub mod sagemaker;
 mod provisioner;
 #[cfg(feature = "provisioner")]
 pub use provisioner::AwsProvisioner;
+
+#[cfg(feature = "sweeper")]
+mod sweeper;
+#[cfg(feature = "sweeper")]
+pub use sweeper::AwsSweeper;
+
+/// SDK timestamps as chrono's.
+pub(crate) fn to_chrono(time: &aws_smithy_types::DateTime) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(time.secs(), time.subsec_nanos()).unwrap_or_default()
+}

@@ -1,8 +1,11 @@
 //! The pure domain: plain types and functions, unit-tested without AWS.
 
 pub mod bucket;
+pub mod heartbeat;
+pub mod idle;
 pub mod isolation;
 pub mod lifecycle;
+pub mod metrics;
 pub mod names;
 pub mod notebook;
 pub mod outcome;

@@ -77,6 +77,16 @@ pub struct NotebookRecord {
     pub lifecycle_config_name: Option<String>,
 }
 
+/// A notebook as `ListNotebookInstances` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedNotebook {
+    pub name: String,
+    pub arn: String,
+    pub status: NotebookStatus,
+    pub instance_type: String,
+    pub last_modified: chrono::DateTime<chrono::Utc>,
+}
+
 /// Everything `CreateRole` and `PutRolePolicy` are given for a notebook's own role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleSpec {

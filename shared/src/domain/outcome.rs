@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use chrono::{DateTime, Utc};
+
+use super::idle::StopReason;
 use super::validation::{Problem, Rejection};
 
 pub const NOTEBOOK_PROVISIONED: &str = "Notebook Provisioned";
@@ -9,6 +12,7 @@ pub const NOTEBOOK_REQUEST_REJECTED: &str = "Notebook Request Rejected";
 pub const NOTEBOOK_PROVISIONING_FAILED: &str = "Notebook Provisioning Failed";
 pub const NOTEBOOK_STOPPED: &str = "Notebook Stopped";
 pub const NOTEBOOK_STARTED: &str = "Notebook Started";
+pub const NOTEBOOK_IDLE_WARNING: &str = "Notebook Idle Warning";
 
 /// Every outcome `detail-type` the project emits.
 pub const ALL_DETAIL_TYPES: &[&str] = &[
@@ -17,6 +21,7 @@ pub const ALL_DETAIL_TYPES: &[&str] = &[
     NOTEBOOK_PROVISIONING_FAILED,
     NOTEBOOK_STOPPED,
     NOTEBOOK_STARTED,
+    NOTEBOOK_IDLE_WARNING,
 ];
 
 /// An event for the bus: its `detail-type` and its `detail`.
@@ -68,6 +73,40 @@ pub struct StateChanged {
     /// True when the notebook was already in (or on its way to) the requested state.
     pub already: bool,
     pub requested_by: Option<String>,
+}
+
+/// The idle sweeper's warning: the notebook will be stopped after `stop_after` unless it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleWarning {
+    pub notebook_name: String,
+    pub owner: Option<String>,
+    pub team: Option<String>,
+    pub reason: StopReason,
+    pub stop_after: DateTime<Utc>,
+    /// How to keep it running: use it, or set the exemption tag.
+    pub hint: String,
+}
+
+/// The idle sweeper stopped a notebook (same `detail-type` as a requested stop; `stopped_by` tells them apart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleStopped {
+    pub notebook_name: String,
+    pub owner: Option<String>,
+    pub team: Option<String>,
+    pub status: String,
+    pub reason: StopReason,
+    pub stopped_by: String,
+}
+
+impl From<&IdleWarning> for OutcomeEvent {
+    fn from(d: &IdleWarning) -> Self {
+        event(NOTEBOOK_IDLE_WARNING, d)
+    }
+}
+impl From<&IdleStopped> for OutcomeEvent {
+    fn from(d: &IdleStopped) -> Self {
+        event(NOTEBOOK_STOPPED, d)
+    }
 }
 
 impl Rejected {

@@ -8,6 +8,7 @@ mod actions;
 pub mod lambda;
 mod provision;
 mod retry;
+pub mod sweep;
 
 pub use retry::RetryPolicy;
 

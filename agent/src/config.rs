@@ -1,0 +1,227 @@
+//! The agent's configuration, read once at start. [`Config::from_vars`] is pure so tests need no environment.
+//!
+//! The on-start script writes `NBF_NOTEBOOK_NAME`, `NBF_ASSETS_BUCKET` and `AWS_REGION` to the agent's
+//! environment file; everything else has a default that fits a SageMaker notebook instance.
+
+use std::time::Duration;
+
+pub const NOTEBOOK_NAME: &str = "NBF_NOTEBOOK_NAME";
+pub const ASSETS_BUCKET: &str = "NBF_ASSETS_BUCKET";
+pub const HEARTBEAT_PREFIX: &str = "NBF_HEARTBEAT_PREFIX";
+pub const INTERVAL_SECONDS: &str = "NBF_INTERVAL_SECONDS";
+pub const JUPYTER_URL: &str = "NBF_JUPYTER_URL";
+pub const JUPYTER_TOKEN: &str = "NBF_JUPYTER_TOKEN";
+/// Read for one decision only: with an explicit endpoint (an emulator) S3 is addressed path-style.
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+pub const AWS_ENDPOINT_URL_S3: &str = "AWS_ENDPOINT_URL_S3";
+
+pub const DEFAULT_HEARTBEAT_PREFIX: &str = "heartbeats/";
+pub const DEFAULT_INTERVAL_SECONDS: u64 = 60;
+pub const MAX_INTERVAL_SECONDS: u64 = 3600;
+/// The local Jupyter server of a SageMaker notebook instance (self-signed certificate).
+pub const DEFAULT_JUPYTER_URL: &str = "https://localhost:8443";
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    pub notebook_name: String,
+    pub assets_bucket: String,
+    pub heartbeat_prefix: String,
+    pub interval: Duration,
+    /// Without a trailing `/`; API paths are appended to it.
+    pub jupyter_url: String,
+    pub jupyter_token: Option<String>,
+    pub s3_path_style: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("notebook_name", &self.notebook_name)
+            .field("assets_bucket", &self.assets_bucket)
+            .field("heartbeat_prefix", &self.heartbeat_prefix)
+            .field("interval", &self.interval)
+            .field("jupyter_url", &self.jupyter_url)
+            .field("jupyter_token", &self.jupyter_token.as_ref().map(|_| "<redacted>"))
+            .field("s3_path_style", &self.s3_path_style)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any source of variables; empty values count as unset.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
+        let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
+
+        let notebook_name = required(NOTEBOOK_NAME)?;
+        validate_notebook_name(&notebook_name).map_err(|r| invalid(NOTEBOOK_NAME, r))?;
+        let assets_bucket = required(ASSETS_BUCKET)?;
+        validate_bucket_name(&assets_bucket).map_err(|r| invalid(ASSETS_BUCKET, r))?;
+
+        let heartbeat_prefix = var(HEARTBEAT_PREFIX).unwrap_or_else(|| DEFAULT_HEARTBEAT_PREFIX.to_owned());
+        if heartbeat_prefix.starts_with('/') || heartbeat_prefix.chars().any(char::is_control) {
+            return Err(invalid(HEARTBEAT_PREFIX, format!("{heartbeat_prefix:?} must not start with '/'")));
+        }
+
+        let interval = match var(INTERVAL_SECONDS) {
+            None => DEFAULT_INTERVAL_SECONDS,
+            Some(v) => v.parse::<u64>().ok().filter(|s| (1..=MAX_INTERVAL_SECONDS).contains(s)).ok_or_else(|| {
+                invalid(INTERVAL_SECONDS, format!("{v:?} is not a number of seconds from 1 to {MAX_INTERVAL_SECONDS}"))
+            })?,
+        };
+
+        let jupyter_url = var(JUPYTER_URL).unwrap_or_else(|| DEFAULT_JUPYTER_URL.to_owned());
+        let jupyter_url = validate_jupyter_url(&jupyter_url).map_err(|r| invalid(JUPYTER_URL, r))?;
+
+        Ok(Config {
+            notebook_name,
+            assets_bucket,
+            heartbeat_prefix,
+            interval: Duration::from_secs(interval),
+            jupyter_url,
+            jupyter_token: var(JUPYTER_TOKEN),
+            s3_path_style: var(AWS_ENDPOINT_URL).is_some() || var(AWS_ENDPOINT_URL_S3).is_some(),
+        })
+    }
+
+    /// `heartbeats/<notebook-name>`: the one key the notebook's role may write.
+    pub fn heartbeat_key(&self) -> String {
+        format!("{}{}", self.heartbeat_prefix, self.notebook_name)
+    }
+}
+
+/// SageMaker's rule for notebook instance names: `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`, at most 63.
+fn validate_notebook_name(name: &str) -> Result<(), String> {
+    let ok = name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a SageMaker notebook instance name"))
+    }
+}
+
+fn validate_bucket_name(name: &str) -> Result<(), String> {
+    let ok = (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not an S3 bucket name"))
+    }
+}
+
+fn validate_jupyter_url(url: &str) -> Result<String, String> {
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(format!("{url:?} must start with http:// or https://"));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("{url:?} has no host"));
+    }
+    if uri.query().is_some() {
+        return Err(format!("{url:?} must not have a query"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_vars(|name| vars.get(name).cloned())
+    }
+
+    const REQUIRED: [(&str, &str); 2] = [(NOTEBOOK_NAME, "alice-nb-1"), (ASSETS_BUCKET, "fleet-assets")];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut vars = REQUIRED.to_vec();
+        vars.extend_from_slice(extra);
+        config(&vars)
+    }
+
+    #[test]
+    fn defaults_fit_a_sagemaker_notebook() {
+        let c = with(&[]).expect("valid");
+        assert_eq!(c.notebook_name, "alice-nb-1");
+        assert_eq!(c.assets_bucket, "fleet-assets");
+        assert_eq!(c.heartbeat_prefix, "heartbeats/");
+        assert_eq!(c.heartbeat_key(), "heartbeats/alice-nb-1");
+        assert_eq!(c.interval, Duration::from_secs(60));
+        assert_eq!(c.jupyter_url, "https://localhost:8443");
+        assert_eq!(c.jupyter_token, None);
+        assert!(!c.s3_path_style);
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let c = with(&[
+            (HEARTBEAT_PREFIX, "beats/"),
+            (INTERVAL_SECONDS, "5"),
+            (JUPYTER_URL, "http://127.0.0.1:8888/"),
+            (JUPYTER_TOKEN, "secret"),
+            (AWS_ENDPOINT_URL, "http://127.0.0.1:5000"),
+        ])
+        .expect("valid");
+        assert_eq!(c.heartbeat_key(), "beats/alice-nb-1");
+        assert_eq!(c.interval, Duration::from_secs(5));
+        assert_eq!(c.jupyter_url, "http://127.0.0.1:8888");
+        assert_eq!(c.jupyter_token.as_deref(), Some("secret"));
+        assert!(c.s3_path_style);
+        assert!(with(&[(AWS_ENDPOINT_URL_S3, "http://127.0.0.1:5000")]).expect("valid").s3_path_style);
+        assert!(!format!("{c:?}").contains("secret"), "the token is not logged");
+    }
+
+    #[test]
+    fn missing_required_variables_are_named() {
+        assert_eq!(config(&[(ASSETS_BUCKET, "fleet-assets")]), Err(ConfigError::Missing(NOTEBOOK_NAME)));
+        assert_eq!(config(&[(NOTEBOOK_NAME, "nb")]), Err(ConfigError::Missing(ASSETS_BUCKET)));
+        assert_eq!(config(&[(NOTEBOOK_NAME, "  "), (ASSETS_BUCKET, "b-1")]), Err(ConfigError::Missing(NOTEBOOK_NAME)));
+        assert!(ConfigError::Missing(NOTEBOOK_NAME).to_string().contains("NBF_NOTEBOOK_NAME"));
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let name_of = |r: Result<Config, ConfigError>| match r {
+            Err(ConfigError::Invalid { name, .. }) => name,
+            other => panic!("expected an invalid variable, got {other:?}"),
+        };
+        assert_eq!(name_of(config(&[(NOTEBOOK_NAME, "a/b"), (ASSETS_BUCKET, "b-1")])), NOTEBOOK_NAME);
+        assert_eq!(name_of(config(&[(NOTEBOOK_NAME, "-a"), (ASSETS_BUCKET, "b-1")])), NOTEBOOK_NAME);
+        assert_eq!(name_of(config(&[(NOTEBOOK_NAME, &"a".repeat(64)), (ASSETS_BUCKET, "b-1")])), NOTEBOOK_NAME);
+        assert_eq!(name_of(config(&[(NOTEBOOK_NAME, "nb"), (ASSETS_BUCKET, "Bad_Bucket")])), ASSETS_BUCKET);
+        assert_eq!(name_of(with(&[(INTERVAL_SECONDS, "0")])), INTERVAL_SECONDS);
+        assert_eq!(name_of(with(&[(INTERVAL_SECONDS, "1m")])), INTERVAL_SECONDS);
+        assert_eq!(name_of(with(&[(INTERVAL_SECONDS, "3601")])), INTERVAL_SECONDS);
+        assert_eq!(name_of(with(&[(JUPYTER_URL, "localhost:8443")])), JUPYTER_URL);
+        assert_eq!(name_of(with(&[(JUPYTER_URL, "ftp://localhost")])), JUPYTER_URL);
+        assert_eq!(name_of(with(&[(JUPYTER_URL, "http://localhost/?token=x")])), JUPYTER_URL);
+        assert_eq!(name_of(with(&[(HEARTBEAT_PREFIX, "/heartbeats/")])), HEARTBEAT_PREFIX);
+    }
+
+    #[test]
+    fn interval_bounds_are_inclusive() {
+        assert_eq!(with(&[(INTERVAL_SECONDS, "1")]).expect("valid").interval, Duration::from_secs(1));
+        assert_eq!(with(&[(INTERVAL_SECONDS, "3600")]).expect("valid").interval, Duration::from_secs(3600));
+    }
+}

@@ -1,0 +1,77 @@
+//! The idle sweeper wired to the AWS SDK: clients built once, at start.
+
+use aws_config::SdkConfig;
+
+use chrono::{DateTime, Utc};
+
+use super::eventbridge::EventBridgeEvents;
+use super::fleet::SageMakerFleet;
+use super::heartbeats::S3Heartbeats;
+use super::CallCounter;
+use crate::domain::metrics::emf_line;
+use crate::error::ServiceError;
+use crate::service::sweep::Sweeper;
+use crate::sweep_config::SweepConfig;
+
+pub type AwsSweeper = Sweeper<SageMakerFleet, S3Heartbeats, EventBridgeEvents>;
+
+impl AwsSweeper {
+    /// Every client counts its calls in `calls`. `s3_path_style` is for emulators (moto); AWS itself takes
+    /// virtual-hosted addressing.
+    pub fn from_sdk_config(sdk: &SdkConfig, config: SweepConfig, calls: &CallCounter, s3_path_style: bool) -> Self {
+        let s3 =
+            aws_sdk_s3::config::Builder::from(sdk).force_path_style(s3_path_style).interceptor(calls.clone()).build();
+        Self::from_clients(
+            aws_sdk_sagemaker::Client::from_conf(
+                aws_sdk_sagemaker::config::Builder::from(sdk).interceptor(calls.clone()).build(),
+            ),
+            aws_sdk_resourcegroupstagging::Client::from_conf(
+                aws_sdk_resourcegroupstagging::config::Builder::from(sdk).interceptor(calls.clone()).build(),
+            ),
+            aws_sdk_s3::Client::from_conf(s3),
+            aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(sdk).interceptor(calls.clone()).build(),
+            ),
+            config,
+        )
+    }
+
+    /// One sweep as the Lambda runs it: the report, one summary log line with the API calls by operation,
+    /// and one embedded-metric line for CloudWatch.
+    pub async fn sweep_and_report(
+        &self,
+        calls: &CallCounter,
+        now: DateTime<Utc>,
+    ) -> Result<serde_json::Value, ServiceError> {
+        calls.reset();
+        let report = self.sweep(now).await?;
+        let api_calls = calls.snapshot();
+        tracing::info!(
+            verdicts = %serde_json::to_string(&report.verdicts).unwrap_or_default(),
+            api_calls = %serde_json::to_string(&api_calls).unwrap_or_default(),
+            api_calls_total = calls.total(),
+            stopped = report.stopped.len(),
+            warned = report.warned.len(),
+            stop_failures = report.stop_failures.len(),
+            dry_run = report.dry_run,
+            duration_ms = report.duration_ms,
+            "sweep finished"
+        );
+        println!("{}", emf_line("NotebookFleet", now.timestamp_millis(), &report.metrics()));
+        let mut answer = serde_json::to_value(&report).unwrap_or_default();
+        answer["api_calls"] = serde_json::to_value(api_calls).unwrap_or_default();
+        Ok(answer)
+    }
+
+    pub fn from_clients(
+        sagemaker: aws_sdk_sagemaker::Client,
+        tagging: aws_sdk_resourcegroupstagging::Client,
+        s3: aws_sdk_s3::Client,
+        eventbridge: aws_sdk_eventbridge::Client,
+        config: SweepConfig,
+    ) -> Self {
+        let events = EventBridgeEvents::new(eventbridge, &config.event_bus_name, &config.event_source);
+        let heartbeats = S3Heartbeats::new(s3, &config.assets_bucket);
+        Sweeper::new(SageMakerFleet::new(sagemaker, tagging), heartbeats, events, config)
+    }
+}

@@ -1,0 +1,197 @@
+//! The idle sweep: three bulk listings (notebooks, tags, heartbeats), a pure verdict per notebook, then
+//! warnings and stops with bounded concurrency. It only ever stops; it never deletes.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::{stream, StreamExt};
+use serde::Serialize;
+
+use crate::domain::idle::{idle_verdict, IdleVerdict, SweptNotebook, VERDICT_LABELS};
+use crate::domain::outcome::{IdleStopped, IdleWarning, OutcomeEvent};
+use crate::domain::tags;
+use crate::error::ServiceError;
+use crate::ports::{Events, Fleet, HeartbeatStore};
+use crate::sweep_config::SweepConfig;
+
+#[derive(Debug)]
+pub struct Sweeper<F, H, E> {
+    fleet: F,
+    heartbeats: H,
+    events: E,
+    config: SweepConfig,
+}
+
+/// What one sweep saw, decided and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub dry_run: bool,
+    pub in_service: usize,
+    pub managed: usize,
+    /// Notebooks by verdict label (every label present, zero included).
+    pub verdicts: BTreeMap<String, usize>,
+    pub warned: Vec<String>,
+    pub stopped: Vec<String>,
+    /// Stops that failed (the notebook changed state meanwhile, or AWS refused): tried again next sweep.
+    pub stop_failures: BTreeMap<String, String>,
+    /// Tags a notebook's owner set that the sweeper had to ignore, by notebook.
+    pub tag_problems: BTreeMap<String, Vec<String>>,
+    /// Minutes the stopped notebooks had been idle (or running, for the runtime cap).
+    pub idle_minutes_stopped: i64,
+    pub duration_ms: u64,
+}
+
+impl<F: Fleet, H: HeartbeatStore, E: Events> Sweeper<F, H, E> {
+    pub fn new(fleet: F, heartbeats: H, events: E, config: SweepConfig) -> Self {
+        Sweeper { fleet, heartbeats, events, config }
+    }
+
+    pub fn config(&self) -> &SweepConfig {
+        &self.config
+    }
+
+    /// One sweep at `now`. Listing failures abort the sweep (a retry can help); a failed stop does not.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, ServiceError> {
+        let started = Instant::now();
+        let (listed, managed_tags, heartbeats) = futures::try_join!(
+            self.fleet.in_service_notebooks(),
+            self.fleet.managed_notebook_tags(),
+            self.heartbeats.heartbeats()
+        )?;
+
+        let mut report = SweepReport {
+            dry_run: self.config.dry_run,
+            in_service: listed.len(),
+            verdicts: VERDICT_LABELS.iter().map(|l| ((*l).to_owned(), 0)).collect(),
+            ..SweepReport::default()
+        };
+        let mut warnings = Vec::new();
+        let mut stops = Vec::new();
+        for notebook in listed {
+            let Some(tags) = managed_tags.get(&notebook.arn.to_ascii_lowercase()) else { continue };
+            if tags.get(tags::MANAGED_BY).map(String::as_str) != Some(tags::MANAGED_BY_VALUE) {
+                continue;
+            }
+            report.managed += 1;
+            let swept = SweptNotebook {
+                last_heartbeat: heartbeats.beats.get(&notebook.name).copied(),
+                warned_at: heartbeats.warnings.get(&notebook.name).copied(),
+                name: notebook.name,
+                status: notebook.status,
+                instance_type: notebook.instance_type,
+                last_start: notebook.last_modified,
+                tags: tags.clone(),
+            };
+            let (verdict, problems) = idle_verdict(&swept, &self.config.policy, now);
+            *report.verdicts.entry(verdict.label().to_owned()).or_default() += 1;
+            if !problems.is_empty() {
+                report.tag_problems.insert(swept.name.clone(), problems);
+            }
+            match verdict {
+                IdleVerdict::Warn { reason, stop_after } => warnings.push(IdleWarning {
+                    owner: swept.tags.get(tags::OWNER).cloned(),
+                    team: swept.tags.get(tags::TEAM).cloned(),
+                    notebook_name: swept.name,
+                    reason,
+                    stop_after,
+                    hint: format!(
+                        "use the notebook, or tag it {}=<RFC 3339 time> to keep it running",
+                        tags::IDLE_EXEMPT_UNTIL
+                    ),
+                }),
+                IdleVerdict::Stop { reason } => stops.push(IdleStopped {
+                    owner: swept.tags.get(tags::OWNER).cloned(),
+                    team: swept.tags.get(tags::TEAM).cloned(),
+                    notebook_name: swept.name,
+                    status: "Stopping".into(),
+                    reason,
+                    stopped_by: "idle-sweeper".into(),
+                }),
+                _ => {}
+            }
+        }
+        report.warned = warnings.iter().map(|w| w.notebook_name.clone()).collect();
+
+        if self.config.dry_run {
+            report.stopped = stops.iter().map(|s| s.notebook_name.clone()).collect();
+            report.duration_ms = elapsed_ms(started);
+            return Ok(report);
+        }
+
+        let concurrency = self.config.stop_concurrency;
+        let recorded: Vec<_> = stream::iter(&warnings)
+            .map(|warning| async move {
+                let body = serde_json::to_value(warning).unwrap_or_default();
+                (warning, self.heartbeats.record_warning(&warning.notebook_name, &body).await)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut events: Vec<OutcomeEvent> = Vec::new();
+        for (warning, result) in recorded {
+            match result {
+                Ok(()) => events.push(OutcomeEvent::from(warning)),
+                Err(error) => {
+                    // Without the record the stop would come unannounced: no event now, warned again next sweep.
+                    tracing::warn!(notebook = %warning.notebook_name, %error, "could not record the warning");
+                    report.warned.retain(|n| *n != warning.notebook_name);
+                }
+            }
+        }
+
+        let results: Vec<_> = stream::iter(&stops)
+            .map(|stop| async move { (stop, self.fleet.stop_notebook(&stop.notebook_name).await) })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for (stop, result) in results {
+            match result {
+                Ok(()) => {
+                    report.stopped.push(stop.notebook_name.clone());
+                    report.idle_minutes_stopped += stop_minutes(stop);
+                    events.push(OutcomeEvent::from(stop));
+                }
+                Err(error) => {
+                    tracing::warn!(notebook = %stop.notebook_name, %error, "stop failed; the next sweep tries again");
+                    report.stop_failures.insert(stop.notebook_name.clone(), error.to_string());
+                }
+            }
+        }
+        report.stopped.sort();
+        report.warned.sort();
+        self.events.publish_all(&events).await.map_err(ServiceError::Publish)?;
+        report.duration_ms = elapsed_ms(started);
+        Ok(report)
+    }
+}
+
+impl SweepReport {
+    /// The figures for CloudWatch: `(name, unit, value)` in the embedded metric format's terms.
+    #[allow(clippy::cast_precision_loss)]
+    pub fn metrics(&self) -> Vec<(&'static str, &'static str, f64)> {
+        let count = |label: &str| self.verdicts.get(label).copied().unwrap_or(0) as f64;
+        vec![
+            ("NotebooksInService", "Count", self.in_service as f64),
+            ("NotebooksManaged", "Count", self.managed as f64),
+            ("NotebooksStopped", "Count", self.stopped.len() as f64),
+            ("NotebooksWarned", "Count", self.warned.len() as f64),
+            ("NotebooksExempt", "Count", count("exempt")),
+            ("AgentsSilent", "Count", count("agent-silent")),
+            ("StopFailures", "Count", self.stop_failures.len() as f64),
+            ("IdleHoursRecovered", "None", self.idle_minutes_stopped as f64 / 60.0),
+            ("SweepDuration", "Milliseconds", self.duration_ms as f64),
+        ]
+    }
+}
+
+fn stop_minutes(stop: &IdleStopped) -> i64 {
+    match stop.reason {
+        crate::domain::idle::StopReason::Idle { idle_minutes, .. } => idle_minutes,
+        crate::domain::idle::StopReason::MaxRuntime { runtime_minutes, .. } => runtime_minutes,
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
