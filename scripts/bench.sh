@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Benchmarks against the AWS emulator (not tests): prints AWS API calls by operation and wall times.
-# Usage: scripts/bench.sh [N]   (N sequential provisions, default 100)
-# Figures are for moto on this machine: they count calls exactly, and time the provisioner plus the emulator.
+# Benchmarks against the AWS emulator (not tests): they print AWS API calls by operation and wall times.
+# Usage: scripts/bench.sh                      # both, with the default sizes
+#        scripts/bench.sh provision [N]        # N sequential provisions (default 100)
+#        scripts/bench.sh sweep [N …]          # one fleet of N notebooks per size (default 1000 10000)
+# Figures are for moto on this machine: calls are counted exactly; times include the emulator's own work.
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT" || exit 1
@@ -9,4 +11,18 @@ cd "$ROOT" || exit 1
 ensure_rust_tools
 ensure_emulator
 
-cargo run --quiet --locked -p integration-tests --bin bench-provision -- "${1:-100}"
+what="${1:-all}"
+[ "$#" -gt 0 ] && shift
+cargo build --quiet --locked -p idle-sweeper -p integration-tests --bins
+case "$what" in
+  provision) "$CARGO_TARGET_DIR/debug/bench-provision" "${1:-100}" ;;
+  sweep)
+    [ "$#" -gt 0 ] || set -- 1000 10000
+    "$CARGO_TARGET_DIR/debug/bench-sweep" "$CARGO_TARGET_DIR/debug/idle-sweeper" "$@"
+    ;;
+  all)
+    "$CARGO_TARGET_DIR/debug/bench-provision" 100
+    "$CARGO_TARGET_DIR/debug/bench-sweep" "$CARGO_TARGET_DIR/debug/idle-sweeper" 1000 10000
+    ;;
+  *) echo "usage: scripts/bench.sh [provision [N] | sweep [N ...]]" >&2; exit 2 ;;
+esac
