@@ -10,7 +10,7 @@ cd "$ROOT" || exit 1
 TEMPLATE="${1:-infra/template.yaml}"
 [ -f "$TEMPLATE" ] || { echo "no template at $TEMPLATE" >&2; exit 1; }
 
-ensure_venv sam "$ROOT/scripts/requirements-sam.txt"
+ensure_sam
 ensure_venv cfn-lint "$ROOT/scripts/requirements-cfn-lint.txt"
 ensure_venv checkov "$ROOT/scripts/requirements-checkov.txt"
 
@@ -33,7 +33,7 @@ record() {
 }
 
 log "sam validate --lint"
-if "$NOTEBOOK_FLEET_CACHE/venv-sam/bin/sam" validate --lint --template "$TEMPLATE" --region eu-west-1 \
+if "$FLEET_SAM" validate --lint --template "$TEMPLATE" --region eu-west-1 \
   >"$OUT/sam.txt" 2>&1; then
   record "sam validate" ok "$(grep -m1 -i 'valid' "$OUT/sam.txt" || echo 'valid')"
 else

@@ -41,6 +41,31 @@ ensure_cargo_lambda() {
   export PATH="$NOTEBOOK_FLEET_CACHE/venv-lambda/bin:$PATH"
 }
 
+# AWS SAM CLI (pinned): template checks and `sam build`; scripts call it through FLEET_SAM.
+ensure_sam() {
+  ensure_venv sam "$ROOT/scripts/requirements-sam.txt"
+  export FLEET_SAM="$NOTEBOOK_FLEET_CACHE/venv-sam/bin/sam"
+}
+
+# The SAM transform alone (aws-sam-translator, pinned), for the deploy rehearsal test, which runs
+# scripts/sam-translate.py with the Python found through FLEET_SAM_TRANSLATOR_PYTHON.
+ensure_sam_translator() {
+  ensure_venv sam-translator "$ROOT/scripts/requirements-sam-translator.txt"
+  export FLEET_SAM_TRANSLATOR_PYTHON="$NOTEBOOK_FLEET_CACHE/venv-sam-translator/bin/python"
+}
+
+# The AWS CLI, for the on-start script's sandbox test; the test finds it through FLEET_AWS_CLI.
+ensure_awscli() {
+  ensure_venv awscli "$ROOT/scripts/requirements-awscli.txt"
+  export FLEET_AWS_CLI="$NOTEBOOK_FLEET_CACHE/venv-awscli/bin/aws"
+}
+
+# A real Jupyter server (pinned) for the heartbeat agent's tests, found through FLEET_JUPYTER_VENV.
+ensure_jupyter() {
+  ensure_venv jupyter "$ROOT/scripts/requirements-jupyter.txt"
+  export FLEET_JUPYTER_VENV="$NOTEBOOK_FLEET_CACHE/venv-jupyter"
+}
+
 ensure_shellcheck() {
   ensure_venv shellcheck "$ROOT/scripts/requirements-shellcheck.txt"
   export PATH="$NOTEBOOK_FLEET_CACHE/venv-shellcheck/bin:$PATH"

@@ -9,6 +9,10 @@ cd "$ROOT" || exit 1
 ensure_rust_tools
 ensure_emulator
 ensure_shellcheck
+ensure_awscli
+ensure_jupyter
+# The deploy rehearsal test (tests/tests/rehearsal.rs) translates the SAM template with aws-sam-translator.
+ensure_sam_translator
 
 log "format"
 cargo fmt --all -- --check
@@ -17,7 +21,7 @@ log "lints (clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "shell scripts (shellcheck)"
-shellcheck --external-sources shared/src/domain/on_start.sh scripts/*.sh .ci/run
+shellcheck --external-sources shared/src/domain/on_start.sh scripts/*.sh agent/build-release.sh .ci/run
 
 log "unit and integration tests (moto $(grep -o '==.*' scripts/requirements-emulator.txt))"
 cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-$([ "${CI:-}" = true ] && echo ci || echo default)}"

@@ -76,3 +76,9 @@ pub trait HeartbeatStore: Send + Sync {
         body: &serde_json::Value,
     ) -> impl Future<Output = AwsResult<()>> + Send;
 }
+
+/// The assets bucket, as the lifecycle publisher writes it.
+pub trait AssetStore: Send + Sync {
+    fn exists(&self, key: &str) -> impl Future<Output = AwsResult<bool>> + Send;
+    fn put(&self, asset: &crate::domain::assets::Asset) -> impl Future<Output = AwsResult<()>> + Send;
+}

@@ -11,6 +11,7 @@ pub mod events;
 pub mod fleet;
 pub mod platform;
 pub mod recorder;
+pub mod rehearsal;
 
 pub use emulator::Emulator;
 pub use platform::Platform;

@@ -15,6 +15,14 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 /// For emulators only: S3 path-style addressing.
 const S3_PATH_STYLE: &str = "FLEET_S3_FORCE_PATH_STYLE";
 
+/// The process's peak resident set (VmHWM), for sizing the function's memory; Linux only.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some((kib / 1024.0 * 10.0).round() / 10.0)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
@@ -34,7 +42,8 @@ async fn main() -> Result<(), Error> {
             Some(time) => DateTime::parse_from_rfc3339(time)?.with_timezone(&Utc),
             None => Utc::now(),
         };
-        let report = sweeper.sweep_and_report(&calls, now).await?;
+        let mut report = sweeper.sweep_and_report(&calls, now).await?;
+        report["peak_rss_mib"] = serde_json::json!(peak_rss_mib());
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }

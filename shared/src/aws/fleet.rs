@@ -61,26 +61,32 @@ impl Fleet for SageMakerFleet {
     #[instrument(skip(self))]
     async fn managed_notebook_tags(&self) -> AwsResult<HashMap<String, BTreeMap<String, String>>> {
         let mut tagged = HashMap::new();
-        let mut pages = self
-            .tagging
-            .get_resources()
-            .resource_type_filters("sagemaker:notebook-instance")
-            .tag_filters(TagFilter::builder().key(tags::MANAGED_BY).values(tags::MANAGED_BY_VALUE).build())
-            // A page holds at most 100 resources and at most 500 tags (both maxima): 100 notebooks a page
-            // while they carry no more than 5 tags each, which the project's own tags fit.
-            .resources_per_page(100)
-            .tags_per_page(500)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("GetResources", e, |_, _| None))?;
+        let mut token: Option<String> = None;
+        // Paged by hand: every request names its page size, so no page falls back to the service's defaults.
+        loop {
+            let page = self
+                .tagging
+                .get_resources()
+                .resource_type_filters("sagemaker:notebook-instance")
+                .tag_filters(TagFilter::builder().key(tags::MANAGED_BY).values(tags::MANAGED_BY_VALUE).build())
+                // At most 100 resources and 500 tags a page (both maxima): 100 notebooks a page while they
+                // carry no more than 5 tags each, which the project's own tags fit.
+                .resources_per_page(100)
+                .tags_per_page(500)
+                .set_pagination_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify("GetResources", e, |_, _| None))?;
             for resource in page.resource_tag_mapping_list.unwrap_or_default() {
                 let Some(arn) = resource.resource_arn else { continue };
                 let tags = resource.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect();
                 tagged.insert(arn.to_ascii_lowercase(), tags);
             }
+            match page.pagination_token.filter(|t| !t.is_empty()) {
+                Some(next) => token = Some(next),
+                None => return Ok(tagged),
+            }
         }
-        Ok(tagged)
     }
 
     #[instrument(skip(self))]

@@ -1,6 +1,10 @@
 //! The ports implemented over the AWS SDK for Rust. Clients are built once in `main` and passed in.
 
+#[cfg(feature = "publisher")]
+pub mod assets;
 mod call_counter;
+#[cfg(feature = "publisher")]
+pub mod custom_resource;
 mod error;
 pub use call_counter::CallCounter;
 pub use error::classify;

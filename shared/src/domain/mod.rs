@@ -1,5 +1,6 @@
 //! The pure domain: plain types and functions, unit-tested without AWS.
 
+pub mod assets;
 pub mod bucket;
 pub mod heartbeat;
 pub mod idle;

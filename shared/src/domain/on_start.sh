@@ -3,6 +3,7 @@
 # Installs the heartbeat agent from the assets bucket through the VPC's S3 endpoint; needs no internet.
 # A failure here is logged and the notebook still starts: the idle sweeper's silent-agent policy then
 # applies, so a broken install is visible and never blocks the owner's work.
+# The NBF_* variables below exist for the sandbox test; SageMaker sets none of them.
 set -uo pipefail
 
 readonly ASSETS_BUCKET='@ASSETS_BUCKET@'
@@ -11,6 +12,7 @@ readonly AGENT_SHA256='@AGENT_SHA256@'
 readonly INSTALL_DIR="${NBF_INSTALL_DIR:-/opt/notebook-fleet}"
 readonly METADATA="${NBF_METADATA_FILE:-/opt/ml/metadata/resource-metadata.json}"
 readonly UNIT_DIR="${NBF_UNIT_DIR:-/etc/systemd/system}"
+readonly AGENT_LOG="${NBF_AGENT_LOG:-/var/log/notebook-fleet-agent.log}"
 
 log() { echo "notebook-fleet on-start: $*"; }
 
@@ -67,7 +69,7 @@ NBF_ASSETS_BUCKET=$ASSETS_BUCKET
 AWS_REGION=$region
 ENV
 
-  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  if [ -z "${NBF_NO_SYSTEMD:-}" ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     cat > "$UNIT_DIR/notebook-fleet-agent.service" <<UNIT
 [Unit]
 Description=notebook-fleet heartbeat agent
@@ -78,6 +80,8 @@ EnvironmentFile=$INSTALL_DIR/agent.env
 ExecStart=$INSTALL_DIR/heartbeat-agent
 Restart=always
 RestartSec=10
+# 78: a configuration error, which a restart cannot fix.
+RestartPreventExitStatus=78
 
 [Install]
 WantedBy=multi-user.target
@@ -91,7 +95,7 @@ UNIT
     # shellcheck disable=SC1091
     . "$INSTALL_DIR/agent.env"
     set +a
-    nohup "$INSTALL_DIR/heartbeat-agent" >> /var/log/notebook-fleet-agent.log 2>&1 &
+    nohup "$INSTALL_DIR/heartbeat-agent" >> "$AGENT_LOG" 2>&1 &
     log "agent $AGENT_SHA256 started in the background for $notebook_name (no systemd)"
   fi
 }

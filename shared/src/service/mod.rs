@@ -7,6 +7,7 @@
 mod actions;
 pub mod lambda;
 mod provision;
+pub mod publish;
 mod retry;
 pub mod sweep;
 

@@ -39,6 +39,8 @@ pub struct SweepReport {
     pub tag_problems: BTreeMap<String, Vec<String>>,
     /// Minutes the stopped notebooks had been idle (or running, for the runtime cap).
     pub idle_minutes_stopped: i64,
+    /// Time to list and decide (three concurrent bulk listings and the verdicts), before any action.
+    pub decide_ms: u64,
     pub duration_ms: u64,
 }
 
@@ -112,6 +114,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events> Sweeper<F, H, E> {
             }
         }
         report.warned = warnings.iter().map(|w| w.notebook_name.clone()).collect();
+        report.decide_ms = elapsed_ms(started);
 
         if self.config.dry_run {
             report.stopped = stops.iter().map(|s| s.notebook_name.clone()).collect();

@@ -1,0 +1,54 @@
+//! [`AssetStore`] over S3.
+
+use aws_sdk_s3::primitives::ByteStream;
+use tracing::instrument;
+
+use super::classify;
+use crate::domain::assets::Asset;
+use crate::error::ErrorKind;
+use crate::ports::{AssetStore, AwsResult};
+
+#[derive(Debug, Clone)]
+pub struct S3Assets {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Assets {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        S3Assets { client, bucket: bucket.into() }
+    }
+}
+
+impl AssetStore for S3Assets {
+    #[instrument(skip(self))]
+    async fn exists(&self, key: &str) -> AwsResult<bool> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let error = classify("HeadObject", e, |code, _| {
+                    matches!(code, "NotFound" | "NoSuchKey" | "404").then_some(ErrorKind::NotFound)
+                });
+                if error.is(ErrorKind::NotFound) {
+                    Ok(false)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    #[instrument(skip(self, asset), fields(key = %asset.key, bytes = asset.bytes.len()))]
+    async fn put(&self, asset: &Asset) -> AwsResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&asset.key)
+            .content_type(asset.content_type)
+            .body(ByteStream::from(asset.bytes.clone()))
+            .send()
+            .await
+            .map_err(|e| classify("PutObject", e, |_, _| None))?;
+        Ok(())
+    }
+}

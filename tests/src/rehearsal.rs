@@ -1,0 +1,299 @@
+//! The deploy rehearsal's tools: the SAM template translated to plain CloudFormation offline
+//! (aws-sam-translator through `scripts/sam-translate.py`), adjusted where moto's CloudFormation falls short,
+//! created as a stack on the emulator, and read back.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use serde_json::{json, Value};
+
+use crate::emulator::REGION;
+
+/// The Python of the venv that `ensure_sam_translator` (scripts/lib.sh) installs; overrides the default
+/// `$NOTEBOOK_FLEET_CACHE/venv-sam-translator/bin/python` (`~/.cache/notebook-fleet/…`).
+pub const TRANSLATOR_PYTHON_VAR: &str = "FLEET_SAM_TRANSLATOR_PYTHON";
+
+/// The repository root (this crate is `tests/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn translator_python() -> Result<PathBuf> {
+    if let Ok(path) = std::env::var(TRANSLATOR_PYTHON_VAR) {
+        return Ok(PathBuf::from(path));
+    }
+    let cache = std::env::var("NOTEBOOK_FLEET_CACHE")
+        .map(PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache/notebook-fleet")))
+        .context("neither NOTEBOOK_FLEET_CACHE nor HOME is set")?;
+    let path = cache.join("venv-sam-translator/bin/python");
+    if !path.exists() {
+        bail!(
+            "{} not found: the rehearsal needs the pinned aws-sam-translator. Run scripts/test.sh, or \
+             `source scripts/lib.sh && ensure_sam_translator`, or set {TRANSLATOR_PYTHON_VAR}",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// `sam-translate.py`: the SAM template as plain CloudFormation, each local `CodeUri` replaced by
+/// `s3://code_bucket/code_prefix<LogicalId>.zip`.
+pub fn translate(
+    template: &Path,
+    code_bucket: &str,
+    code_prefix: &str,
+    parameters: &[(&str, String)],
+) -> Result<Value> {
+    let python = translator_python()?;
+    let output = Command::new(&python)
+        .arg(repo_root().join("scripts/sam-translate.py"))
+        .arg(template)
+        .args([code_bucket, code_prefix])
+        .args(parameters.iter().map(|(name, value)| format!("{name}={value}")))
+        .env("AWS_DEFAULT_REGION", REGION)
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    if !output.status.success() {
+        bail!("sam-translate.py failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr));
+    }
+    serde_json::from_slice(&output.stdout).context("sam-translate.py printed no JSON template")
+}
+
+/// Replaces, anywhere in `value`, every node equal to `from` by `to`; returns how many.
+fn replace_all(value: &mut Value, from: &Value, to: &Value) -> usize {
+    if value == from {
+        *value = to.clone();
+        return 1;
+    }
+    match value {
+        Value::Object(map) => map.values_mut().map(|v| replace_all(v, from, to)).sum(),
+        Value::Array(items) => items.iter_mut().map(|v| replace_all(v, from, to)).sum(),
+        _ => 0,
+    }
+}
+
+/// `count` consecutive IPv4 blocks with `host_bits` host bits from the start of `cidr`, as `Fn::Cidr` does.
+pub fn cidr_blocks(cidr: &str, count: u32, host_bits: u32) -> Result<Vec<String>> {
+    let (address, _) = cidr.split_once('/').context("a CIDR block")?;
+    let base = u32::from(address.parse::<std::net::Ipv4Addr>()?);
+    let size = 1u32.checked_shl(host_bits).context("host bits")?;
+    Ok((0..count).map(|i| format!("{}/{}", std::net::Ipv4Addr::from(base + i * size), 32 - host_bits)).collect())
+}
+
+/// Adjusts a translated template where moto's CloudFormation (5.2.x) cannot follow AWS; returns what it
+/// changed, one line each. Nothing here touches a property the rehearsal checks.
+///
+/// - `Custom::S3PrefixList` would need moto to invoke the lookup Lambda (it cannot run one): the rehearsal
+///   does the lookup itself (`DescribePrefixLists` on the emulator, the function's one call) and puts the
+///   answer where the template reads `S3PrefixList.PrefixListId`.
+/// - moto does not evaluate `Fn::Cidr`: each one over `Vpc.CidrBlock` becomes the blocks AWS computes.
+/// - moto's `Ref` to an `AWS::Events::EventBus` yields an object instead of the bus name: the name (the
+///   bus's `Name` property) is written in its place, with a `DependsOn` to keep the creation order.
+/// - moto's `Ref` to a rule on a custom bus yields the rule name, not AWS's `bus|rule`: the dashboard's
+///   `Select [1, Split ["|", Ref RequestRule]]` becomes that `Ref`.
+pub fn adapt_for_moto(template: &mut Value, s3_prefix_list_id: &str, vpc_cidr: &str) -> Result<Vec<String>> {
+    let mut changes = Vec::new();
+    let lookups: Vec<String> = template["Resources"]
+        .as_object()
+        .context("Resources")?
+        .iter()
+        .filter(|(_, r)| r["Type"] == "Custom::S3PrefixList")
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in lookups {
+        template["Resources"].as_object_mut().context("Resources")?.remove(&id);
+        let n = replace_all(template, &json!({"Fn::GetAtt": [id, "PrefixListId"]}), &json!(s3_prefix_list_id));
+        changes.push(format!("{id} (Custom::S3PrefixList): looked up as {s3_prefix_list_id}, {n} references"));
+    }
+
+    for count in 1..=16u32 {
+        for bits in 4..=16u32 {
+            let cidr = json!({"Fn::Cidr": [{"Fn::GetAtt": ["Vpc", "CidrBlock"]}, count, bits]});
+            let blocks = cidr_blocks(vpc_cidr, count, bits)?;
+            let n = replace_all(template, &cidr, &json!(blocks));
+            if n > 0 {
+                changes.push(format!("Fn::Cidr [Vpc.CidrBlock, {count}, {bits}] = {blocks:?}, {n} places"));
+            }
+        }
+    }
+
+    let buses: Vec<(String, Value)> = template["Resources"]
+        .as_object()
+        .context("Resources")?
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Events::EventBus")
+        .map(|(id, r)| (id.clone(), r["Properties"]["Name"].clone()))
+        .collect();
+    for (bus, name) in buses {
+        let reference = json!({ "Ref": bus });
+        let resources = template["Resources"].as_object_mut().context("Resources")?;
+        for (id, resource) in resources.iter_mut() {
+            if id != &bus && replace_all(resource, &reference, &name) > 0 {
+                let depends = match resource.get("DependsOn").cloned() {
+                    None => json!([bus]),
+                    Some(Value::String(one)) => json!([one, bus]),
+                    Some(Value::Array(mut many)) => {
+                        many.push(json!(bus));
+                        Value::Array(many)
+                    }
+                    Some(other) => bail!("{id}: DependsOn {other}"),
+                };
+                resource["DependsOn"] = depends;
+                changes.push(format!("{id}: Ref {bus} written as the bus name"));
+            }
+        }
+        if replace_all(&mut template["Outputs"], &reference, &name) > 0 {
+            changes.push(format!("Outputs: Ref {bus} written as the bus name"));
+        }
+    }
+
+    let rule_name = json!({"Fn::Select": [1, {"Fn::Split": ["|", {"Ref": "RequestRule"}]}]});
+    let n = replace_all(template, &rule_name, &json!({"Ref": "RequestRule"}));
+    if n > 0 {
+        changes.push(format!("Select/Split of Ref RequestRule: moto's Ref is the rule name already, {n} places"));
+    }
+    Ok(changes)
+}
+
+/// Creates the stack and waits for `CREATE_COMPLETE`; on anything else, the failed resources and why.
+pub async fn create_stack(
+    cloudformation: &aws_sdk_cloudformation::Client,
+    name: &str,
+    template: &Value,
+    parameters: &[(&str, String)],
+) -> Result<aws_sdk_cloudformation::types::Stack> {
+    cloudformation
+        .create_stack()
+        .stack_name(name)
+        .template_body(template.to_string())
+        .set_parameters(Some(
+            parameters
+                .iter()
+                .map(|(key, value)| Parameter::builder().parameter_key(*key).parameter_value(value).build())
+                .collect(),
+        ))
+        .capabilities(Capability::CapabilityIam)
+        .send()
+        .await
+        .context("CreateStack")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stack = cloudformation
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await?
+            .stacks
+            .and_then(|s| s.into_iter().next())
+            .context("the stack")?;
+        match stack.stack_status() {
+            Some(StackStatus::CreateComplete) => return Ok(stack),
+            Some(StackStatus::CreateInProgress) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            status => {
+                let events = cloudformation.describe_stack_events().stack_name(name).send().await?;
+                let failures: Vec<String> = events
+                    .stack_events()
+                    .iter()
+                    .filter(|e| e.resource_status().is_some_and(|s| s.as_str().ends_with("FAILED")))
+                    .map(|e| {
+                        format!(
+                            "{}: {}",
+                            e.logical_resource_id().unwrap_or_default(),
+                            e.resource_status_reason().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                bail!("stack {name} is {status:?} ({:?}); failed: {failures:?}", stack.stack_status_reason());
+            }
+        }
+    }
+}
+
+/// A GET on the emulator's Lambda API (`/2015-03-31/functions/<name>`): the project's tests have no Lambda
+/// SDK client. moto routes by the credential scope of the `Authorization` header and does not check the
+/// signature until IAM enforcement is switched on.
+pub fn lambda_get(endpoint: &str, path: &str) -> Result<Value> {
+    let address = endpoint.strip_prefix("http://").context("an http:// endpoint")?;
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: AWS4-HMAC-SHA256 \
+         Credential=test/20261123/{REGION}/lambda/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Connection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let (head, body) = answer.split_once("\r\n\r\n").context("an HTTP answer")?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
+    }
+    serde_json::from_str(body).with_context(|| format!("GET {path}: not JSON"))
+}
+
+/// A Lambda function's environment as the process would see it: moto keeps CloudFormation's numbers as JSON
+/// numbers, Lambda hands every value to the process as a string.
+pub fn environment(function: &Value) -> std::collections::HashMap<String, String> {
+    function["Configuration"]["Environment"]["Variables"]
+        .as_object()
+        .map(|vars| {
+            vars.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An inline role policy as IAM returns it (URL-encoded JSON). moto answers a policy that CloudFormation
+/// created as Python's `repr` of the document (single quotes); that form is read too.
+pub fn inline_policy(text: &str) -> Result<Value> {
+    let decoded = percent_encoding::percent_decode_str(text).decode_utf8()?.into_owned();
+    if let Ok(document) = serde_json::from_str(&decoded) {
+        return Ok(document);
+    }
+    let as_json = decoded.replace('\'', "\"").replace("True", "true").replace("False", "false");
+    serde_json::from_str(&as_json).with_context(|| format!("not a policy document: {decoded}"))
+}
+
+/// The statement with this `Sid`.
+pub fn statement<'a>(document: &'a Value, sid: &str) -> Result<&'a Value> {
+    document["Statement"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["Sid"] == sid))
+        .with_context(|| format!("no statement {sid} in {document}"))
+}
+
+/// IAM's `"x"` or `["x", …]`, as a list.
+pub fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(one) => vec![one.clone()],
+        Value::Array(many) => many.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_blocks_match_cloudformation() {
+        assert_eq!(
+            cidr_blocks("10.42.0.0/16", 4, 10).expect("valid"),
+            ["10.42.0.0/22", "10.42.4.0/22", "10.42.8.0/22", "10.42.12.0/22"]
+        );
+    }
+
+    #[test]
+    fn inline_policies_read_in_both_forms() {
+        let json = inline_policy("%7B%22Version%22%3A%20%222012-10-17%22%7D").expect("json");
+        let repr = inline_policy("{'Version': '2012-10-17'}").expect("repr");
+        assert_eq!(json, repr);
+    }
+}

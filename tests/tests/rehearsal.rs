@@ -1,0 +1,541 @@
+//! The deploy rehearsal: `infra/template.yaml` translated to plain CloudFormation offline (aws-sam-translator,
+//! pinned), created as a stack in the test's own moto CloudFormation, every resource that matters read back
+//! through the SDK, then a provisioner and an idle sweeper configured from the created functions' environment
+//! handle a real request and a sweep.
+//!
+//! The default network path is rehearsed (the stack creates the VPC). What moto cannot do is done another way
+//! and said where it happens:
+//! - the `Custom::S3PrefixList` lookup would need moto to run a Lambda: the test does the lookup (the
+//!   function's one call, `DescribePrefixLists`) and substitutes its answer (`rehearsal::adapt_for_moto`,
+//!   which also works around moto's `Fn::Cidr`, `Ref EventBus` and `Ref` of a rule on a custom bus);
+//! - moto's CloudFormation has no model for `AWS::S3::BucketPolicy`, `AWS::SQS::QueuePolicy`,
+//!   `AWS::CloudWatch::Alarm`, `AWS::Logs::MetricFilter`, `AWS::Lambda::EventInvokeConfig` and
+//!   `AWS::SNS::Subscription` (it skips them, so the bucket and queue policies, alarms, metric filters and
+//!   the sweeper's retry settings are not created), drops a function's `Architectures` and `LoggingConfig`,
+//!   a bucket's public access block and Object Lock configuration, a subnet's `MapPublicIpOnLaunch=false`
+//!   and a security group's inline egress, answers GetBucketVersioning of its buckets in a form the SDK
+//!   cannot read, and keeps a `SubnetRouteTableAssociation` apart from the route table: those are checked in
+//!   the translated template instead, next to each check;
+//! - the dashboard is created but the project's tests have no CloudWatch client: its body is checked in the
+//!   template;
+//! - the interface endpoints (`CreateInterfaceEndpoints=true`) and the bring-your-own-network path are not
+//!   rehearsed here.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use fleet::aws::ec2::Ec2Network;
+use fleet::aws::{AwsProvisioner, AwsSweeper, CallCounter};
+use fleet::config::Config;
+use fleet::domain::isolation::check_isolation;
+use fleet::domain::outcome::NOTEBOOK_PROVISIONED;
+use fleet::domain::policy::{data_perimeter_policy, notebook_permissions_boundary, PolicyDocument};
+use fleet::domain::request::NOTEBOOK_REQUESTED;
+use fleet::ports::Network;
+use fleet::service::lambda::handle_request_event;
+use fleet::sweep_config::SweepConfig;
+use integration_tests::emulator::{ACCOUNT_ID, REGION};
+use integration_tests::events::{notebook_requested, request_event};
+use integration_tests::platform::{s3_client, AGENT_BYTES, DATA_BUCKETS};
+use integration_tests::rehearsal::{
+    adapt_for_moto, create_stack, environment, inline_policy, lambda_get, repo_root, statement, strings, translate,
+};
+use integration_tests::Emulator;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const STACK: &str = "notebook-fleet";
+const CODE_BUCKET: &str = "rehearsal-deploy-artifacts";
+const CODE_PREFIX: &str = "notebook-fleet/";
+/// The template's default.
+const VPC_CIDR: &str = "10.42.0.0/16";
+/// An empty zip archive: moto stores function code without running it.
+const DUMMY_ZIP: [u8; 22] = [0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+fn agent_key() -> String {
+    let digest: String = Sha256::digest(AGENT_BYTES).iter().map(|b| format!("{b:02x}")).collect();
+    format!("assets/agent/sha256-{digest}/heartbeat-agent")
+}
+
+/// The parameters a platform team gives `sam deploy`; everything else keeps the template's default.
+fn parameters() -> Vec<(&'static str, String)> {
+    vec![
+        ("DataBucketNames", DATA_BUCKETS.join(",")),
+        ("AgentObjectKey", agent_key()),
+        // The template's default, given explicitly: moto hands a CommaDelimitedList parameter's *default* to
+        // Fn::Join as a string, which joins its characters.
+        ("AllowedInstanceTypes", "ml.t3.medium,ml.t3.large,ml.t3.xlarge,ml.m5.xlarge,ml.m5.2xlarge".into()),
+    ]
+}
+
+fn outputs(stack: &aws_sdk_cloudformation::types::Stack) -> HashMap<String, String> {
+    stack.outputs().iter().filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned()))).collect()
+}
+
+/// The physical id of a stack resource (moto answers DescribeStackResource with an empty body: the listing).
+async fn physical_id(cfn: &aws_sdk_cloudformation::Client, logical_id: &str) -> Result<String> {
+    let listed = cfn.list_stack_resources().stack_name(STACK).send().await?;
+    listed
+        .stack_resource_summaries()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some(logical_id))
+        .and_then(|r| r.physical_resource_id().map(str::to_owned))
+        .with_context(|| format!("physical id of {logical_id}"))
+}
+
+/// A resource of the translated template, as CloudFormation receives it.
+fn res<'a>(template: &'a Value, logical_id: &str) -> &'a Value {
+    &template["Resources"][logical_id]
+}
+
+fn function_name(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+fn sorted(values: impl IntoIterator<Item = impl Into<String>>) -> BTreeSet<String> {
+    values.into_iter().map(Into::into).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let sdk = emulator.sdk_config().await;
+    let s3 = s3_client(&sdk);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+
+    // --- translate, upload the function code (what `sam package` would), create the stack ---------------
+    let template_path = repo_root().join("infra/template.yaml");
+    let translated = translate(&template_path, CODE_BUCKET, CODE_PREFIX, &parameters())?;
+    let resources = translated["Resources"].as_object().context("Resources")?;
+    assert!(resources.values().all(|r| !r["Type"].as_str().unwrap_or_default().starts_with("AWS::Serverless::")));
+
+    s3.create_bucket()
+        .bucket(CODE_BUCKET)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await?;
+    for resource in resources.values().filter(|r| r["Type"] == "AWS::Lambda::Function") {
+        if let Some(key) = resource["Properties"]["Code"]["S3Key"].as_str() {
+            assert_eq!(resource["Properties"]["Code"]["S3Bucket"], CODE_BUCKET);
+            s3.put_object().bucket(CODE_BUCKET).key(key).body(DUMMY_ZIP.to_vec().into()).send().await?;
+        }
+    }
+
+    let prefix_list = ec2
+        .describe_prefix_lists()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("prefix-list-name")
+                .values(format!("com.amazonaws.{REGION}.s3"))
+                .build(),
+        )
+        .send()
+        .await?
+        .prefix_lists()
+        .first()
+        .and_then(|p| p.prefix_list_id().map(str::to_owned))
+        .context("moto's S3 prefix list")?;
+    let mut template = translated.clone();
+    let adjustments = adapt_for_moto(&mut template, &prefix_list, VPC_CIDR)?;
+    eprintln!("adjusted for moto:\n  {}", adjustments.join("\n  "));
+    let stack = create_stack(&cfn, STACK, &template, &parameters()).await?;
+    let out = outputs(&stack);
+
+    // --- the bus and its rules -------------------------------------------------------------------------
+    let bus_name = format!("notebook-fleet-{STACK}");
+    assert_eq!(out["EventBusName"], bus_name);
+    let bus = events.describe_event_bus().name(&bus_name).send().await?;
+    assert_eq!(bus.arn(), Some(out["EventBusArn"].as_str()));
+
+    let rules = events.list_rules().event_bus_name(&bus_name).send().await?;
+    assert_eq!(rules.rules().len(), 1, "one rule on the project bus: {rules:?}");
+    let request_rule = &rules.rules()[0];
+    let pattern: Value = serde_json::from_str(request_rule.event_pattern().context("pattern")?)?;
+    assert_eq!(
+        pattern,
+        json!({
+            "source": [{"anything-but": "notebook-fleet"}],
+            "detail-type": ["Notebook Requested", "Notebook Stop Requested", "Notebook Start Requested"]
+        })
+    );
+    let targets = events
+        .list_targets_by_rule()
+        .event_bus_name(&bus_name)
+        .rule(request_rule.name().context("rule name")?)
+        .send()
+        .await?;
+    let [target] = targets.targets() else { panic!("one target: {targets:?}") };
+    assert_eq!(target.arn(), out["ProvisionerFunctionArn"]);
+    let queue_name = out["DeadLetterQueueUrl"].rsplit('/').next().context("queue name")?;
+    assert_eq!(
+        target.dead_letter_config().and_then(|d| d.arn()),
+        Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}").as_str())
+    );
+    let retry = target.retry_policy().context("retry policy")?;
+    assert_eq!((retry.maximum_retry_attempts(), retry.maximum_event_age_in_seconds()), (Some(24), Some(3600)));
+
+    // The schedule: a rule on the default bus with the sweeper as its only target.
+    let default_rules = events.list_rules().send().await?;
+    let [schedule] = default_rules.rules() else { panic!("one scheduled rule: {default_rules:?}") };
+    assert_eq!(schedule.schedule_expression(), Some("rate(5 minutes)"));
+    assert_eq!(schedule.state().map(|s| s.as_str()), Some("ENABLED"));
+    let targets = events.list_targets_by_rule().rule(schedule.name().context("name")?).send().await?;
+    let [target] = targets.targets() else { panic!("one target: {targets:?}") };
+    assert_eq!(target.arn(), out["IdleSweeperFunctionArn"]);
+
+    // --- the buckets -----------------------------------------------------------------------------------
+    let assets_bucket = out["AssetsBucketName"].clone();
+    for bucket in [&assets_bucket, &out["AuditBucketName"]] {
+        s3.head_bucket().bucket(bucket).send().await.with_context(|| format!("bucket {bucket}"))?;
+        let encryption = s3.get_bucket_encryption().bucket(bucket).send().await?;
+        let rule = encryption.server_side_encryption_configuration().and_then(|c| c.rules().first());
+        let algorithm = rule.and_then(|r| r.apply_server_side_encryption_by_default()).map(|d| d.sse_algorithm());
+        assert_eq!(algorithm.map(|a| a.as_str()), Some("AES256"), "{bucket}");
+    }
+    // moto answers GetBucketVersioning of a bucket CloudFormation created with a document the SDK cannot
+    // read (root GetBucketVersioningResponse), and its CloudFormation drops PublicAccessBlockConfiguration:
+    // both are checked in the template.
+    for bucket in ["AssetsBucket", "AuditBucket", "AccessLogsBucket"] {
+        let properties = &res(&translated, bucket)["Properties"];
+        assert_eq!(properties["VersioningConfiguration"], json!({"Status": "Enabled"}), "{bucket}");
+        assert_eq!(
+            properties["PublicAccessBlockConfiguration"],
+            json!({"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true,
+                   "RestrictPublicBuckets": true}),
+            "{bucket}"
+        );
+        assert_eq!(res(&translated, bucket)["DeletionPolicy"], "Retain", "{bucket}");
+    }
+    // moto's CloudFormation drops ObjectLockEnabled/ObjectLockConfiguration: the template says it.
+    let audit = &res(&translated, "AuditBucket")["Properties"];
+    assert_eq!(audit["ObjectLockEnabled"], true);
+    assert_eq!(
+        audit["ObjectLockConfiguration"],
+        json!({"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention":
+            {"Mode": {"Ref": "AuditObjectLockMode"}, "Days": {"Ref": "AuditRetentionDays"}}}})
+    );
+
+    // Bucket policies: moto's CloudFormation skips AWS::S3::BucketPolicy, so they are checked in the
+    // translated template (the document CloudFormation would apply).
+    for (policy, bucket, sids) in [
+        (
+            "AssetsBucketPolicy",
+            "AssetsBucket",
+            vec!["DenyInsecureTransport", "NotebookRolesOnlyThroughTheGatewayEndpoint"],
+        ),
+        ("AuditBucketPolicy", "AuditBucket", vec!["DenyInsecureTransport", "NotebookRolesNever"]),
+        ("AccessLogsBucketPolicy", "AccessLogsBucket", vec!["DenyInsecureTransport", "ServerAccessLogsOfThisAccount"]),
+    ] {
+        let properties = &res(&translated, policy)["Properties"];
+        assert_eq!(properties["Bucket"], json!({"Ref": bucket}));
+        let document = &properties["PolicyDocument"];
+        let found: Vec<&str> =
+            document["Statement"].as_array().context(policy)?.iter().filter_map(|s| s["Sid"].as_str()).collect();
+        assert_eq!(found, sids, "{policy}");
+        let insecure = statement(document, "DenyInsecureTransport")?;
+        assert_eq!((&insecure["Effect"], &insecure["Action"]), (&json!("Deny"), &json!("s3:*")));
+        assert_eq!(insecure["Condition"], json!({"Bool": {"aws:SecureTransport": "false"}}));
+    }
+    let perimeter_deny = statement(
+        &res(&translated, "AssetsBucketPolicy")["Properties"]["PolicyDocument"],
+        "NotebookRolesOnlyThroughTheGatewayEndpoint",
+    )?;
+    assert_eq!(perimeter_deny["Condition"]["StringNotEquals"]["aws:SourceVpce"], json!({"Ref": "S3GatewayEndpoint"}));
+
+    // --- the network: private subnets without an internet route ----------------------------------------
+    let vpc_id = physical_id(&cfn, "Vpc").await?;
+    let subnet_ids: Vec<String> = out["NotebookSubnetIds"].split(',').map(str::to_owned).collect();
+    let subnets = ec2.describe_subnets().set_subnet_ids(Some(subnet_ids.clone())).send().await?;
+    assert_eq!(subnets.subnets().len(), 2);
+    assert_eq!(
+        sorted(subnets.subnets().iter().filter_map(|s| s.cidr_block())),
+        sorted(["10.42.0.0/22", "10.42.4.0/22"])
+    );
+    assert_eq!(sorted(subnets.subnets().iter().filter_map(|s| s.availability_zone())).len(), 2, "two AZs");
+    for subnet in subnets.subnets() {
+        assert_eq!(subnet.vpc_id(), Some(vpc_id.as_str()));
+    }
+    // moto's CloudFormation reports MapPublicIpOnLaunch=true whatever the template says.
+    for subnet in ["PrivateSubnetA", "PrivateSubnetB"] {
+        assert_eq!(res(&translated, subnet)["Properties"]["MapPublicIpOnLaunch"], false, "{subnet}");
+    }
+    let tables = [physical_id(&cfn, "PrivateRouteTableA").await?, physical_id(&cfn, "PrivateRouteTableB").await?];
+    let described = ec2.describe_route_tables().set_route_table_ids(Some(tables.to_vec())).send().await?;
+    for table in described.route_tables() {
+        for route in table.routes() {
+            let target = route.gateway_id().unwrap_or_default();
+            assert!(target == "local" || target.starts_with("vpce-"), "only local and endpoint routes: {route:?}");
+            assert!(route.nat_gateway_id().is_none() && route.egress_only_internet_gateway_id().is_none());
+            assert_ne!(route.destination_cidr_block(), Some("0.0.0.0/0"));
+        }
+        assert!(
+            table.routes().iter().any(|r| r.destination_prefix_list_id() == Some(prefix_list.as_str())),
+            "the S3 endpoint's route: {table:?}"
+        );
+    }
+    // The provisioner's own check, on each subnet's governing table. moto keeps a CloudFormation
+    // SubnetRouteTableAssociation apart from the route table (DescribeRouteTables lists no association), so
+    // the subnets fall back to the main table here; the associations are checked in the template.
+    let network = Ec2Network::new(ec2.clone());
+    for subnet in &subnet_ids {
+        check_isolation(subnet, &network.subnet_routes(subnet).await?)?;
+    }
+    for (association, subnet, table) in [
+        ("PrivateSubnetARouteTable", "PrivateSubnetA", "PrivateRouteTableA"),
+        ("PrivateSubnetBRouteTable", "PrivateSubnetB", "PrivateRouteTableB"),
+    ] {
+        let properties = &res(&translated, association)["Properties"];
+        assert_eq!(
+            (&properties["SubnetId"], &properties["RouteTableId"]),
+            (&json!({"Ref": subnet}), &json!({"Ref": table}))
+        );
+    }
+    // Nothing in the template can open a route out of the VPC.
+    for resource in translated["Resources"].as_object().context("Resources")?.values() {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        assert!(
+            ![
+                "AWS::EC2::Route",
+                "AWS::EC2::InternetGateway",
+                "AWS::EC2::NatGateway",
+                "AWS::EC2::EgressOnlyInternetGateway",
+                "AWS::EC2::VPCGatewayAttachment",
+                "AWS::EC2::TransitGatewayAttachment",
+                "AWS::EC2::VPCPeeringConnection"
+            ]
+            .contains(&kind),
+            "{kind} in the template"
+        );
+    }
+
+    // The notebooks' security group: no ingress, HTTPS to the S3 prefix list only.
+    let group = ec2.describe_security_groups().group_ids(&out["NotebookSecurityGroupId"]).send().await?;
+    let group = group.security_groups().first().context("security group")?;
+    assert_eq!(group.vpc_id(), Some(vpc_id.as_str()));
+    assert!(group.ip_permissions().is_empty(), "no ingress: {group:?}");
+    // moto's CloudFormation ignores the inline SecurityGroupEgress (the group keeps the default allow-all
+    // rule): the egress is checked in the template as created, with the prefix list the lookup found.
+    assert_eq!(
+        res(&template, "NotebookSecurityGroup")["Properties"]["SecurityGroupEgress"],
+        json!([{"Description": "HTTPS to S3 through the gateway endpoint", "IpProtocol": "tcp", "FromPort": 443,
+                "ToPort": 443, "DestinationPrefixListId": prefix_list}])
+    );
+    assert!(res(&template, "NotebookSecurityGroup")["Properties"].get("SecurityGroupIngress").is_none());
+
+    // --- the S3 gateway endpoint: its policy is the data perimeter the code generates --------------------
+    let data_buckets: Vec<String> = DATA_BUCKETS.iter().map(|b| (*b).to_owned()).collect();
+    let endpoints = ec2.describe_vpc_endpoints().vpc_endpoint_ids(&out["S3GatewayEndpointId"]).send().await?;
+    let endpoint = endpoints.vpc_endpoints().first().context("endpoint")?;
+    assert_eq!(endpoint.vpc_id(), Some(vpc_id.as_str()));
+    assert_eq!(endpoint.service_name(), Some(format!("com.amazonaws.{REGION}.s3").as_str()));
+    assert_eq!(endpoint.vpc_endpoint_type().map(|t| t.as_str()), Some("Gateway"));
+    assert_eq!(sorted(endpoint.route_table_ids().iter().cloned()), sorted(tables.clone()));
+    let endpoint_policy: PolicyDocument =
+        serde_json::from_value(inline_policy(endpoint.policy_document().context("policy")?)?)?;
+    assert_eq!(endpoint_policy, data_perimeter_policy(&data_buckets, &assets_bucket));
+
+    // --- the notebooks' permissions boundary -----------------------------------------------------------
+    let boundary_arn = out["PermissionsBoundaryArn"].clone();
+    let boundary = iam.get_policy().policy_arn(&boundary_arn).send().await?.policy.context("boundary")?;
+    assert_eq!(boundary.path(), Some("/notebook-fleet/"));
+    let version = iam
+        .get_policy_version()
+        .policy_arn(&boundary_arn)
+        .version_id(boundary.default_version_id().context("version")?)
+        .send()
+        .await?;
+    let mut document = inline_policy(version.policy_version().and_then(|v| v.document()).context("document")?)?;
+    let deny = document["Statement"].as_array_mut().context("statements")?.pop().context("a last statement")?;
+    assert_eq!(
+        deny,
+        json!({"Sid": "OnlyThroughTheGatewayEndpoint", "Effect": "Deny", "Action": "s3:*", "Resource": "*",
+               "Condition": {"StringNotEquals": {"aws:SourceVpce": out["S3GatewayEndpointId"]}}})
+    );
+    let allows: PolicyDocument = serde_json::from_value(document)?;
+    assert_eq!(allows, notebook_permissions_boundary(&data_buckets, &assets_bucket));
+
+    // --- the functions ---------------------------------------------------------------------------------
+    let provisioner_fn = lambda_get(
+        &emulator.endpoint,
+        &format!("/2015-03-31/functions/{}", function_name(&out["ProvisionerFunctionArn"])),
+    )?;
+    let sweeper_fn = lambda_get(
+        &emulator.endpoint,
+        &format!("/2015-03-31/functions/{}", function_name(&out["IdleSweeperFunctionArn"])),
+    )?;
+    for (function, timeout, memory, concurrency) in [(&provisioner_fn, 120, 256, 5), (&sweeper_fn, 300, 512, 1)] {
+        let configuration = &function["Configuration"];
+        assert_eq!(configuration["Runtime"], "provided.al2023");
+        assert_eq!(configuration["Handler"], "bootstrap");
+        assert_eq!(configuration["Timeout"], timeout);
+        assert_eq!(configuration["MemorySize"], memory);
+        assert_eq!(function["Concurrency"]["ReservedConcurrentExecutions"], concurrency);
+    }
+    // moto reports every function as x86_64 and keeps no LoggingConfig: read them in the template.
+    for id in ["ProvisionerFunction", "IdleSweeperFunction"] {
+        let properties = &res(&translated, id)["Properties"];
+        assert_eq!(properties["Architectures"], json!([{"Ref": "Architecture"}]), "{id}");
+        assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON", "{id}");
+    }
+    assert_eq!(translated["Parameters"]["Architecture"]["Default"], "arm64");
+    assert_eq!(
+        res(&translated, "IdleSweeperFunction")["Properties"]["LoggingConfig"]["LogGroup"],
+        json!({"Ref": "IdleSweeperLogGroup"})
+    );
+    assert_eq!(
+        res(&translated, "IdleSweeperLogGroup")["Properties"],
+        json!({"LogGroupName": {"Fn::Sub": "/notebook-fleet/${AWS::StackName}/idle-sweeper"},
+               "RetentionInDays": {"Ref": "LogRetentionDays"}, "KmsKeyId": {"Fn::GetAtt": ["FleetKey", "Arn"]}})
+    );
+    // EventInvokeConfig, alarms and the dashboard's metrics (moto skips the first two).
+    let invoke = &res(&translated, "IdleSweeperFunctionEventInvokeConfig")["Properties"];
+    assert_eq!((&invoke["MaximumRetryAttempts"], &invoke["MaximumEventAgeInSeconds"]), (&json!(0), &json!(120)));
+    let alarm = &res(&translated, "IdleSweeperErrorsAlarm")["Properties"];
+    assert_eq!((&alarm["Namespace"], &alarm["MetricName"]), (&json!("AWS/Lambda"), &json!("Errors")));
+    assert_eq!(alarm["Dimensions"], json!([{"Name": "FunctionName", "Value": {"Ref": "IdleSweeperFunction"}}]));
+    let dashboard = res(&translated, "Dashboard")["Properties"]["DashboardBody"].to_string();
+    for metric in
+        ["NotebooksStopped", "NotebooksWarned", "IdleHoursRecovered", "AgentsSilent", "StopFailures", "SweepDuration"]
+    {
+        assert!(dashboard.contains(&format!("[\\\"NotebookFleet\\\", \\\"{metric}\\\"")), "{metric} on the dashboard");
+    }
+
+    // --- the roles -------------------------------------------------------------------------------------
+    let role_of = |function: &Value| -> Result<String> {
+        let arn = function["Configuration"]["Role"].as_str().context("role arn")?;
+        Ok(arn.rsplit('/').next().context("role name")?.to_owned())
+    };
+    let mut role_policies = HashMap::new();
+    for (function, policy_name) in [(&provisioner_fn, "provisioner"), (&sweeper_fn, "idle-sweeper")] {
+        let name = role_of(function)?;
+        let role = iam.get_role().role_name(&name).send().await?.role.context("role")?;
+        assert_eq!(role.path(), "/notebook-fleet/service/");
+        let trust = inline_policy(role.assume_role_policy_document().context("trust")?)?;
+        assert_eq!(trust["Statement"][0]["Principal"], json!({"Service": "lambda.amazonaws.com"}));
+        assert_eq!(trust["Statement"].as_array().map(Vec::len), Some(1));
+        let listed = iam.list_role_policies().role_name(&name).send().await?;
+        assert_eq!(listed.policy_names(), [policy_name]);
+        let policy = iam.get_role_policy().role_name(&name).policy_name(policy_name).send().await?;
+        role_policies.insert(policy_name, inline_policy(policy.policy_document())?);
+    }
+    let provisioner_policy = &role_policies["provisioner"];
+    let create_role = statement(provisioner_policy, "CreateNotebookRolesUnderTheBoundary")?;
+    assert_eq!(create_role["Condition"]["StringEquals"]["iam:PermissionsBoundary"], boundary_arn.as_str());
+    let create_notebook = statement(provisioner_policy, "CreateOnlyIsolatedNotebooks")?;
+    assert_eq!(create_notebook["Condition"]["StringEquals"]["sagemaker:DirectInternetAccess"], "Disabled");
+    assert_eq!(create_notebook["Condition"]["StringEquals"]["sagemaker:RootAccess"], "Disabled");
+    assert_eq!(
+        sorted(strings(&create_notebook["Condition"]["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"])),
+        sorted(subnet_ids.clone())
+    );
+
+    // The sweeper: stop managed notebooks, read the heartbeat listing, write warnings, put events. Nothing else.
+    let sweeper_policy = &role_policies["idle-sweeper"];
+    let actions: BTreeSet<String> = sweeper_policy["Statement"]
+        .as_array()
+        .context("statements")?
+        .iter()
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    assert_eq!(
+        actions,
+        sorted([
+            "events:PutEvents",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "s3:ListBucket",
+            "s3:PutObject",
+            "sagemaker:ListNotebookInstances",
+            "sagemaker:StopNotebookInstance",
+            "tag:GetResources"
+        ])
+    );
+    assert!(actions.iter().all(|a| !a.contains("Delete") && !a.contains('*')), "{actions:?}");
+    for s in sweeper_policy["Statement"].as_array().context("statements")? {
+        assert_eq!(s["Effect"], "Allow");
+        if strings(&s["Resource"])
+            .iter()
+            .any(|r| r.contains('*') && !r.ends_with("/heartbeats/*.warned") && !r.ends_with(":notebook-instance/*"))
+        {
+            assert_eq!(
+                sorted(strings(&s["Action"])),
+                sorted(["sagemaker:ListNotebookInstances", "tag:GetResources"]),
+                "{s}"
+            );
+        }
+    }
+    let stop = statement(sweeper_policy, "StopManagedNotebooksOnly")?;
+    assert_eq!(stop["Resource"], format!("arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:notebook-instance/*"));
+    assert_eq!(
+        stop["Condition"],
+        json!({"StringEquals": {"aws:ResourceTag/notebook-fleet:managed-by": "notebook-fleet"}})
+    );
+    let list = statement(sweeper_policy, "ListHeartbeatsOnly")?;
+    assert_eq!(list["Resource"], format!("arn:aws:s3:::{assets_bucket}"));
+    assert_eq!(list["Condition"], json!({"StringEquals": {"s3:prefix": "heartbeats/"}}));
+    let warn = statement(sweeper_policy, "RecordIdleWarningsOnly")?;
+    assert_eq!(warn["Resource"], format!("arn:aws:s3:::{assets_bucket}/heartbeats/*.warned"));
+    let put = statement(sweeper_policy, "PublishOnTheProjectBus")?;
+    assert_eq!(put["Resource"], out["EventBusArn"].as_str());
+    assert_eq!(put["Condition"]["ForAllValues:StringEquals"], json!({"events:source": "notebook-fleet"}));
+
+    // --- a request through the provisioner the stack configures ---------------------------------------
+    // The deploy's step 3: the agent under its content-addressed key.
+    s3.put_object().bucket(&assets_bucket).key(agent_key()).body(AGENT_BYTES.to_vec().into()).send().await?;
+    let env = environment(&provisioner_fn);
+    let config = Config::from_vars(|name| env.get(name).cloned())?;
+    assert_eq!(config.permissions_boundary_arn, boundary_arn);
+    assert_eq!(config.subnet_ids, subnet_ids);
+    assert_eq!(config.security_group_ids, [out["NotebookSecurityGroupId"].clone()]);
+    let provisioner = AwsProvisioner::from_clients(
+        ec2.clone(),
+        iam.clone(),
+        aws_sdk_sagemaker::Client::new(&sdk),
+        events.clone(),
+        config,
+    )
+    .with_retry(fleet::service::RetryPolicy {
+        attempts: 4,
+        first_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(200),
+    });
+    let answer = handle_request_event(
+        &provisioner,
+        request_event(NOTEBOOK_REQUESTED, notebook_requested("rehearsal-1", "rehearsal-nb")),
+    )
+    .await?;
+    assert_eq!(answer["detail-type"], NOTEBOOK_PROVISIONED, "{answer}");
+    let notebook = aws_sdk_sagemaker::Client::new(&sdk)
+        .describe_notebook_instance()
+        .notebook_instance_name("rehearsal-nb")
+        .send()
+        .await?;
+    assert_eq!(notebook.direct_internet_access().map(|d| d.as_str()), Some("Disabled"));
+    assert!(subnet_ids.iter().any(|s| Some(s.as_str()) == notebook.subnet_id()), "a stack subnet");
+    assert_eq!(notebook.security_groups(), [out["NotebookSecurityGroupId"].clone()]);
+    let role_name = notebook.role_arn().and_then(|a| a.rsplit('/').next()).context("notebook role")?;
+    let role = iam.get_role().role_name(role_name).send().await?.role.context("role")?;
+    assert_eq!(role.path(), "/notebook-fleet/notebooks/");
+    assert_eq!(role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()), Some(boundary_arn.as_str()));
+
+    // --- one sweep by the sweeper the stack configures: the new notebook is in its start grace ----------
+    let env = environment(&sweeper_fn);
+    let sweep_config = SweepConfig::from_vars(|name| env.get(name).cloned())?;
+    assert_eq!(sweep_config.assets_bucket, assets_bucket);
+    assert_eq!(sweep_config.event_bus_name, bus_name);
+    assert!(!sweep_config.dry_run);
+    let calls = CallCounter::new();
+    let sweeper = AwsSweeper::from_sdk_config(&sdk, sweep_config, &calls, true);
+    let report = sweeper.sweep_and_report(&calls, chrono::Utc::now()).await?;
+    assert_eq!((report["in_service"].as_u64(), report["managed"].as_u64()), (Some(1), Some(1)), "{report}");
+    assert_eq!(report["stopped"], json!([]), "{report}");
+    Ok(())
+}
