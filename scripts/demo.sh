@@ -49,6 +49,17 @@ invoke samples/events/notebook-requested-invalid.json # rejected, naming each fi
 log "the notebook and its role, as the provisioner left them"
 cargo run --quiet --locked -p integration-tests --bin emulated-platform -- show --endpoint "$endpoint" --notebook alice-churn-model
 
-invoke samples/events/notebook-stop-requested.json
+log "the idle sweeper, on a simulated clock: nobody has used the notebook (its agent never reported)"
+sweep() {
+  log "idle-sweeper --once --now $1"
+  (set -a; . "$work/provisioner.env"; set +a
+   FLEET_S3_FORCE_PATH_STYLE=true RUST_LOG=warn "$CARGO_TARGET_DIR/debug/idle-sweeper" --once --now "$1") |
+    python3 -c 'import json, sys; text = sys.stdin.read(); r = json.loads(text[text.index("{\n"):]); print(json.dumps({k: r[k] for k in ("verdicts", "warned", "stopped", "api_calls")}, indent=1))'
+}
+cargo build --quiet --locked -p idle-sweeper
+sweep "$(date -u -d '+2 hours' +%Y-%m-%dT%H:%M:%SZ)"    # idle past its 90 minutes: warned first
+sweep "$(date -u -d '+2 hours 20 minutes' +%Y-%m-%dT%H:%M:%SZ)" # the warning has been out 15 minutes: stopped
+invoke samples/events/notebook-stop-requested.json       # already stopped: answered, nothing to do
+invoke samples/events/notebook-start-requested.json      # the owner comes back
 log "demo finished; the provisioner's log lines:"
 grep -E '"(level|message)"|INFO|WARN|ERROR' "$work/lambda.log" | tail -n 12 || true
