@@ -31,4 +31,9 @@ if [ -x scripts/check-template.sh ]; then
   scripts/check-template.sh
 fi
 
+# A release build per function (cargo-lambda for the template's architecture): about 23 minutes cold on
+# 2 cores, 1.5 to 3 minutes warm, with the cache outside the clone.
+log "sam build (every function's bootstrap)"
+scripts/sam-build.sh
+
 log "all checks passed"

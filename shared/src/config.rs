@@ -162,11 +162,7 @@ impl Config {
                 format!("must be between {IDLE_TIMEOUT_MINUTES_MIN} and {IDLE_TIMEOUT_MINUTES_MAX} ({idle_max})"),
             ));
         }
-        let allow_root_access = match var(ALLOW_ROOT_ACCESS).as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => return Err(invalid(ALLOW_ROOT_ACCESS, format!("{other:?} is not true or false"))),
-        };
+        let allow_root_access = boolean(&var, ALLOW_ROOT_ACCESS)?;
 
         Ok(Config {
             event_bus_name: required(EVENT_BUS_NAME)?,
@@ -205,6 +201,15 @@ pub(crate) fn number(
     match var(name) {
         None => Ok(default),
         Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: format!("{v:?} is not a whole number") }),
+    }
+}
+
+/// `true` or `false`; unset is `false`.
+pub(crate) fn boolean(var: &impl Fn(&'static str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match var(name).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid { name, reason: format!("{other:?} is not true or false") }),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::{
-    list, number, ConfigError, ASSETS_BUCKET, DEFAULT_EVENT_SOURCE, DEFAULT_IDLE_TIMEOUT_MINUTES,
+    boolean, list, number, ConfigError, ASSETS_BUCKET, DEFAULT_EVENT_SOURCE, DEFAULT_IDLE_TIMEOUT_MINUTES,
     DEFAULT_IDLE_TIMEOUT_MINUTES_MAX, EVENT_BUS_NAME, EVENT_SOURCE, IDLE_TIMEOUT_MINUTES_DEFAULT,
     IDLE_TIMEOUT_MINUTES_MAX, IDLE_TIMEOUT_MINUTES_MIN,
 };
@@ -76,11 +76,7 @@ impl SweepConfig {
             Some("keep") => SilentAgentPolicy::Keep,
             Some(other) => return Err(invalid(SILENT_AGENT_POLICY, format!("{other:?} is not stop or keep"))),
         };
-        let dry_run = match var(DRY_RUN).as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => return Err(invalid(DRY_RUN, format!("{other:?} is not true or false"))),
-        };
+        let dry_run = boolean(&var, DRY_RUN)?;
         let stop_concurrency = number(&var, STOP_CONCURRENCY, 8)?;
         if !(1..=50).contains(&stop_concurrency) {
             return Err(invalid(STOP_CONCURRENCY, "must be between 1 and 50".into()));

@@ -24,8 +24,11 @@ fn config(dry_run: bool) -> SweepConfig {
     SweepConfig::from_vars(|name| vars.get(name).cloned()).expect("valid sweeper configuration")
 }
 
+/// How to seed one notebook of a group, from its name.
+type MakeSeed = Box<dyn Fn(String) -> Seed>;
+
 /// Group name → (how many, how to seed one).
-fn fleet_plan(t0: chrono::DateTime<Utc>) -> Vec<(&'static str, usize, Box<dyn Fn(String) -> Seed>)> {
+fn fleet_plan(t0: chrono::DateTime<Utc>) -> Vec<(&'static str, usize, MakeSeed)> {
     let exempt_until = (t0 + Duration::hours(5)).to_rfc3339();
     let expired = (t0 - Duration::hours(1)).to_rfc3339();
     vec![
