@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+
+use crate::tools::installed_tool;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::config::Credentials;
 
@@ -24,21 +26,11 @@ pub struct Emulator {
 }
 
 fn moto_server() -> Result<PathBuf> {
-    if let Ok(path) = std::env::var(MOTO_SERVER_VAR) {
-        return Ok(PathBuf::from(path));
-    }
-    let cache = std::env::var("NOTEBOOK_FLEET_CACHE")
-        .map(PathBuf::from)
-        .or_else(|_| std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache/notebook-fleet")))
-        .context("neither NOTEBOOK_FLEET_CACHE nor HOME is set")?;
-    let path = cache.join("venv-emulator/bin/moto_server");
-    if !path.exists() {
-        bail!(
-            "{} not found: run scripts/test.sh (it installs the pinned moto) or set {MOTO_SERVER_VAR}",
-            path.display()
-        );
-    }
-    Ok(path)
+    installed_tool(
+        MOTO_SERVER_VAR,
+        "venv-emulator/bin/moto_server",
+        "run scripts/test.sh (it installs the pinned moto)",
+    )
 }
 
 fn free_port() -> Result<u16> {

@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod platform;
 pub mod recorder;
 pub mod rehearsal;
+pub mod tools;
 
 pub use emulator::Emulator;
 pub use platform::Platform;

@@ -2,6 +2,7 @@
 //! (aws-sam-translator through `scripts/sam-translate.py`), adjusted where moto's CloudFormation falls short,
 //! created as a stack on the emulator, and read back.
 
+use crate::tools::installed_tool;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -20,26 +21,17 @@ pub const TRANSLATOR_PYTHON_VAR: &str = "FLEET_SAM_TRANSLATOR_PYTHON";
 
 /// The repository root (this crate is `tests/`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    // The runner's CARGO_MANIFEST_DIR first: the shared target directory may hold a binary built elsewhere.
+    let crate_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    Path::new(&crate_dir).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 fn translator_python() -> Result<PathBuf> {
-    if let Ok(path) = std::env::var(TRANSLATOR_PYTHON_VAR) {
-        return Ok(PathBuf::from(path));
-    }
-    let cache = std::env::var("NOTEBOOK_FLEET_CACHE")
-        .map(PathBuf::from)
-        .or_else(|_| std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache/notebook-fleet")))
-        .context("neither NOTEBOOK_FLEET_CACHE nor HOME is set")?;
-    let path = cache.join("venv-sam-translator/bin/python");
-    if !path.exists() {
-        bail!(
-            "{} not found: the rehearsal needs the pinned aws-sam-translator. Run scripts/test.sh, or \
-             `source scripts/lib.sh && ensure_sam_translator`, or set {TRANSLATOR_PYTHON_VAR}",
-            path.display()
-        );
-    }
-    Ok(path)
+    installed_tool(
+        TRANSLATOR_PYTHON_VAR,
+        "venv-sam-translator/bin/python",
+        "the rehearsal needs the pinned aws-sam-translator: run scripts/test.sh or `source scripts/lib.sh && ensure_sam_translator`",
+    )
 }
 
 /// `sam-translate.py`: the SAM template as plain CloudFormation, each local `CodeUri` replaced by

@@ -5,24 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use fleet::domain::lifecycle::{render_on_start_script, AgentObject, OnStartParameters};
 use integration_tests::emulator::REGION;
 use integration_tests::platform::{s3_client, AGENT_BYTES, ASSETS_BUCKET};
+use integration_tests::tools::installed_tool;
 use integration_tests::{Emulator, Platform};
 use sha2::{Digest, Sha256};
 
 fn aws_cli() -> Result<PathBuf> {
-    let path = std::env::var("FLEET_AWS_CLI").map(PathBuf::from).or_else(|_| {
-        std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache/notebook-fleet/venv-awscli/bin/aws"))
-    })?;
-    if !path.exists() {
-        bail!(
-            "{} not found: run scripts/test.sh (it installs the pinned AWS CLI) or set FLEET_AWS_CLI",
-            path.display()
-        );
-    }
-    Ok(path)
+    installed_tool("FLEET_AWS_CLI", "venv-awscli/bin/aws", "run scripts/test.sh (it installs the pinned AWS CLI)")
 }
 
 struct Sandbox {

@@ -22,9 +22,12 @@ pub const HEARTBEAT_KEY: &str = "heartbeats/alice-nb-1";
 pub const JUPYTER_VENV_VAR: &str = "FLEET_JUPYTER_VENV";
 pub const MOTO_SERVER_VAR: &str = "FLEET_MOTO_SERVER";
 
-const HELPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/jupyter_helper.py");
-pub const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/self-signed-localhost.pem");
-pub const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs/self-signed-localhost.key");
+/// A file of this crate's tests. The runners set CARGO_MANIFEST_DIR when they run a test, so a test binary
+/// reused from a checkout elsewhere (the target directory is shared) still finds this checkout's files.
+fn test_file(relative: &str) -> String {
+    let crate_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    format!("{crate_dir}/tests/{relative}")
+}
 
 fn cache_dir() -> Result<PathBuf> {
     std::env::var("NOTEBOOK_FLEET_CACHE")
@@ -205,7 +208,9 @@ impl Jupyter {
                 .stdout(log.try_clone()?)
                 .stderr(log);
             if tls {
-                command.arg(format!("--ServerApp.certfile={CERT}")).arg(format!("--ServerApp.keyfile={KEY}"));
+                command
+                    .arg(format!("--ServerApp.certfile={}", test_file("certs/self-signed-localhost.pem")))
+                    .arg(format!("--ServerApp.keyfile={}", test_file("certs/self-signed-localhost.key")));
             }
             let mut child =
                 command.spawn().with_context(|| format!("starting {} -m jupyter_server", python.display()))?;
@@ -244,7 +249,7 @@ impl Jupyter {
     pub fn helper(&self, command: &str, args: &[&str]) -> Result<String> {
         let url = format!("http://127.0.0.1:{}", self.port);
         let output = Command::new(&self.python)
-            .arg(HELPER)
+            .arg(test_file("jupyter_helper.py"))
             .args([command, &url, &self.token])
             .args(args)
             .output()
