@@ -25,6 +25,8 @@ pub const IDLE_TIMEOUT_MINUTES_DEFAULT: &str = "FLEET_IDLE_TIMEOUT_MINUTES_DEFAU
 pub const IDLE_TIMEOUT_MINUTES_MAX: &str = "FLEET_IDLE_TIMEOUT_MINUTES_MAX";
 pub const ALLOW_ROOT_ACCESS: &str = "FLEET_ALLOW_ROOT_ACCESS";
 pub const PLATFORM_IDENTIFIER: &str = "FLEET_PLATFORM_IDENTIFIER";
+pub const AUDIT_BUCKET: &str = "FLEET_AUDIT_BUCKET";
+pub const CUSTODIAN_MAX_HOURS: &str = "FLEET_CUSTODIAN_MAX_HOURS";
 
 /// Every variable the provisioner reads, for documentation and diagnostics.
 pub const ALL_VARIABLES: &[&str] = &[
@@ -44,6 +46,8 @@ pub const ALL_VARIABLES: &[&str] = &[
     IDLE_TIMEOUT_MINUTES_MAX,
     ALLOW_ROOT_ACCESS,
     PLATFORM_IDENTIFIER,
+    AUDIT_BUCKET,
+    CUSTODIAN_MAX_HOURS,
 ];
 
 pub const DEFAULT_EVENT_SOURCE: &str = "notebook-fleet";
@@ -57,6 +61,9 @@ pub const DEFAULT_VOLUME_SIZE_GB_MAX: u32 = 512;
 pub const IDLE_TIMEOUT_MINUTES_MIN: u32 = 15;
 pub const DEFAULT_IDLE_TIMEOUT_MINUTES: u32 = 60;
 pub const DEFAULT_IDLE_TIMEOUT_MINUTES_MAX: u32 = 24 * 60;
+pub const DEFAULT_CUSTODIAN_MAX_HOURS: u32 = 72;
+/// The longest custodian grant a platform may allow: 30 days.
+pub const CUSTODIAN_MAX_HOURS_LIMIT: u32 = 720;
 /// The most `data_access` entries one request may carry (an inline role policy is limited to 10,240 bytes).
 pub const MAX_DATA_ACCESS_ENTRIES: usize = 10;
 
@@ -74,6 +81,10 @@ pub struct Config {
     pub agent: AgentObject,
     pub platform_identifier: String,
     pub limits: RequestLimits,
+    /// The audit bucket (object lock): every action's record, and the deactivated owners.
+    pub audit_bucket: String,
+    /// The longest custodian access a request may ask for.
+    pub custodian_max_hours: u32,
 }
 
 /// What a request may ask for: the bounds that validation enforces.
@@ -163,6 +174,11 @@ impl Config {
             ));
         }
         let allow_root_access = boolean(&var, ALLOW_ROOT_ACCESS)?;
+        let audit_bucket = audit_bucket(&var)?;
+        let custodian_max_hours = number(&var, CUSTODIAN_MAX_HOURS, DEFAULT_CUSTODIAN_MAX_HOURS)?;
+        if !(1..=CUSTODIAN_MAX_HOURS_LIMIT).contains(&custodian_max_hours) {
+            return Err(invalid(CUSTODIAN_MAX_HOURS, format!("must be between 1 and {CUSTODIAN_MAX_HOURS_LIMIT}")));
+        }
 
         Ok(Config {
             event_bus_name: required(EVENT_BUS_NAME)?,
@@ -185,8 +201,17 @@ impl Config {
                 max_data_access_entries: MAX_DATA_ACCESS_ENTRIES,
                 allow_root_access,
             },
+            audit_bucket,
+            custodian_max_hours,
         })
     }
+}
+
+/// The audit bucket, required by every function that acts.
+pub(crate) fn audit_bucket(var: &impl Fn(&'static str) -> Option<String>) -> Result<String, ConfigError> {
+    let bucket = var(AUDIT_BUCKET).ok_or(ConfigError::Missing(AUDIT_BUCKET))?;
+    validate_bucket_name(&bucket).map_err(|reason| ConfigError::Invalid { name: AUDIT_BUCKET, reason })?;
+    Ok(bucket)
 }
 
 pub(crate) fn list(value: &str) -> Vec<String> {
@@ -230,6 +255,7 @@ pub(crate) mod tests {
             (ASSETS_BUCKET, "fleet-assets".to_owned()),
             (DATA_BUCKETS, "team-data,shared-data".to_owned()),
             (AGENT_OBJECT_KEY, AGENT_KEY.to_owned()),
+            (AUDIT_BUCKET, "fleet-audit".to_owned()),
         ])
     }
 
@@ -264,6 +290,7 @@ pub(crate) mod tests {
             ASSETS_BUCKET,
             DATA_BUCKETS,
             AGENT_OBJECT_KEY,
+            AUDIT_BUCKET,
         ] {
             let mut vars = vars();
             vars.insert(name, "  ".to_owned());
@@ -286,6 +313,9 @@ pub(crate) mod tests {
             (IDLE_TIMEOUT_MINUTES_MAX, "5"),
             (IDLE_TIMEOUT_MINUTES_DEFAULT, "5000"),
             (ALLOW_ROOT_ACCESS, "yes"),
+            (AUDIT_BUCKET, "Audit Bucket"),
+            (CUSTODIAN_MAX_HOURS, "0"),
+            (CUSTODIAN_MAX_HOURS, "10000"),
         ];
         for (name, value) in cases {
             let mut vars = vars();

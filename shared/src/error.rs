@@ -73,6 +73,8 @@ pub enum ServiceError {
     Aws(#[from] AwsError),
     #[error("the outcome event could not be published: {0}")]
     Publish(#[source] AwsError),
+    #[error("the audit record could not be written: {0}")]
+    Audit(#[source] AwsError),
 }
 
 impl ServiceError {
@@ -81,6 +83,8 @@ impl ServiceError {
             ServiceError::Aws(e) => e.retryable(),
             // Publishing is the last step and every earlier step is idempotent: the retry answers again.
             ServiceError::Publish(_) => true,
+            // Nothing is answered before its audit record is written; the retry writes it.
+            ServiceError::Audit(_) => true,
         }
     }
 }

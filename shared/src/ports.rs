@@ -4,11 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
+use crate::domain::audit::{deactivation_marker_key, AuditRecord};
 use crate::domain::heartbeat::HeartbeatIndex;
 use crate::domain::isolation::Route;
 use crate::domain::lifecycle::LifecycleConfig;
 use crate::domain::notebook::{ListedNotebook, NotebookRecord, NotebookSpec, RoleRecord, RoleSpec};
 use crate::domain::outcome::OutcomeEvent;
+use crate::domain::policy::PolicyDocument;
 use crate::error::AwsError;
 
 pub type AwsResult<T> = Result<T, AwsError>;
@@ -27,6 +29,15 @@ pub trait Roles: Send + Sync {
     fn get_role(&self, name: &str) -> impl Future<Output = AwsResult<Option<RoleRecord>>> + Send;
     /// Writes (or rewrites) the role's inline policy from the spec.
     fn put_inline_policy(&self, spec: &RoleSpec) -> impl Future<Output = AwsResult<()>> + Send;
+    /// The role's notebook-fleet inline policy; `None` when the role or the policy does not exist.
+    fn inline_policy(&self, role_name: &str) -> impl Future<Output = AwsResult<Option<PolicyDocument>>> + Send;
+    fn replace_inline_policy(
+        &self,
+        role_name: &str,
+        policy: &PolicyDocument,
+    ) -> impl Future<Output = AwsResult<()>> + Send;
+    /// Deletes the inline policy and then the role; a role already gone is success.
+    fn delete_role(&self, role_name: &str) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
 /// Notebook instances and their lifecycle configurations in SageMaker.
@@ -39,6 +50,14 @@ pub trait Notebooks: Send + Sync {
     fn create_notebook(&self, spec: &NotebookSpec) -> impl Future<Output = AwsResult<String>> + Send;
     fn stop_notebook(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
     fn start_notebook(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    fn tag_notebook(&self, arn: &str, tags: &[(String, String)]) -> impl Future<Output = AwsResult<()>> + Send;
+    /// Deletes a stopped notebook and its volume. Only an explicit, confirmed decommission calls this.
+    fn delete_notebook(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    /// Every managed notebook of the owner, found by its tags in bulk: `(ARN, tags)`.
+    fn owned_notebooks(
+        &self,
+        owner: &str,
+    ) -> impl Future<Output = AwsResult<Vec<(String, BTreeMap<String, String>)>>> + Send;
 }
 
 /// Puts outcome events on the project's bus.
@@ -64,6 +83,45 @@ pub trait Fleet: Send + Sync {
         &self,
     ) -> impl Future<Output = AwsResult<HashMap<String, BTreeMap<String, String>>>> + Send;
     fn stop_notebook(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    fn tag_notebook(&self, arn: &str, tags: &[(String, String)]) -> impl Future<Output = AwsResult<()>> + Send;
+    /// Takes every permission from a notebook's role (its inline policy is deleted; the role stays, so that
+    /// the trail can name it). A policy already gone is success.
+    fn revoke_role(&self, role_name: &str) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// The audit trail in the audit bucket (object lock: a record, once written, cannot be changed or deleted).
+pub trait AuditLog: Send + Sync {
+    fn write(&self, key: &str, record: &AuditRecord) -> impl Future<Output = AwsResult<()>> + Send;
+    /// Keys under the prefix, in key order (which is time order within one history).
+    fn list(&self, prefix: &str) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
+    /// The record at the key; `None` when there is none.
+    fn read(&self, key: &str) -> impl Future<Output = AwsResult<Option<AuditRecord>>> + Send;
+
+    /// Writes the record under each of its keys.
+    fn append(&self, record: &AuditRecord) -> impl Future<Output = AwsResult<()>> + Send {
+        async move {
+            for key in record.keys() {
+                self.write(&key, record).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Every record under the prefix, oldest first.
+    fn history(&self, prefix: &str) -> impl Future<Output = AwsResult<Vec<AuditRecord>>> + Send {
+        async move {
+            let mut records = Vec::new();
+            for key in self.list(prefix).await? {
+                records.extend(self.read(&key).await?);
+            }
+            records.sort_by_key(|r| r.recorded_at);
+            Ok(records)
+        }
+    }
+
+    fn is_deactivated(&self, owner: &str) -> impl Future<Output = AwsResult<bool>> + Send {
+        async move { Ok(self.read(&deactivation_marker_key(owner)).await?.is_some()) }
+    }
 }
 
 /// Heartbeats in the assets bucket, read in bulk: a page lists up to 1,000.

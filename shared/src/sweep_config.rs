@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::{
-    boolean, list, number, ConfigError, ASSETS_BUCKET, DEFAULT_EVENT_SOURCE, DEFAULT_IDLE_TIMEOUT_MINUTES,
+    audit_bucket, boolean, list, number, ConfigError, ASSETS_BUCKET, DEFAULT_EVENT_SOURCE, DEFAULT_IDLE_TIMEOUT_MINUTES,
     DEFAULT_IDLE_TIMEOUT_MINUTES_MAX, EVENT_BUS_NAME, EVENT_SOURCE, IDLE_TIMEOUT_MINUTES_DEFAULT,
     IDLE_TIMEOUT_MINUTES_MAX, IDLE_TIMEOUT_MINUTES_MIN,
 };
@@ -25,6 +25,8 @@ pub struct SweepConfig {
     pub event_bus_name: String,
     pub event_source: String,
     pub assets_bucket: String,
+    /// Where every stop, warning and revocation is recorded (see [`crate::domain::audit`]).
+    pub audit_bucket: String,
     pub policy: IdlePolicy,
     /// Decide and report, stop nothing, warn nobody.
     pub dry_run: bool,
@@ -86,6 +88,7 @@ impl SweepConfig {
             event_bus_name: required(EVENT_BUS_NAME)?,
             event_source: var(EVENT_SOURCE).unwrap_or_else(|| DEFAULT_EVENT_SOURCE.to_owned()),
             assets_bucket,
+            audit_bucket: audit_bucket(&var)?,
             policy: IdlePolicy {
                 default_timeout_minutes: default_timeout,
                 timeout_by_instance_type,
@@ -109,7 +112,11 @@ mod tests {
 
     fn from(pairs: &[(&'static str, &str)]) -> Result<SweepConfig, ConfigError> {
         let mut vars: HashMap<&str, String> =
-            HashMap::from([(EVENT_BUS_NAME, "bus".to_owned()), (ASSETS_BUCKET, "fleet-assets".to_owned())]);
+            HashMap::from([
+            (EVENT_BUS_NAME, "bus".to_owned()),
+            (ASSETS_BUCKET, "fleet-assets".to_owned()),
+            (crate::config::AUDIT_BUCKET, "fleet-audit".to_owned()),
+        ]);
         vars.extend(pairs.iter().map(|(k, v)| (*k, (*v).to_owned())));
         SweepConfig::from_vars(|name| vars.get(name).cloned())
     }

@@ -14,7 +14,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let sdk = aws_config::load_from_env().await;
-    let provisioner = AwsProvisioner::from_sdk_config(&sdk, config);
+    // Path-style S3 addressing is for emulators only (the demo runs the function against moto).
+    let path_style = std::env::var("FLEET_S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
+    let provisioner = AwsProvisioner::from_sdk_config(&sdk, config, path_style);
     let provisioner = &provisioner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
         handle_request_event(provisioner, event.payload).await.map_err(Error::from)

@@ -2,13 +2,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_sagemaker::types::NotebookInstanceStatus;
 use tracing::instrument;
 
+use super::iam::delete_inline_policy;
+use super::sagemaker::add_tags;
+use super::tagging::managed_notebooks_tagged;
 use super::{classify, to_chrono};
 use crate::domain::notebook::{ListedNotebook, NotebookStatus};
-use crate::domain::tags;
 use crate::error::ErrorKind;
 use crate::ports::{AwsResult, Fleet};
 
@@ -16,11 +17,16 @@ use crate::ports::{AwsResult, Fleet};
 pub struct SageMakerFleet {
     sagemaker: aws_sdk_sagemaker::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
+    iam: aws_sdk_iam::Client,
 }
 
 impl SageMakerFleet {
-    pub fn new(sagemaker: aws_sdk_sagemaker::Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
-        SageMakerFleet { sagemaker, tagging }
+    pub fn new(
+        sagemaker: aws_sdk_sagemaker::Client,
+        tagging: aws_sdk_resourcegroupstagging::Client,
+        iam: aws_sdk_iam::Client,
+    ) -> Self {
+        SageMakerFleet { sagemaker, tagging, iam }
     }
 }
 
@@ -60,33 +66,7 @@ impl Fleet for SageMakerFleet {
 
     #[instrument(skip(self))]
     async fn managed_notebook_tags(&self) -> AwsResult<HashMap<String, BTreeMap<String, String>>> {
-        let mut tagged = HashMap::new();
-        let mut token: Option<String> = None;
-        // Paged by hand: every request names its page size, so no page falls back to the service's defaults.
-        loop {
-            let page = self
-                .tagging
-                .get_resources()
-                .resource_type_filters("sagemaker:notebook-instance")
-                .tag_filters(TagFilter::builder().key(tags::MANAGED_BY).values(tags::MANAGED_BY_VALUE).build())
-                // At most 100 resources and 500 tags a page (both maxima): 100 notebooks a page while they
-                // carry no more than 5 tags each, which the project's own tags fit.
-                .resources_per_page(100)
-                .tags_per_page(500)
-                .set_pagination_token(token.take())
-                .send()
-                .await
-                .map_err(|e| classify("GetResources", e, |_, _| None))?;
-            for resource in page.resource_tag_mapping_list.unwrap_or_default() {
-                let Some(arn) = resource.resource_arn else { continue };
-                let tags = resource.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect();
-                tagged.insert(arn.to_ascii_lowercase(), tags);
-            }
-            match page.pagination_token.filter(|t| !t.is_empty()) {
-                Some(next) => token = Some(next),
-                None => return Ok(tagged),
-            }
-        }
+        managed_notebooks_tagged(&self.tagging, &[]).await
     }
 
     #[instrument(skip(self))]
@@ -97,5 +77,15 @@ impl Fleet for SageMakerFleet {
             })
         })?;
         Ok(())
+    }
+
+    #[instrument(skip(self))]
+    async fn tag_notebook(&self, arn: &str, tags: &[(String, String)]) -> AwsResult<()> {
+        add_tags(&self.sagemaker, arn, tags).await
+    }
+
+    #[instrument(skip(self))]
+    async fn revoke_role(&self, role_name: &str) -> AwsResult<()> {
+        delete_inline_policy(&self.iam, role_name).await
     }
 }

@@ -6,6 +6,7 @@ use tracing::instrument;
 
 use super::classify;
 use crate::domain::notebook::{RoleRecord, RoleSpec};
+use crate::domain::policy::{PolicyDocument, NOTEBOOK_POLICY_NAME};
 use crate::error::{AwsError, ErrorKind};
 use crate::ports::{AwsResult, Roles};
 
@@ -93,5 +94,66 @@ impl Roles for IamRoles {
             .await
             .map_err(|e| classify("PutRolePolicy", e, iam_codes))?;
         Ok(())
+    }
+
+    #[instrument(skip(self))]
+    async fn inline_policy(&self, role_name: &str) -> AwsResult<Option<PolicyDocument>> {
+        let output =
+            match self.client.get_role_policy().role_name(role_name).policy_name(NOTEBOOK_POLICY_NAME).send().await {
+                Ok(output) => output,
+                Err(e) => {
+                    let error = classify("GetRolePolicy", e, iam_codes);
+                    return if error.is(ErrorKind::NotFound) { Ok(None) } else { Err(error) };
+                }
+            };
+        // IAM answers the document URL-encoded.
+        let text = percent_encoding::percent_decode_str(&output.policy_document).decode_utf8_lossy();
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| AwsError::new("GetRolePolicy", ErrorKind::Invalid, None, format!("unreadable policy: {e}")))
+    }
+
+    #[instrument(skip(self, policy))]
+    async fn replace_inline_policy(&self, role_name: &str, policy: &PolicyDocument) -> AwsResult<()> {
+        self.client
+            .put_role_policy()
+            .role_name(role_name)
+            .policy_name(NOTEBOOK_POLICY_NAME)
+            .policy_document(policy.to_json())
+            .send()
+            .await
+            .map_err(|e| classify("PutRolePolicy", e, iam_codes))?;
+        Ok(())
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_role(&self, role_name: &str) -> AwsResult<()> {
+        delete_inline_policy(&self.client, role_name).await?;
+        match self.client.delete_role().role_name(role_name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let error = classify("DeleteRole", e, iam_codes);
+                if error.is(ErrorKind::NotFound) {
+                    Ok(())
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+}
+
+/// Deletes the notebook-fleet inline policy of a role: the role keeps no permission. Already gone is success.
+pub(crate) async fn delete_inline_policy(client: &Client, role_name: &str) -> AwsResult<()> {
+    match client.delete_role_policy().role_name(role_name).policy_name(NOTEBOOK_POLICY_NAME).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let error = classify("DeleteRolePolicy", e, iam_codes);
+            if error.is(ErrorKind::NotFound) {
+                Ok(())
+            } else {
+                Err(error)
+            }
+        }
     }
 }

@@ -2,6 +2,8 @@
 
 #[cfg(feature = "publisher")]
 pub mod assets;
+#[cfg(any(feature = "provisioner", feature = "sweeper", feature = "audit"))]
+pub mod audit;
 mod call_counter;
 #[cfg(feature = "publisher")]
 pub mod custom_resource;
@@ -17,10 +19,12 @@ pub mod eventbridge;
 pub mod fleet;
 #[cfg(feature = "sweeper")]
 pub mod heartbeats;
-#[cfg(feature = "provisioner")]
+#[cfg(any(feature = "provisioner", feature = "sweeper"))]
 pub mod iam;
-#[cfg(feature = "provisioner")]
+#[cfg(any(feature = "provisioner", feature = "sweeper"))]
 pub mod sagemaker;
+#[cfg(any(feature = "provisioner", feature = "sweeper"))]
+mod tagging;
 
 #[cfg(feature = "provisioner")]
 mod provisioner;

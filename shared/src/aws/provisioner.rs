@@ -2,6 +2,7 @@
 
 use aws_config::SdkConfig;
 
+use super::audit::S3AuditLog;
 use super::ec2::Ec2Network;
 use super::eventbridge::EventBridgeEvents;
 use super::iam::IamRoles;
@@ -9,28 +10,49 @@ use super::sagemaker::SageMakerNotebooks;
 use crate::config::Config;
 use crate::service::Provisioner;
 
-pub type AwsProvisioner = Provisioner<Ec2Network, IamRoles, SageMakerNotebooks, EventBridgeEvents>;
+pub type AwsProvisioner = Provisioner<Ec2Network, IamRoles, SageMakerNotebooks, EventBridgeEvents, S3AuditLog>;
+
+/// Every client the provisioner calls.
+#[derive(Debug, Clone)]
+pub struct ProvisionerClients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub sagemaker: aws_sdk_sagemaker::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl ProvisionerClients {
+    /// Every client from one SDK configuration; `s3_path_style` is for emulators (moto).
+    pub fn new(sdk: &SdkConfig, s3_path_style: bool) -> Self {
+        ProvisionerClients {
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+            sagemaker: aws_sdk_sagemaker::Client::new(sdk),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
+            eventbridge: aws_sdk_eventbridge::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(s3_path_style).build()),
+        }
+    }
+}
 
 impl AwsProvisioner {
-    pub fn from_sdk_config(sdk: &SdkConfig, config: Config) -> Self {
-        Self::from_clients(
-            aws_sdk_ec2::Client::new(sdk),
-            aws_sdk_iam::Client::new(sdk),
-            aws_sdk_sagemaker::Client::new(sdk),
-            aws_sdk_eventbridge::Client::new(sdk),
-            config,
-        )
+    pub fn from_sdk_config(sdk: &SdkConfig, config: Config, s3_path_style: bool) -> Self {
+        Self::from_clients(ProvisionerClients::new(sdk, s3_path_style), config)
     }
 
     /// For callers that configure each client themselves (tests count calls with an interceptor).
-    pub fn from_clients(
-        ec2: aws_sdk_ec2::Client,
-        iam: aws_sdk_iam::Client,
-        sagemaker: aws_sdk_sagemaker::Client,
-        eventbridge: aws_sdk_eventbridge::Client,
-        config: Config,
-    ) -> Self {
-        let events = EventBridgeEvents::new(eventbridge, &config.event_bus_name, &config.event_source);
-        Provisioner::new(Ec2Network::new(ec2), IamRoles::new(iam), SageMakerNotebooks::new(sagemaker), events, config)
+    pub fn from_clients(clients: ProvisionerClients, config: Config) -> Self {
+        let events = EventBridgeEvents::new(clients.eventbridge, &config.event_bus_name, &config.event_source);
+        let audit = S3AuditLog::new(clients.s3, &config.audit_bucket);
+        Provisioner::new(
+            Ec2Network::new(clients.ec2),
+            IamRoles::new(clients.iam),
+            SageMakerNotebooks::new(clients.sagemaker, clients.tagging),
+            events,
+            audit,
+            config,
+        )
     }
 }

@@ -10,6 +10,8 @@ use aws_sdk_sagemaker::Client;
 use tracing::instrument;
 
 use super::classify;
+use super::tagging::managed_notebooks_tagged;
+use crate::domain::tags;
 use crate::domain::lifecycle::LifecycleConfig;
 use crate::domain::notebook::{NotebookRecord, NotebookSpec, NotebookStatus};
 use crate::error::{AwsError, ErrorKind};
@@ -18,12 +20,25 @@ use crate::ports::{AwsResult, Notebooks};
 #[derive(Debug, Clone)]
 pub struct SageMakerNotebooks {
     client: Client,
+    tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 impl SageMakerNotebooks {
-    pub fn new(client: Client) -> Self {
-        SageMakerNotebooks { client }
+    pub fn new(client: Client, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
+        SageMakerNotebooks { client, tagging }
     }
+}
+
+/// Adds (or overwrites) tags on a notebook.
+pub(crate) async fn add_tags(client: &Client, arn: &str, added: &[(String, String)]) -> AwsResult<()> {
+    client
+        .add_tags()
+        .resource_arn(arn)
+        .set_tags(Some(sdk_tags(added)))
+        .send()
+        .await
+        .map_err(|e| classify("AddTags", e, sagemaker_codes))?;
+    Ok(())
 }
 
 /// SageMaker reports most conditions as `ValidationException` and tells them apart in the message.
@@ -63,7 +78,7 @@ fn create_notebook_codes(code: &str, message: &str) -> Option<ErrorKind> {
     kind
 }
 
-fn tags(tags: &[(String, String)]) -> Vec<Tag> {
+fn sdk_tags(tags: &[(String, String)]) -> Vec<Tag> {
     tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
@@ -131,7 +146,7 @@ impl Notebooks for SageMakerNotebooks {
             .instance_metadata_service_configuration(
                 InstanceMetadataServiceConfiguration::builder().minimum_instance_metadata_service_version("2").build(),
             )
-            .set_tags(Some(tags(&spec.tags)))
+            .set_tags(Some(sdk_tags(&spec.tags)))
             .send()
             .await
             .map_err(|e| classify("CreateNotebookInstance", e, create_notebook_codes))?;
@@ -160,6 +175,29 @@ impl Notebooks for SageMakerNotebooks {
             .await
             .map_err(|e| classify("StartNotebookInstance", e, sagemaker_codes))?;
         Ok(())
+    }
+
+    #[instrument(skip(self, added))]
+    async fn tag_notebook(&self, arn: &str, added: &[(String, String)]) -> AwsResult<()> {
+        add_tags(&self.client, arn, added).await
+    }
+
+    #[instrument(skip(self))]
+    async fn delete_notebook(&self, name: &str) -> AwsResult<()> {
+        self.client
+            .delete_notebook_instance()
+            .notebook_instance_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteNotebookInstance", e, sagemaker_codes))?;
+        Ok(())
+    }
+
+    #[instrument(skip(self))]
+    async fn owned_notebooks(&self, owner: &str) -> AwsResult<Vec<(String, BTreeMap<String, String>)>> {
+        let mut owned: Vec<_> = managed_notebooks_tagged(&self.tagging, &[(tags::OWNER, owner)]).await?.into_iter().collect();
+        owned.sort();
+        Ok(owned)
     }
 }
 

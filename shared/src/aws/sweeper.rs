@@ -4,6 +4,7 @@ use aws_config::SdkConfig;
 
 use chrono::{DateTime, Utc};
 
+use super::audit::S3AuditLog;
 use super::eventbridge::EventBridgeEvents;
 use super::fleet::SageMakerFleet;
 use super::heartbeats::S3Heartbeats;
@@ -13,7 +14,7 @@ use crate::error::ServiceError;
 use crate::service::sweep::Sweeper;
 use crate::sweep_config::SweepConfig;
 
-pub type AwsSweeper = Sweeper<SageMakerFleet, S3Heartbeats, EventBridgeEvents>;
+pub type AwsSweeper = Sweeper<SageMakerFleet, S3Heartbeats, EventBridgeEvents, S3AuditLog>;
 
 impl AwsSweeper {
     /// Every client counts its calls in `calls`. `s3_path_style` is for emulators (moto); AWS itself takes
@@ -28,6 +29,7 @@ impl AwsSweeper {
             aws_sdk_resourcegroupstagging::Client::from_conf(
                 aws_sdk_resourcegroupstagging::config::Builder::from(sdk).interceptor(calls.clone()).build(),
             ),
+            aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(sdk).interceptor(calls.clone()).build()),
             aws_sdk_s3::Client::from_conf(s3),
             aws_sdk_eventbridge::Client::from_conf(
                 aws_sdk_eventbridge::config::Builder::from(sdk).interceptor(calls.clone()).build(),
@@ -66,12 +68,14 @@ impl AwsSweeper {
     pub fn from_clients(
         sagemaker: aws_sdk_sagemaker::Client,
         tagging: aws_sdk_resourcegroupstagging::Client,
+        iam: aws_sdk_iam::Client,
         s3: aws_sdk_s3::Client,
         eventbridge: aws_sdk_eventbridge::Client,
         config: SweepConfig,
     ) -> Self {
         let events = EventBridgeEvents::new(eventbridge, &config.event_bus_name, &config.event_source);
-        let heartbeats = S3Heartbeats::new(s3, &config.assets_bucket);
-        Sweeper::new(SageMakerFleet::new(sagemaker, tagging), heartbeats, events, config)
+        let heartbeats = S3Heartbeats::new(s3.clone(), &config.assets_bucket);
+        let audit = S3AuditLog::new(s3, &config.audit_bucket);
+        Sweeper::new(SageMakerFleet::new(sagemaker, tagging, iam), heartbeats, events, audit, config)
     }
 }

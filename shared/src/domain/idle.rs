@@ -2,7 +2,8 @@
 //!
 //! A notebook is idle since the later of its last heartbeat and its last start. It is warned first and
 //! stopped only once the warning is out (a stop never comes unannounced), unless warnings are disabled.
-//! An exemption tag with an expiry keeps it running whatever else holds, the runtime cap included.
+//! An exemption tag with an expiry keeps it running whatever else holds, the runtime cap included, except a
+//! lock (deactivated owner, decommissioned notebook) and an expired custodian grant: those stop it at once.
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -61,6 +62,10 @@ pub struct SweptNotebook {
 pub enum StopReason {
     Idle { idle_minutes: i64, timeout_minutes: u32 },
     MaxRuntime { runtime_minutes: i64, cap_minutes: u32 },
+    /// The notebook is locked (owner deactivated, or decommissioned): it stays stopped, exempt or not.
+    Locked { locked_at: Option<DateTime<Utc>> },
+    /// A custodian notebook whose time-bound access has expired.
+    AccessExpired { expired_at: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +178,14 @@ pub fn idle_verdict(notebook: &SweptNotebook, policy: &IdlePolicy, now: DateTime
     if notebook.status != NotebookStatus::InService {
         return (IdleVerdict::NotInService, problems);
     }
+    // A lock and an expired custodian grant stop the notebook at once: no exemption, no warning.
+    if let Some(locked) = notebook.tags.get(tags::LOCKED_AT) {
+        let locked_at = DateTime::parse_from_rfc3339(locked).ok().map(|t| t.with_timezone(&Utc));
+        return (IdleVerdict::Stop { reason: StopReason::Locked { locked_at } }, problems);
+    }
+    if let Some(expired_at) = access_expired(&notebook.tags, now) {
+        return (IdleVerdict::Stop { reason: StopReason::AccessExpired { expired_at } }, problems);
+    }
     let (exempt_until, exemption_problem) = policy.exemption(notebook, now);
     problems.extend(exemption_problem);
     if let Some(until) = exempt_until {
@@ -227,6 +240,17 @@ pub fn idle_verdict(notebook: &SweptNotebook, policy: &IdlePolicy, now: DateTime
         }
     };
     (verdict, problems)
+}
+
+/// When a custodian notebook's access expired, if it has (an unreadable expiry counts as expired: the
+/// provisioner always writes a valid one, so anything else was tampered with).
+pub fn access_expired(tags: &BTreeMap<String, String>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let value = tags.get(tags::ACCESS_EXPIRES_AT)?;
+    match DateTime::parse_from_rfc3339(value) {
+        Ok(at) if at.with_timezone(&Utc) > now => None,
+        Ok(at) => Some(at.with_timezone(&Utc)),
+        Err(_) => Some(now),
+    }
 }
 
 fn minutes(duration: Duration) -> i64 {

@@ -1,11 +1,14 @@
 //! The pure domain: plain types and functions, unit-tested without AWS.
 
 pub mod assets;
+pub mod audit;
 pub mod bucket;
+pub mod custody;
 pub mod heartbeat;
 pub mod idle;
 pub mod isolation;
 pub mod lifecycle;
+pub mod lock;
 pub mod metrics;
 pub mod names;
 pub mod notebook;

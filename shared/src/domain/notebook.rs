@@ -116,9 +116,11 @@ pub fn notebook_tags(request: &ValidNotebookRequest) -> Vec<(String, String)> {
         (tags::TEAM, request.team.clone()),
         (tags::REQUEST_ID, request.request_id.clone()),
         (tags::IDLE_TIMEOUT_MINUTES, request.idle_timeout_minutes.to_string()),
+        (tags::NOTEBOOK_NAME, request.notebook_name.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(request.extra_tags.iter().cloned())
     .collect()
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use chrono::{DateTime, Utc};
 
 use super::idle::StopReason;
+use super::request::{DataAccess, DataScope};
 use super::validation::{Problem, Rejection};
 
 pub const NOTEBOOK_PROVISIONED: &str = "Notebook Provisioned";
@@ -13,6 +14,11 @@ pub const NOTEBOOK_PROVISIONING_FAILED: &str = "Notebook Provisioning Failed";
 pub const NOTEBOOK_STOPPED: &str = "Notebook Stopped";
 pub const NOTEBOOK_STARTED: &str = "Notebook Started";
 pub const NOTEBOOK_IDLE_WARNING: &str = "Notebook Idle Warning";
+pub const NOTEBOOK_LOCKED: &str = "Notebook Locked";
+pub const OWNER_DEACTIVATION_COMPLETED: &str = "Owner Deactivation Completed";
+pub const NOTEBOOK_DECOMMISSIONED: &str = "Notebook Decommissioned";
+pub const CUSTODIAN_ACCESS_GRANTED: &str = "Custodian Access Granted";
+pub const CUSTODIAN_ACCESS_EXPIRED: &str = "Custodian Access Expired";
 
 /// Every outcome `detail-type` the project emits.
 pub const ALL_DETAIL_TYPES: &[&str] = &[
@@ -22,6 +28,11 @@ pub const ALL_DETAIL_TYPES: &[&str] = &[
     NOTEBOOK_STOPPED,
     NOTEBOOK_STARTED,
     NOTEBOOK_IDLE_WARNING,
+    NOTEBOOK_LOCKED,
+    OWNER_DEACTIVATION_COMPLETED,
+    NOTEBOOK_DECOMMISSIONED,
+    CUSTODIAN_ACCESS_GRANTED,
+    CUSTODIAN_ACCESS_EXPIRED,
 ];
 
 /// An event for the bus: its `detail-type` and its `detail`.
@@ -41,6 +52,8 @@ pub struct Provisioned {
     pub status: String,
     pub owner: String,
     pub team: String,
+    /// The folders the notebook's role was given: the record custodian access is later scoped by.
+    pub data_access: Vec<DataAccess>,
     /// True when this answers a request id that was already provisioned (a redelivery).
     pub replayed: bool,
 }
@@ -58,7 +71,8 @@ pub struct Rejected {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failed {
     pub request_id: String,
-    pub notebook_name: String,
+    pub notebook_name: Option<String>,
+    pub owner: Option<String>,
     pub request_type: String,
     pub error: String,
 }
@@ -73,6 +87,87 @@ pub struct StateChanged {
     /// True when the notebook was already in (or on its way to) the requested state.
     pub already: bool,
     pub requested_by: Option<String>,
+    pub owner: Option<String>,
+}
+
+/// One notebook of a deactivated owner, or a decommissioned one, locked: kept stopped, its role read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Locked {
+    pub request_id: String,
+    pub notebook_name: String,
+    pub notebook_arn: String,
+    pub owner: Option<String>,
+    pub status: String,
+    pub locked_at: String,
+    pub lock_reason: String,
+    pub requested_by: String,
+    pub reason: String,
+    /// What this request changed: `stopped`, `tagged`, `role-write-removed` (empty when it was locked already).
+    pub changed: Vec<String>,
+    /// Set when the notebook could not be stopped now (it was starting or updating): the idle sweeper stops
+    /// locked notebooks it finds in service.
+    pub pending: Option<String>,
+}
+
+/// The answer to `Owner Deactivated`: every notebook of the owner, and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerDeactivationCompleted {
+    pub request_id: String,
+    pub owner: String,
+    pub requested_by: String,
+    pub reason: String,
+    pub notebooks: Vec<String>,
+    /// Notebooks this request changed (the others were locked already).
+    pub changed: Vec<String>,
+    /// Notebooks still starting or updating: locked now, stopped by the idle sweeper once in service.
+    pub pending: Vec<String>,
+    /// True when nothing changed: the owner had been deactivated before.
+    pub already: bool,
+}
+
+/// The answer to `Notebook Decommission Requested`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decommissioned {
+    pub request_id: String,
+    pub notebook_name: String,
+    pub notebook_arn: String,
+    pub owner: Option<String>,
+    pub requested_by: String,
+    pub reason: String,
+    pub status: String,
+    pub locked_at: String,
+    /// True once the notebook and its volume are deleted (S3 objects are never deleted).
+    pub deleted: bool,
+    /// What happens to the notebook: `kept`, `deleted`, or why the deletion waits.
+    pub deletion: String,
+}
+
+/// The answer to `Custodian Access Requested`: the custodian's notebook and what its role may read, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodianGranted {
+    pub request_id: String,
+    pub notebook_name: String,
+    pub notebook_arn: String,
+    pub role_arn: String,
+    pub custodian: String,
+    pub deactivated_owner: String,
+    pub scope: Vec<DataScope>,
+    pub expires_at: DateTime<Utc>,
+    pub ticket: String,
+    pub reason: String,
+    pub status: String,
+    pub replayed: bool,
+}
+
+/// A custodian grant ran out: the role's access was revoked and the notebook stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodianExpired {
+    pub notebook_name: String,
+    pub owner: Option<String>,
+    pub deactivated_owner: Option<String>,
+    pub expired_at: DateTime<Utc>,
+    pub role_name: String,
+    pub reason: String,
 }
 
 /// The idle sweeper's warning: the notebook will be stopped after `stop_after` unless it is used.
@@ -143,6 +238,32 @@ impl From<&Rejected> for OutcomeEvent {
 impl From<&Failed> for OutcomeEvent {
     fn from(d: &Failed) -> Self {
         event(NOTEBOOK_PROVISIONING_FAILED, d)
+    }
+}
+
+impl From<&Locked> for OutcomeEvent {
+    fn from(d: &Locked) -> Self {
+        event(NOTEBOOK_LOCKED, d)
+    }
+}
+impl From<&OwnerDeactivationCompleted> for OutcomeEvent {
+    fn from(d: &OwnerDeactivationCompleted) -> Self {
+        event(OWNER_DEACTIVATION_COMPLETED, d)
+    }
+}
+impl From<&Decommissioned> for OutcomeEvent {
+    fn from(d: &Decommissioned) -> Self {
+        event(NOTEBOOK_DECOMMISSIONED, d)
+    }
+}
+impl From<&CustodianGranted> for OutcomeEvent {
+    fn from(d: &CustodianGranted) -> Self {
+        event(CUSTODIAN_ACCESS_GRANTED, d)
+    }
+}
+impl From<&CustodianExpired> for OutcomeEvent {
+    fn from(d: &CustodianExpired) -> Self {
+        event(CUSTODIAN_ACCESS_EXPIRED, d)
     }
 }
 

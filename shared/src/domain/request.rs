@@ -10,9 +10,19 @@ use super::validation::{Problem, Rejection};
 pub const NOTEBOOK_REQUESTED: &str = "Notebook Requested";
 pub const NOTEBOOK_STOP_REQUESTED: &str = "Notebook Stop Requested";
 pub const NOTEBOOK_START_REQUESTED: &str = "Notebook Start Requested";
+pub const NOTEBOOK_DECOMMISSION_REQUESTED: &str = "Notebook Decommission Requested";
+pub const OWNER_DEACTIVATED: &str = "Owner Deactivated";
+pub const CUSTODIAN_ACCESS_REQUESTED: &str = "Custodian Access Requested";
 
 /// The `detail-type`s the provisioner answers.
-pub const REQUEST_DETAIL_TYPES: &[&str] = &[NOTEBOOK_REQUESTED, NOTEBOOK_STOP_REQUESTED, NOTEBOOK_START_REQUESTED];
+pub const REQUEST_DETAIL_TYPES: &[&str] = &[
+    NOTEBOOK_REQUESTED,
+    NOTEBOOK_STOP_REQUESTED,
+    NOTEBOOK_START_REQUESTED,
+    NOTEBOOK_DECOMMISSION_REQUESTED,
+    OWNER_DEACTIVATED,
+    CUSTODIAN_ACCESS_REQUESTED,
+];
 
 /// `Notebook Requested`: provision an isolated notebook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,12 +71,72 @@ pub struct NotebookActionRequested {
     pub requested_by: Option<String>,
 }
 
+/// `Notebook Decommission Requested`: stop the notebook, lock it and mark it for deletion. The notebook and
+/// its volume are deleted only when `delete_notebook` is true, `data_no_longer_needed` is true and
+/// `confirm_notebook_name` repeats the name; S3 objects are never deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecommissionRequested {
+    pub request_id: String,
+    pub notebook_name: String,
+    pub requested_by: String,
+    pub reason: String,
+    #[serde(default)]
+    pub delete_notebook: bool,
+    #[serde(default)]
+    pub data_no_longer_needed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_notebook_name: Option<String>,
+}
+
+/// `Owner Deactivated`: stop and lock every notebook of the owner; keep every volume and every object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerDeactivated {
+    pub request_id: String,
+    pub owner: String,
+    pub requested_by: String,
+    pub reason: String,
+}
+
+/// `Custodian Access Requested`: a named, active person asks for time-bound, read-only access to a
+/// deactivated owner's data, through a notebook of their own whose role reads exactly that data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustodianAccessRequested {
+    pub request_id: String,
+    pub custodian: String,
+    pub deactivated_owner: String,
+    /// The folders to read; omitted means every folder the owner's notebooks were given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<DataScope>>,
+    pub reason: String,
+    pub ticket: String,
+    pub duration_hours: u32,
+    /// The custodian's notebook.
+    pub notebook_name: String,
+    pub team: String,
+    pub instance_type: String,
+    pub volume_size_gb: u32,
+}
+
+/// A folder of a deactivated owner's data.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataScope {
+    pub bucket: String,
+    pub prefix: String,
+}
+
 /// A request the provisioner knows how to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Provision(NotebookRequested),
     Stop(NotebookActionRequested),
     Start(NotebookActionRequested),
+    Decommission(DecommissionRequested),
+    DeactivateOwner(OwnerDeactivated),
+    Custodian(CustodianAccessRequested),
 }
 
 impl Request {
@@ -77,6 +147,9 @@ impl Request {
             NOTEBOOK_REQUESTED => typed(detail).map(Request::Provision),
             NOTEBOOK_STOP_REQUESTED => typed(detail).map(Request::Stop),
             NOTEBOOK_START_REQUESTED => typed(detail).map(Request::Start),
+            NOTEBOOK_DECOMMISSION_REQUESTED => typed(detail).map(Request::Decommission),
+            OWNER_DEACTIVATED => typed(detail).map(Request::DeactivateOwner),
+            CUSTODIAN_ACCESS_REQUESTED => typed(detail).map(Request::Custodian),
             other => Err(Rejection::single(
                 "detail-type",
                 format!("{other:?} is not a request this function handles; expected one of {REQUEST_DETAIL_TYPES:?}"),
@@ -88,13 +161,41 @@ impl Request {
         match self {
             Request::Provision(r) => &r.request_id,
             Request::Stop(r) | Request::Start(r) => &r.request_id,
+            Request::Decommission(r) => &r.request_id,
+            Request::DeactivateOwner(r) => &r.request_id,
+            Request::Custodian(r) => &r.request_id,
         }
     }
 
-    pub fn notebook_name(&self) -> &str {
+    /// The notebook the request is about; an owner's deactivation names none.
+    pub fn notebook_name(&self) -> Option<&str> {
         match self {
-            Request::Provision(r) => &r.notebook_name,
-            Request::Stop(r) | Request::Start(r) => &r.notebook_name,
+            Request::Provision(r) => Some(&r.notebook_name),
+            Request::Stop(r) | Request::Start(r) => Some(&r.notebook_name),
+            Request::Decommission(r) => Some(&r.notebook_name),
+            Request::DeactivateOwner(_) => None,
+            Request::Custodian(r) => Some(&r.notebook_name),
+        }
+    }
+
+    /// The owner the request is about, when it names one.
+    pub fn owner(&self) -> Option<&str> {
+        match self {
+            Request::Provision(r) => Some(&r.owner),
+            Request::DeactivateOwner(r) => Some(&r.owner),
+            Request::Custodian(r) => Some(&r.custodian),
+            Request::Stop(_) | Request::Start(_) | Request::Decommission(_) => None,
+        }
+    }
+
+    /// Who asked, for the audit trail.
+    pub fn requested_by(&self) -> Option<&str> {
+        match self {
+            Request::Provision(r) => Some(&r.owner),
+            Request::Stop(r) | Request::Start(r) => r.requested_by.as_deref(),
+            Request::Decommission(r) => Some(&r.requested_by),
+            Request::DeactivateOwner(r) => Some(&r.requested_by),
+            Request::Custodian(r) => Some(&r.custodian),
         }
     }
 }
@@ -162,6 +263,6 @@ mod tests {
         let detail = json!({"request_id": "r", "notebook_name": "nb"});
         assert!(matches!(Request::parse(NOTEBOOK_STOP_REQUESTED, &detail), Ok(Request::Stop(_))));
         let start = Request::parse(NOTEBOOK_START_REQUESTED, &detail).expect("parses");
-        assert_eq!((start.request_id(), start.notebook_name()), ("r", "nb"));
+        assert_eq!((start.request_id(), start.notebook_name()), ("r", Some("nb")));
     }
 }

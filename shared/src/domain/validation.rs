@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bucket::{validate_bucket_name, validate_prefix};
 use super::names::validate_notebook_name;
-use super::request::{DataAccess, NotebookActionRequested, NotebookRequested};
+use super::request::{DataAccess, DecommissionRequested, NotebookActionRequested, NotebookRequested, OwnerDeactivated};
 use crate::config::RequestLimits;
 
 /// One thing wrong with a request.
@@ -55,6 +55,15 @@ pub struct ValidNotebookRequest {
     /// Sorted and free of duplicates.
     pub data_access: Vec<DataAccess>,
     pub root_access: bool,
+    /// Tags beyond the standard ones (custodian notebooks carry their grant's).
+    pub extra_tags: Vec<(String, String)>,
+}
+
+impl ValidNotebookRequest {
+    pub(crate) fn with_extra_tags(mut self, tags: Vec<(String, String)>) -> Self {
+        self.extra_tags = tags;
+        self
+    }
 }
 
 /// A stop or start request whose id and name are well-formed.
@@ -136,6 +145,7 @@ pub fn validate_notebook_request(
         idle_timeout_minutes: request.idle_timeout_minutes.unwrap_or(limits.default_idle_timeout_minutes),
         data_access,
         root_access: request.root_access.unwrap_or(false),
+        extra_tags: Vec::new(),
     })
 }
 
@@ -161,6 +171,74 @@ pub fn validate_action_request(request: &NotebookActionRequested) -> Result<Vali
 }
 
 /// Request ids travel in tags and event details: letters, digits and `._:-`, at most 128 characters.
+/// A decommission request: well-formed, and a deletion asked for only with both confirmations.
+pub fn validate_decommission(request: &DecommissionRequested) -> Result<(), Rejection> {
+    let mut problems = Vec::new();
+    let mut check = |field: &str, result: Result<(), String>| {
+        if let Err(reason) = result {
+            problems.push(Problem { field: format!("detail.{field}"), reason });
+        }
+    };
+    check("request_id", validate_request_id(&request.request_id));
+    check("notebook_name", validate_notebook_name(&request.notebook_name));
+    check("requested_by", validate_principal(&request.requested_by));
+    check("reason", validate_reason(&request.reason));
+    if request.delete_notebook {
+        if !request.data_no_longer_needed {
+            check(
+                "data_no_longer_needed",
+                Err("deleting a notebook deletes its volume: set it to true to confirm the data is no longer needed, or leave delete_notebook false to keep the volume".into()),
+            );
+        }
+        if request.confirm_notebook_name.as_deref() != Some(request.notebook_name.as_str()) {
+            check(
+                "confirm_notebook_name",
+                Err(format!("must repeat the notebook's name ({:?}) to delete it", request.notebook_name)),
+            );
+        }
+    } else if request.data_no_longer_needed || request.confirm_notebook_name.is_some() {
+        check(
+            "delete_notebook",
+            Err("a deletion is confirmed but not asked for: set delete_notebook to true, or drop the confirmations".into()),
+        );
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Rejection::from_problems(problems))
+    }
+}
+
+pub fn validate_owner_deactivated(request: &OwnerDeactivated) -> Result<(), Rejection> {
+    let problems: Vec<Problem> = [
+        ("request_id", validate_request_id(&request.request_id)),
+        ("owner", validate_principal(&request.owner)),
+        ("requested_by", validate_principal(&request.requested_by)),
+        ("reason", validate_reason(&request.reason)),
+    ]
+    .into_iter()
+    .filter_map(|(field, result)| result.err().map(|reason| Problem { field: format!("detail.{field}"), reason }))
+    .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Rejection::from_problems(problems))
+    }
+}
+
+const MAX_REASON_LEN: usize = 512;
+
+/// Why an irreversible or access-changing request was made: kept in the audit trail.
+pub fn validate_reason(reason: &str) -> Result<(), String> {
+    if reason.trim().is_empty() || reason.len() > MAX_REASON_LEN {
+        return Err(format!("must say why, in 1 to {MAX_REASON_LEN} characters"));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(())
+}
+
 pub fn validate_request_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > MAX_REQUEST_ID_LEN {
         return Err(format!("must be 1 to {MAX_REQUEST_ID_LEN} characters long"));

@@ -1,17 +1,25 @@
 //! `Notebook Stop Requested` and `Notebook Start Requested`: act only on notebooks this project manages.
+//! A locked notebook (deactivated owner, decommissioned) and a custodian notebook whose grant expired are
+//! never started.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 
 use super::Provisioner;
+use crate::domain::idle::access_expired;
+use crate::domain::lock::lock_of;
 use crate::domain::notebook::{NotebookRecord, NotebookStatus};
 use crate::domain::outcome::{OutcomeEvent, Rejected, StateChanged};
 use crate::domain::request::{NotebookActionRequested, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
 use crate::domain::tags;
 use crate::domain::validation::{validate_action_request, Rejection, ValidActionRequest};
 use crate::error::ServiceError;
-use crate::ports::{Events, Network, Notebooks, Roles};
+use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
 
-impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
+impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, R, S, E, A> {
     pub(crate) async fn stop(&self, request: &NotebookActionRequested) -> Result<OutcomeEvent, ServiceError> {
-        let (valid, notebook) = match self.managed_notebook(NOTEBOOK_STOP_REQUESTED, request).await? {
+        let (valid, notebook, tags) = match self.managed_notebook(NOTEBOOK_STOP_REQUESTED, request).await? {
             Ok(found) => found,
             Err(rejected) => return Ok(rejected),
         };
@@ -23,14 +31,39 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             NotebookStatus::Stopping | NotebookStatus::Stopped => (notebook.status, true),
             other => return Ok(self.not_now(NOTEBOOK_STOP_REQUESTED, &valid, &other, "stopped")),
         };
-        Ok(changed(&valid, status, already).stopped())
+        Ok(changed(&valid, &tags, status, already).stopped())
     }
 
-    pub(crate) async fn start(&self, request: &NotebookActionRequested) -> Result<OutcomeEvent, ServiceError> {
-        let (valid, notebook) = match self.managed_notebook(NOTEBOOK_START_REQUESTED, request).await? {
+    pub(crate) async fn start(
+        &self,
+        request: &NotebookActionRequested,
+        now: DateTime<Utc>,
+    ) -> Result<OutcomeEvent, ServiceError> {
+        let (valid, notebook, tags) = match self.managed_notebook(NOTEBOOK_START_REQUESTED, request).await? {
             Ok(found) => found,
             Err(rejected) => return Ok(rejected),
         };
+        let refuse = |reason: String| {
+            Ok(super::rejected(
+                NOTEBOOK_START_REQUESTED,
+                &valid.request_id,
+                Some(&valid.notebook_name),
+                Rejection::single("detail.notebook_name", reason),
+            ))
+        };
+        if let Some((at, why)) = lock_of(&tags) {
+            return refuse(format!(
+                "notebook {:?} is locked ({why}, since {at}) and cannot be started; its data is kept: ask for custodian access to read it",
+                valid.notebook_name
+            ));
+        }
+        if let Some(expired) = access_expired(&tags, now) {
+            return refuse(format!(
+                "the custodian access of notebook {:?} expired at {}; ask for custodian access again",
+                valid.notebook_name,
+                expired.to_rfc3339()
+            ));
+        }
         let (status, already) = match notebook.status {
             NotebookStatus::Stopped => {
                 self.notebooks.start_notebook(&valid.notebook_name).await?;
@@ -39,15 +72,16 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             NotebookStatus::Pending | NotebookStatus::InService => (notebook.status, true),
             other => return Ok(self.not_now(NOTEBOOK_START_REQUESTED, &valid, &other, "started")),
         };
-        Ok(changed(&valid, status, already).started())
+        Ok(changed(&valid, &tags, status, already).started())
     }
 
-    /// The notebook named by the request, if it exists and this project manages it; otherwise the rejection.
-    async fn managed_notebook(
+    /// The notebook named by the request and its tags, if it exists and this project manages it; otherwise
+    /// the rejection.
+    pub(crate) async fn managed_notebook(
         &self,
         request_type: &str,
         request: &NotebookActionRequested,
-    ) -> Result<Result<(ValidActionRequest, NotebookRecord), OutcomeEvent>, ServiceError> {
+    ) -> Result<Result<ManagedNotebook, OutcomeEvent>, ServiceError> {
         let reject = |rejection: Rejection| {
             OutcomeEvent::from(&Rejected::new(
                 request_type,
@@ -73,7 +107,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
                 format!("notebook {:?} is not managed by notebook-fleet", valid.notebook_name),
             ))));
         }
-        Ok(Ok((valid, notebook)))
+        Ok(Ok((valid, notebook, found)))
     }
 
     fn not_now(
@@ -100,8 +134,16 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
     }
 }
 
-fn changed(valid: &ValidActionRequest, status: NotebookStatus, already: bool) -> StateChanged {
+pub(crate) type ManagedNotebook = (ValidActionRequest, NotebookRecord, BTreeMap<String, String>);
+
+fn changed(
+    valid: &ValidActionRequest,
+    found: &BTreeMap<String, String>,
+    status: NotebookStatus,
+    already: bool,
+) -> StateChanged {
     StateChanged {
+        owner: found.get(tags::OWNER).cloned(),
         request_id: valid.request_id.clone(),
         notebook_name: valid.notebook_name.clone(),
         status: status.as_str().to_owned(),

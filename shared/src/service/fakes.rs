@@ -4,12 +4,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::domain::audit::AuditRecord;
 use crate::domain::isolation::{Route, RouteTarget};
 use crate::domain::lifecycle::LifecycleConfig;
 use crate::domain::notebook::{NotebookRecord, NotebookSpec, NotebookStatus, RoleRecord, RoleSpec};
 use crate::domain::outcome::OutcomeEvent;
+use crate::domain::policy::PolicyDocument;
+use crate::domain::tags;
 use crate::error::{AwsError, ErrorKind};
-use crate::ports::{AwsResult, Events, Network, Notebooks, Roles};
+use crate::ports::{AuditLog, AwsResult, Events, Network, Notebooks, Roles};
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -20,6 +23,8 @@ pub(crate) struct State {
     pub notebooks: BTreeMap<String, (NotebookSpec, NotebookRecord)>,
     pub foreign_notebooks: BTreeMap<String, NotebookRecord>,
     pub events: Vec<OutcomeEvent>,
+    /// The audit bucket: key → record.
+    pub audit: BTreeMap<String, AuditRecord>,
     pub calls: Vec<&'static str>,
     /// Operation → errors to return on its next calls, in order.
     pub failures: HashMap<&'static str, Vec<ErrorKind>>,
@@ -62,7 +67,18 @@ impl FakeAws {
 
     /// Calls that create or change something.
     pub fn mutating_calls(&self) -> Vec<&'static str> {
-        let reads = ["DescribeNotebookInstance", "ListTags", "DescribeRouteTables", "GetRole", "PutEvents"];
+        let reads = [
+            "DescribeNotebookInstance",
+            "ListTags",
+            "DescribeRouteTables",
+            "GetRole",
+            "GetRolePolicy",
+            "GetResources",
+            "PutEvents",
+            "PutAuditRecord",
+            "ListAuditRecords",
+            "GetAuditRecord",
+        ];
         self.state().calls.iter().copied().filter(|c| !reads.contains(c)).collect()
     }
 }
@@ -102,6 +118,25 @@ impl Roles for FakeAws {
     async fn put_inline_policy(&self, spec: &RoleSpec) -> AwsResult<()> {
         self.call("PutRolePolicy")?;
         self.state().inline_policies.insert(spec.name.clone(), spec.inline_policy.to_json());
+        Ok(())
+    }
+
+    async fn inline_policy(&self, role_name: &str) -> AwsResult<Option<PolicyDocument>> {
+        self.call("GetRolePolicy")?;
+        Ok(self.state().inline_policies.get(role_name).map(|json| serde_json::from_str(json).expect("policy json")))
+    }
+
+    async fn replace_inline_policy(&self, role_name: &str, policy: &PolicyDocument) -> AwsResult<()> {
+        self.call("PutRolePolicy")?;
+        self.state().inline_policies.insert(role_name.to_owned(), policy.to_json());
+        Ok(())
+    }
+
+    async fn delete_role(&self, role_name: &str) -> AwsResult<()> {
+        self.call("DeleteRole")?;
+        let mut state = self.state();
+        state.inline_policies.remove(role_name);
+        state.roles.remove(role_name);
         Ok(())
     }
 }
@@ -167,6 +202,56 @@ impl Notebooks for FakeAws {
         self.call("StartNotebookInstance")?;
         self.set_status(name, NotebookStatus::Pending);
         Ok(())
+    }
+
+    async fn tag_notebook(&self, arn: &str, added: &[(String, String)]) -> AwsResult<()> {
+        self.call("AddTags")?;
+        let mut state = self.state();
+        let (spec, _) = state
+            .notebooks
+            .values_mut()
+            .find(|(_, r)| r.arn == arn)
+            .ok_or_else(|| AwsError::new("AddTags", ErrorKind::NotFound, None, "no such notebook"))?;
+        for (key, value) in added {
+            spec.tags.retain(|(k, _)| k != key);
+            spec.tags.push((key.clone(), value.clone()));
+        }
+        Ok(())
+    }
+
+    async fn delete_notebook(&self, name: &str) -> AwsResult<()> {
+        self.call("DeleteNotebookInstance")?;
+        self.state().notebooks.remove(name);
+        Ok(())
+    }
+
+    async fn owned_notebooks(&self, owner: &str) -> AwsResult<Vec<(String, BTreeMap<String, String>)>> {
+        self.call("GetResources")?;
+        Ok(self
+            .state()
+            .notebooks
+            .values()
+            .map(|(spec, record)| (record.arn.clone(), spec.tags.iter().cloned().collect::<BTreeMap<_, _>>()))
+            .filter(|(_, found)| found.get(tags::OWNER).map(String::as_str) == Some(owner))
+            .collect())
+    }
+}
+
+impl AuditLog for FakeAws {
+    async fn write(&self, key: &str, record: &AuditRecord) -> AwsResult<()> {
+        self.call("PutAuditRecord")?;
+        self.state().audit.insert(key.to_owned(), record.clone());
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> AwsResult<Vec<String>> {
+        self.call("ListAuditRecords")?;
+        Ok(self.state().audit.keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+    }
+
+    async fn read(&self, key: &str) -> AwsResult<Option<AuditRecord>> {
+        self.call("GetAuditRecord")?;
+        Ok(self.state().audit.get(key).cloned())
     }
 }
 

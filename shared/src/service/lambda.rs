@@ -4,7 +4,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 
 use super::Provisioner;
 use crate::error::ServiceError;
-use crate::ports::{Events, Network, Notebooks, Roles};
+use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
 
 /// What the Lambda runtime reports as a failed invocation, so that EventBridge and Lambda retry it.
 #[derive(Debug, thiserror::Error)]
@@ -13,8 +13,8 @@ pub struct RetryableFailure(#[source] pub ServiceError);
 
 /// Handles one request event. A request the provisioner answered (provisioned, rejected, failed) is a
 /// successful invocation whose response is the outcome event; only a retryable failure is an error.
-pub async fn handle_request_event<N: Network, R: Roles, S: Notebooks, E: Events>(
-    provisioner: &Provisioner<N, R, S, E>,
+pub async fn handle_request_event<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog>(
+    provisioner: &Provisioner<N, R, S, E, A>,
     event: EventBridgeEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, RetryableFailure> {
     tracing::info!(event_id = event.id.as_deref(), source = %event.source, detail_type = %event.detail_type, "request event");

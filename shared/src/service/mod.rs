@@ -5,7 +5,11 @@
 //! as an error (so EventBridge and Lambda retry); any other failure is a `Notebook Provisioning Failed`.
 
 mod actions;
+mod custodian;
+mod deactivate;
+mod decommission;
 pub mod lambda;
+mod lock;
 mod provision;
 pub mod publish;
 mod retry;
@@ -13,20 +17,27 @@ pub mod sweep;
 
 pub use retry::RetryPolicy;
 
+use chrono::{DateTime, Utc};
+
 use crate::config::Config;
+use crate::domain::audit::AuditRecord;
 use crate::domain::names::validate_notebook_name;
 use crate::domain::outcome::{Failed, OutcomeEvent, Rejected};
 use crate::domain::request::Request;
-use crate::domain::validation::{validate_request_id, Rejection};
+use crate::domain::validation::{validate_principal, validate_request_id, Rejection};
 use crate::error::ServiceError;
-use crate::ports::{Events, Network, Notebooks, Roles};
+use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
+
+/// The name the provisioner signs its audit records with.
+pub const PROVISIONER: &str = "provisioner";
 
 #[derive(Debug)]
-pub struct Provisioner<N, R, S, E> {
+pub struct Provisioner<N, R, S, E, A> {
     pub(crate) network: N,
     pub(crate) roles: R,
     pub(crate) notebooks: S,
     pub(crate) events: E,
+    pub(crate) audit: A,
     pub(crate) config: Config,
     pub(crate) retry: RetryPolicy,
     /// Lifecycle configurations known to exist. They are immutable and named by content, so once seen
@@ -34,13 +45,28 @@ pub struct Provisioner<N, R, S, E> {
     pub(crate) known_lifecycle_configs: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
-impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
-    pub fn new(network: N, roles: R, notebooks: S, events: E, config: Config) -> Self {
+/// What handling a request produced: its one outcome, and the events of what it did on the way (one per
+/// notebook an owner's deactivation locked).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Answer {
+    pub outcome: OutcomeEvent,
+    pub notices: Vec<OutcomeEvent>,
+}
+
+impl From<OutcomeEvent> for Answer {
+    fn from(outcome: OutcomeEvent) -> Self {
+        Answer { outcome, notices: Vec::new() }
+    }
+}
+
+impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, R, S, E, A> {
+    pub fn new(network: N, roles: R, notebooks: S, events: E, audit: A, config: Config) -> Self {
         Provisioner {
             network,
             roles,
             notebooks,
             events,
+            audit,
             config,
             retry: RetryPolicy::default(),
             known_lifecycle_configs: std::sync::Mutex::default(),
@@ -52,27 +78,58 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
         self
     }
 
-    /// Handles one request event and publishes its outcome. Returns the outcome, or an error only when a
-    /// retry of the whole event can help.
+    /// Handles one request event now. See [`Provisioner::handle_at`].
     pub async fn handle(&self, detail_type: &str, detail: &serde_json::Value) -> Result<OutcomeEvent, ServiceError> {
-        let outcome = self.decide(detail_type, detail).await?;
-        self.events.publish(&outcome).await.map_err(ServiceError::Publish)?;
+        self.handle_at(detail_type, detail, Utc::now()).await
+    }
+
+    /// Handles one request event at `now`: acts, writes one audit record per event, publishes the events.
+    /// Returns the outcome, or an error only when a retry of the whole event can help (every step is
+    /// idempotent, so a retry after a failed audit write or publish answers again).
+    pub async fn handle_at(
+        &self,
+        detail_type: &str,
+        detail: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<OutcomeEvent, ServiceError> {
+        let (answer, actor) = self.decide(detail_type, detail, now).await?;
+        let mut events = answer.notices;
+        events.push(answer.outcome.clone());
+        for event in &events {
+            let record = AuditRecord::of_event(event, PROVISIONER, actor.as_deref(), now);
+            self.audit.append(&record).await.map_err(ServiceError::Audit)?;
+        }
+        self.events.publish_all(&events).await.map_err(ServiceError::Publish)?;
+        let outcome = answer.outcome;
         tracing::info!(detail_type, outcome = outcome.detail_type, detail = %outcome.detail, "request answered");
         Ok(outcome)
     }
 
-    async fn decide(&self, detail_type: &str, detail: &serde_json::Value) -> Result<OutcomeEvent, ServiceError> {
+    /// The answer, and who asked (for the audit trail) when the request says so.
+    async fn decide(
+        &self,
+        detail_type: &str,
+        detail: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(Answer, Option<String>), ServiceError> {
         let request = match Request::parse(detail_type, detail) {
             Ok(request) => request,
-            Err(rejection) => return Ok(rejected_raw(detail_type, detail, rejection)),
+            Err(rejection) => {
+                let actor = detail.get("requested_by").and_then(|v| v.as_str()).filter(|v| validate_principal(v).is_ok());
+                return Ok((rejected_raw(detail_type, detail, rejection).into(), actor.map(str::to_owned)));
+            }
         };
+        let actor = request.requested_by().filter(|v| validate_principal(v).is_ok()).map(str::to_owned);
         let result = match &request {
-            Request::Provision(r) => self.provision(r).await,
-            Request::Stop(r) => self.stop(r).await,
-            Request::Start(r) => self.start(r).await,
+            Request::Provision(r) => self.provision(r).await.map(Answer::from),
+            Request::Stop(r) => self.stop(r).await.map(Answer::from),
+            Request::Start(r) => self.start(r, now).await.map(Answer::from),
+            Request::Decommission(r) => self.decommission(r, now).await.map(Answer::from),
+            Request::DeactivateOwner(r) => self.deactivate_owner(r, now).await,
+            Request::Custodian(r) => self.grant_custodian(r, now).await.map(Answer::from),
         };
-        match result {
-            Ok(outcome) => Ok(outcome),
+        let result = match result {
+            Ok(answer) => Ok(answer),
             Err(error) if error.retryable() => {
                 tracing::warn!(error = %error, request_id = request.request_id(), "retryable failure; the event will be retried");
                 Err(error)
@@ -81,13 +138,31 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
                 tracing::error!(error = %error, request_id = request.request_id(), "request failed");
                 Ok(OutcomeEvent::from(&Failed {
                     request_id: request.request_id().to_owned(),
-                    notebook_name: request.notebook_name().to_owned(),
+                    notebook_name: request.notebook_name().map(str::to_owned),
+                    owner: request.owner().map(str::to_owned),
                     request_type: detail_type.to_owned(),
                     error: error.to_string(),
-                }))
+                })
+                .into())
             }
-        }
+        };
+        result.map(|answer| (answer, actor))
     }
+}
+
+/// The rejection event of a parsed request.
+pub(crate) fn rejected(
+    request_type: &str,
+    request_id: &str,
+    notebook_name: Option<&str>,
+    rejection: Rejection,
+) -> OutcomeEvent {
+    OutcomeEvent::from(&Rejected::new(
+        request_type,
+        Some(request_id.to_owned()),
+        notebook_name.map(str::to_owned),
+        rejection,
+    ))
 }
 
 /// A rejection for an event whose detail did not parse: still answer with its id and name when they are
@@ -108,3 +183,5 @@ fn rejected_raw(detail_type: &str, detail: &serde_json::Value, rejection: Reject
 pub(crate) mod fakes;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tombstone_tests;

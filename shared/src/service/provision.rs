@@ -11,7 +11,7 @@ use crate::domain::request::{NotebookRequested, NOTEBOOK_REQUESTED};
 use crate::domain::tags;
 use crate::domain::validation::{validate_notebook_request, Rejection, ValidNotebookRequest};
 use crate::error::{AwsError, ErrorKind, ServiceError};
-use crate::ports::{Events, Network, Notebooks, Roles};
+use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
 
 /// What an existing notebook of the requested name means for this request.
 enum Existing {
@@ -21,7 +21,7 @@ enum Existing {
     Conflict(Rejection),
 }
 
-impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
+impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, R, S, E, A> {
     pub(crate) async fn provision(&self, request: &NotebookRequested) -> Result<OutcomeEvent, ServiceError> {
         let reject = |rejection: Rejection| {
             Ok(OutcomeEvent::from(&Rejected::new(
@@ -35,21 +35,37 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             Ok(valid) => valid,
             Err(rejection) => return reject(rejection),
         };
+        if self.audit.is_deactivated(&valid.owner).await? {
+            return reject(Rejection::single(
+                "detail.owner",
+                format!("{:?} is deactivated and gets no new notebook; a custodian can ask for access to their data", valid.owner),
+            ));
+        }
+        match self.provision_valid(&valid).await? {
+            Ok(provisioned) => Ok(OutcomeEvent::from(&provisioned)),
+            Err(rejection) => reject(rejection),
+        }
+    }
 
+    /// Provisions a validated notebook (an owner's, or a custodian's): the outcome, or why it was refused.
+    pub(crate) async fn provision_valid(
+        &self,
+        valid: &ValidNotebookRequest,
+    ) -> Result<Result<Provisioned, Rejection>, ServiceError> {
         if let Some(existing) = self.notebooks.describe_notebook(&valid.notebook_name).await? {
-            return match self.classify_existing(&valid, existing).await? {
-                Existing::Replay(provisioned) => Ok(OutcomeEvent::from(&provisioned)),
-                Existing::Conflict(rejection) => reject(rejection),
+            return match self.classify_existing(valid, existing).await? {
+                Existing::Replay(provisioned) => Ok(Ok(provisioned)),
+                Existing::Conflict(rejection) => Ok(Err(rejection)),
             };
         }
 
-        let role = role_spec(&valid, &self.config);
+        let role = role_spec(valid, &self.config);
         let notebook_lifecycle = lifecycle_config(&OnStartParameters {
             assets_bucket: &self.config.assets_bucket,
             agent: &self.config.agent,
         })
         .map_err(|reason| AwsError::new("RenderOnStartScript", ErrorKind::Invalid, None, reason))?;
-        let spec_for = |role_arn: &str| notebook_spec(&valid, &self.config, role_arn, &notebook_lifecycle.name);
+        let spec_for = |role_arn: &str| notebook_spec(valid, &self.config, role_arn, &notebook_lifecycle.name);
 
         // Pre-flight: the subnet must have no path to the internet. Nothing is created otherwise.
         let subnet_id = spec_for("").subnet_id;
@@ -59,28 +75,23 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events> Provisioner<N, R, S, E> {
             return Err(AwsError::new("IsolationCheck", ErrorKind::Invalid, None, violation.to_string()).into());
         }
 
-        let role_arn = match self.ensure_role(&valid, &role).await? {
+        let role_arn = match self.ensure_role(valid, &role).await? {
             Ok(arn) => arn,
-            Err(rejection) => return reject(rejection),
+            Err(rejection) => return Ok(Err(rejection)),
         };
         self.ensure_lifecycle_config(&notebook_lifecycle).await?;
 
         let spec = spec_for(&role_arn);
         match self.retry.retry_not_ready(|| self.notebooks.create_notebook(&spec)).await {
-            Ok(notebook_arn) => Ok(OutcomeEvent::from(&provisioned(
-                &valid,
-                notebook_arn,
-                role_arn,
-                &notebook_lifecycle.name,
-                "Pending",
-                false,
-            ))),
+            Ok(notebook_arn) => {
+                Ok(Ok(provisioned(valid, notebook_arn, role_arn, &notebook_lifecycle.name, "Pending", false)))
+            }
             Err(e) if e.is(ErrorKind::AlreadyExists) => {
                 // A concurrent delivery of the same request (or another request for the same name) won.
                 let existing = self.notebooks.describe_notebook(&valid.notebook_name).await?.ok_or(e)?;
-                match self.classify_existing(&valid, existing).await? {
-                    Existing::Replay(provisioned) => Ok(OutcomeEvent::from(&provisioned)),
-                    Existing::Conflict(rejection) => reject(rejection),
+                match self.classify_existing(valid, existing).await? {
+                    Existing::Replay(provisioned) => Ok(Ok(provisioned)),
+                    Existing::Conflict(rejection) => Ok(Err(rejection)),
                 }
             }
             Err(e) => Err(e.into()),
@@ -182,6 +193,7 @@ fn provisioned(
         status: status.to_owned(),
         owner: valid.owner.clone(),
         team: valid.team.clone(),
+        data_access: valid.data_access.clone(),
         replayed,
     }
 }

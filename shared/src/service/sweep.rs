@@ -1,5 +1,7 @@
 //! The idle sweep: three bulk listings (notebooks, tags, heartbeats), a pure verdict per notebook, then
-//! warnings and stops with bounded concurrency. It only ever stops; it never deletes.
+//! warnings and stops with bounded concurrency. It only ever stops; it never deletes. It also ends expired
+//! custodian grants (the role loses every permission, whatever the notebook's status) and keeps locked
+//! notebooks stopped. Every warning, stop and revocation is recorded in the audit trail.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -8,18 +10,25 @@ use chrono::{DateTime, Utc};
 use futures::{stream, StreamExt};
 use serde::Serialize;
 
-use crate::domain::idle::{idle_verdict, IdleVerdict, SweptNotebook, VERDICT_LABELS};
-use crate::domain::outcome::{IdleStopped, IdleWarning, OutcomeEvent};
+use crate::domain::audit::AuditRecord;
+use crate::domain::custody::custodian_for;
+use crate::domain::idle::{access_expired, idle_verdict, IdleVerdict, SweptNotebook, VERDICT_LABELS};
+use crate::domain::names::role_name;
+use crate::domain::outcome::{CustodianExpired, IdleStopped, IdleWarning, OutcomeEvent};
 use crate::domain::tags;
-use crate::error::ServiceError;
-use crate::ports::{Events, Fleet, HeartbeatStore};
+use crate::error::{AwsError, ServiceError};
+use crate::ports::{AuditLog, Events, Fleet, HeartbeatStore};
+
+/// The name the sweeper signs its audit records and events with.
+pub const IDLE_SWEEPER: &str = "idle-sweeper";
 use crate::sweep_config::SweepConfig;
 
 #[derive(Debug)]
-pub struct Sweeper<F, H, E> {
+pub struct Sweeper<F, H, E, A> {
     fleet: F,
     heartbeats: H,
     events: E,
+    audit: A,
     config: SweepConfig,
 }
 
@@ -35,6 +44,12 @@ pub struct SweepReport {
     pub stopped: Vec<String>,
     /// Stops that failed (the notebook changed state meanwhile, or AWS refused): tried again next sweep.
     pub stop_failures: BTreeMap<String, String>,
+    /// Custodian notebooks whose grant expired and whose role lost its access in this sweep.
+    pub revoked: Vec<String>,
+    /// Revocations that failed: tried again next sweep.
+    pub revoke_failures: BTreeMap<String, String>,
+    /// Audit records that could not be written (the action itself was done), by notebook.
+    pub audit_failures: BTreeMap<String, String>,
     /// Tags a notebook's owner set that the sweeper had to ignore, by notebook.
     pub tag_problems: BTreeMap<String, Vec<String>>,
     /// Minutes the stopped notebooks had been idle (or running, for the runtime cap).
@@ -44,9 +59,9 @@ pub struct SweepReport {
     pub duration_ms: u64,
 }
 
-impl<F: Fleet, H: HeartbeatStore, E: Events> Sweeper<F, H, E> {
-    pub fn new(fleet: F, heartbeats: H, events: E, config: SweepConfig) -> Self {
-        Sweeper { fleet, heartbeats, events, config }
+impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
+    pub fn new(fleet: F, heartbeats: H, events: E, audit: A, config: SweepConfig) -> Self {
+        Sweeper { fleet, heartbeats, events, audit, config }
     }
 
     pub fn config(&self) -> &SweepConfig {
@@ -108,15 +123,38 @@ impl<F: Fleet, H: HeartbeatStore, E: Events> Sweeper<F, H, E> {
                     notebook_name: swept.name,
                     status: "Stopping".into(),
                     reason,
-                    stopped_by: "idle-sweeper".into(),
+                    stopped_by: IDLE_SWEEPER.into(),
                 }),
                 _ => {}
             }
         }
+        // Expired custodian grants, whatever the notebook's status: a stopped notebook's role is revoked too.
+        let mut expiries: Vec<(String, CustodianExpired)> = managed_tags
+            .iter()
+            .filter(|(_, tags)| tags.get(tags::MANAGED_BY).map(String::as_str) == Some(tags::MANAGED_BY_VALUE))
+            .filter(|(_, tags)| !tags.contains_key(tags::ACCESS_REVOKED_AT))
+            .filter_map(|(arn, tags)| {
+                let expired_at = access_expired(tags, now)?;
+                let name = tags.get(tags::NOTEBOOK_NAME)?.clone();
+                Some((
+                    arn.clone(),
+                    CustodianExpired {
+                        role_name: role_name(&name),
+                        reason: format!("the custodian access granted until {} has expired", expired_at.to_rfc3339()),
+                        notebook_name: name,
+                        owner: tags.get(tags::OWNER).cloned(),
+                        deactivated_owner: custodian_for(tags).map(str::to_owned),
+                        expired_at,
+                    },
+                ))
+            })
+            .collect();
+        expiries.sort_by(|a, b| a.1.notebook_name.cmp(&b.1.notebook_name));
         report.warned = warnings.iter().map(|w| w.notebook_name.clone()).collect();
         report.decide_ms = elapsed_ms(started);
 
         if self.config.dry_run {
+            report.revoked = expiries.iter().map(|(_, e)| e.notebook_name.clone()).collect();
             report.stopped = stops.iter().map(|s| s.notebook_name.clone()).collect();
             report.duration_ms = elapsed_ms(started);
             return Ok(report);
@@ -161,11 +199,54 @@ impl<F: Fleet, H: HeartbeatStore, E: Events> Sweeper<F, H, E> {
                 }
             }
         }
+        let revoked: Vec<_> = stream::iter(&expiries)
+            .map(|(arn, expiry)| async move { (expiry, self.revoke(arn, expiry, now).await) })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for (expiry, result) in revoked {
+            match result {
+                Ok(()) => {
+                    report.revoked.push(expiry.notebook_name.clone());
+                    events.push(OutcomeEvent::from(expiry));
+                }
+                Err(error) => {
+                    tracing::error!(notebook = %expiry.notebook_name, %error, "revoking an expired custodian grant failed; the next sweep tries again");
+                    report.revoke_failures.insert(expiry.notebook_name.clone(), error.to_string());
+                }
+            }
+        }
         report.stopped.sort();
         report.warned.sort();
+        report.revoked.sort();
+
+        let audited: Vec<_> = stream::iter(&events)
+            .map(|event| async move {
+                (event, self.audit.append(&AuditRecord::of_event(event, IDLE_SWEEPER, None, now)).await)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for (event, result) in audited {
+            if let Err(error) = result {
+                let notebook = event.detail.get("notebook_name").and_then(|v| v.as_str()).unwrap_or_default();
+                tracing::error!(%notebook, action = event.detail_type, %error, "the audit record could not be written");
+                report.audit_failures.insert(notebook.to_owned(), error.to_string());
+            }
+        }
         self.events.publish_all(&events).await.map_err(ServiceError::Publish)?;
         report.duration_ms = elapsed_ms(started);
         Ok(report)
+    }
+}
+
+impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
+    /// Ends one expired custodian grant: the role loses every permission, then the notebook is marked so
+    /// that this happens once. (An in-service notebook is stopped by its verdict in the same sweep.)
+    async fn revoke(&self, arn: &str, expiry: &CustodianExpired, now: DateTime<Utc>) -> Result<(), AwsError> {
+        self.fleet.revoke_role(&expiry.role_name).await?;
+        let mark = [(tags::ACCESS_REVOKED_AT.to_owned(), now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))];
+        self.fleet.tag_notebook(arn, &mark).await
     }
 }
 
@@ -182,6 +263,9 @@ impl SweepReport {
             ("NotebooksExempt", "Count", count("exempt")),
             ("AgentsSilent", "Count", count("agent-silent")),
             ("StopFailures", "Count", self.stop_failures.len() as f64),
+            ("CustodianGrantsRevoked", "Count", self.revoked.len() as f64),
+            ("RevokeFailures", "Count", self.revoke_failures.len() as f64),
+            ("AuditFailures", "Count", self.audit_failures.len() as f64),
             ("IdleHoursRecovered", "None", self.idle_minutes_stopped as f64 / 60.0),
             ("SweepDuration", "Milliseconds", self.duration_ms as f64),
         ]
@@ -192,6 +276,7 @@ fn stop_minutes(stop: &IdleStopped) -> i64 {
     match stop.reason {
         crate::domain::idle::StopReason::Idle { idle_minutes, .. } => idle_minutes,
         crate::domain::idle::StopReason::MaxRuntime { runtime_minutes, .. } => runtime_minutes,
+        crate::domain::idle::StopReason::Locked { .. } | crate::domain::idle::StopReason::AccessExpired { .. } => 0,
     }
 }
 

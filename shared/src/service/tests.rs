@@ -14,10 +14,10 @@ use crate::domain::outcome::{
 use crate::domain::request::{NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
 use crate::error::ErrorKind;
 
-type FakeProvisioner = Provisioner<FakeAws, FakeAws, FakeAws, FakeAws>;
+type FakeProvisioner = Provisioner<FakeAws, FakeAws, FakeAws, FakeAws, FakeAws>;
 
 fn provisioner(fake: &FakeAws) -> FakeProvisioner {
-    Provisioner::new(fake.clone(), fake.clone(), fake.clone(), fake.clone(), config())
+    Provisioner::new(fake.clone(), fake.clone(), fake.clone(), fake.clone(), fake.clone(), config())
         .with_retry(RetryPolicy::immediate(4))
 }
 
@@ -89,7 +89,11 @@ async fn a_bad_request_is_rejected_once_and_creates_nothing() {
     assert_eq!(outcome.detail["request_id"], "r1");
     assert_eq!(outcome.detail["problems"][0]["field"], "detail.notebook_name");
     assert_eq!(outcome.detail["problems"][1]["field"], "detail.volume_size_gb");
-    assert_eq!(fake.state().calls, ["PutEvents"], "nothing but the answer");
+    let state = fake.state();
+    assert_eq!(state.calls, ["PutAuditRecord", "PutEvents"], "nothing but the answer and its record");
+    let keys: Vec<_> = state.audit.keys().collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].starts_with("requests/r1/"), "an invalid name makes no history key: {keys:?}");
 }
 
 #[tokio::test]

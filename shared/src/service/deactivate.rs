@@ -1,0 +1,83 @@
+//! `Owner Deactivated`: find every managed notebook of the owner by its tags (in bulk), lock each (stop,
+//! lock tags, role made read-only), keep every volume and every object, record the owner as deactivated.
+//! One `Notebook Locked` event per notebook and one `Owner Deactivation Completed` outcome. Running it again
+//! changes nothing.
+
+use chrono::{DateTime, Utc};
+
+use super::{rejected, Answer, Provisioner};
+use crate::domain::audit::{deactivation_marker_key, AuditRecord};
+use crate::domain::lock::LockReason;
+use crate::domain::outcome::{Locked, OutcomeEvent, OwnerDeactivationCompleted};
+use crate::domain::request::{OwnerDeactivated, OWNER_DEACTIVATED};
+use crate::domain::tags;
+use crate::domain::validation::validate_owner_deactivated;
+use crate::error::ServiceError;
+use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
+
+impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, R, S, E, A> {
+    pub(crate) async fn deactivate_owner(
+        &self,
+        request: &OwnerDeactivated,
+        now: DateTime<Utc>,
+    ) -> Result<Answer, ServiceError> {
+        if let Err(rejection) = validate_owner_deactivated(request) {
+            return Ok(rejected(OWNER_DEACTIVATED, &request.request_id, None, rejection).into());
+        }
+        let mut notices = Vec::new();
+        let mut summary = OwnerDeactivationCompleted {
+            request_id: request.request_id.clone(),
+            owner: request.owner.clone(),
+            requested_by: request.requested_by.clone(),
+            reason: request.reason.clone(),
+            notebooks: Vec::new(),
+            changed: Vec::new(),
+            pending: Vec::new(),
+            already: false,
+        };
+        for (arn, notebook_tags) in self.notebooks.owned_notebooks(&request.owner).await? {
+            let name = notebook_tags.get(tags::NOTEBOOK_NAME).cloned().unwrap_or_else(|| name_of_arn(&arn));
+            let Some(notebook) = self.notebooks.describe_notebook(&name).await? else {
+                tracing::warn!(%arn, "a tagged notebook of the owner is gone; nothing to lock");
+                continue;
+            };
+            let result = self.lock_notebook(&notebook, &notebook_tags, LockReason::OwnerDeactivated, now).await?;
+            summary.notebooks.push(name.clone());
+            if !result.changed.is_empty() {
+                summary.changed.push(name.clone());
+            }
+            if result.pending.is_some() {
+                summary.pending.push(name.clone());
+            }
+            notices.push(OutcomeEvent::from(&Locked {
+                request_id: request.request_id.clone(),
+                notebook_name: name,
+                notebook_arn: notebook.arn,
+                owner: Some(request.owner.clone()),
+                status: result.status.as_str().to_owned(),
+                locked_at: result.locked_at,
+                lock_reason: result.lock_reason,
+                requested_by: request.requested_by.clone(),
+                reason: request.reason.clone(),
+                changed: result.changed,
+                pending: result.pending,
+            }));
+        }
+
+        // The owner is remembered as deactivated (custodian requests need it, new notebooks are refused), also
+        // when they had no notebook at all. The marker is written once and kept under object lock.
+        let marked_before = self.audit.is_deactivated(&request.owner).await?;
+        summary.already = marked_before && summary.changed.is_empty();
+        let outcome = OutcomeEvent::from(&summary);
+        if !marked_before {
+            let marker = AuditRecord::of_event(&outcome, super::PROVISIONER, Some(&request.requested_by), now);
+            self.audit.write(&deactivation_marker_key(&request.owner), &marker).await.map_err(ServiceError::Audit)?;
+        }
+        Ok(Answer { outcome, notices })
+    }
+}
+
+/// `arn:…:notebook-instance/<name>` → `<name>` (SageMaker writes it in lower case; the name tag is preferred).
+fn name_of_arn(arn: &str) -> String {
+    arn.rsplit('/').next().unwrap_or(arn).to_owned()
+}

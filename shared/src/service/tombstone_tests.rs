@@ -1,0 +1,167 @@
+//! Deactivated owners, decommissions and custodian access over in-memory ports: what changes, what is
+//! refused, and that a second run changes nothing. The AWS flows are proven on the emulator in
+//! `tests/tests/tombstone.rs`.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{json, Value};
+
+use super::fakes::FakeAws;
+use super::{Provisioner, RetryPolicy};
+use crate::config::tests::config;
+use crate::domain::notebook::NotebookStatus;
+use crate::domain::outcome::{
+    CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_DECOMMISSIONED, NOTEBOOK_LOCKED, NOTEBOOK_REQUEST_REJECTED,
+    OWNER_DEACTIVATION_COMPLETED,
+};
+use crate::domain::request::{
+    CUSTODIAN_ACCESS_REQUESTED, NOTEBOOK_DECOMMISSION_REQUESTED, NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED,
+    OWNER_DEACTIVATED,
+};
+use crate::domain::tags;
+
+type FakeProvisioner = Provisioner<FakeAws, FakeAws, FakeAws, FakeAws, FakeAws>;
+
+fn provisioner(fake: &FakeAws) -> FakeProvisioner {
+    Provisioner::new(fake.clone(), fake.clone(), fake.clone(), fake.clone(), fake.clone(), config())
+        .with_retry(RetryPolicy::immediate(2))
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().expect("valid time")
+}
+
+fn notebook(id: &str, name: &str, owner: &str) -> Value {
+    json!({
+        "request_id": id, "notebook_name": name, "owner": owner, "team": "risk",
+        "instance_type": "ml.t3.medium", "volume_size_gb": 20,
+        "data_access": [{"bucket": "team-data", "prefix": format!("risk/{owner}/"), "access": "read-write"}]
+    })
+}
+
+fn deactivate(id: &str, owner: &str) -> Value {
+    json!({"request_id": id, "owner": owner, "requested_by": "hr-system", "reason": "left the company"})
+}
+
+fn custodian(id: &str, owner: &str, hours: u32) -> Value {
+    json!({
+        "request_id": id, "custodian": "carol", "deactivated_owner": owner, "reason": "close the quarter",
+        "ticket": "LEGAL-42", "duration_hours": hours, "notebook_name": "carol-custody", "team": "risk",
+        "instance_type": "ml.t3.medium", "volume_size_gb": 10
+    })
+}
+
+/// Two notebooks of alice (one running, one still starting) and one of bob.
+async fn fleet(fake: &FakeAws) -> FakeProvisioner {
+    let p = provisioner(fake);
+    for (id, name, owner) in [("a1", "alice-one", "alice"), ("a2", "alice-two", "alice"), ("b1", "bob-nb", "bob")] {
+        p.handle_at(NOTEBOOK_REQUESTED, &notebook(id, name, owner), now()).await.expect("provisioned");
+    }
+    fake.set_status("alice-one", NotebookStatus::InService);
+    fake.set_status("bob-nb", NotebookStatus::InService);
+    p
+}
+
+#[tokio::test]
+async fn deactivating_an_owner_stops_and_locks_their_notebooks_only_and_a_second_time_changes_nothing() {
+    let fake = FakeAws::new();
+    let p = fleet(&fake).await;
+    let before = fake.mutating_calls().len();
+
+    let outcome = p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED);
+    assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
+    assert_eq!(outcome.detail["pending"], json!(["alice-two"]), "a starting notebook is left to the sweeper");
+    assert_eq!(outcome.detail["already"], false);
+    {
+        let state = fake.state();
+        let locked: Vec<_> = state.events.iter().filter(|e| e.detail_type == NOTEBOOK_LOCKED).collect();
+        assert_eq!(locked.len(), 2);
+        assert_eq!(state.notebooks["alice-one"].1.status, NotebookStatus::Stopping);
+        assert_eq!(state.notebooks["bob-nb"].1.status, NotebookStatus::InService, "bob is not touched");
+        for name in ["alice-one", "alice-two"] {
+            assert!(state.notebooks[name].0.tags.iter().any(|(k, _)| k == tags::LOCKED_AT), "{name} locked");
+            let policy = &state.inline_policies[&format!("nbf-{name}")];
+            assert!(!policy.contains("s3:PutObject"), "{name}'s role can no longer write: {policy}");
+            assert!(policy.contains("s3:GetObject"), "{name}'s role still reads: {policy}");
+        }
+        assert!(state.inline_policies["nbf-bob-nb"].contains("s3:PutObject"));
+        assert!(state.audit.contains_key("deactivated-owners/alice.json"));
+    }
+    let changes = fake.mutating_calls().len() - before;
+    assert_eq!(changes, 1 + 2 + 2, "one stop, two lock tags, two role rewrites");
+
+    let again = p.handle_at(OWNER_DEACTIVATED, &deactivate("d2", "alice"), now()).await.expect("handled");
+    assert_eq!(again.detail["already"], true);
+    assert_eq!(again.detail["changed"], json!([]));
+    assert_eq!(fake.mutating_calls().len() - before, changes, "the second deactivation changed nothing");
+}
+
+#[tokio::test]
+async fn a_locked_notebook_is_not_started_and_a_deactivated_owner_gets_no_new_notebook() {
+    let fake = FakeAws::new();
+    let p = fleet(&fake).await;
+    p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    fake.set_status("alice-one", NotebookStatus::Stopped);
+
+    let start = json!({"request_id": "s1", "notebook_name": "alice-one", "requested_by": "alice"});
+    let refused = p.handle_at(NOTEBOOK_START_REQUESTED, &start, now()).await.expect("handled");
+    assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
+    assert!(refused.detail["reason"].as_str().is_some_and(|r| r.contains("is locked (owner-deactivated")), "{refused:?}");
+
+    let new = p.handle_at(NOTEBOOK_REQUESTED, &notebook("a3", "alice-three", "alice"), now()).await.expect("handled");
+    assert_eq!(new.detail_type, NOTEBOOK_REQUEST_REJECTED);
+    assert_eq!(new.detail["problems"][0]["field"], "detail.owner");
+    assert!(!fake.state().notebooks.contains_key("alice-three"));
+}
+
+#[tokio::test]
+async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_once_deactivated() {
+    let fake = FakeAws::new();
+    let p = fleet(&fake).await;
+    let before = fake.mutating_calls().len();
+    let early = p.handle_at(CUSTODIAN_ACCESS_REQUESTED, &custodian("c1", "alice", 24), now()).await.expect("handled");
+    assert_eq!(early.detail_type, NOTEBOOK_REQUEST_REJECTED);
+    assert!(early.detail["reason"].as_str().is_some_and(|r| r.contains("is not deactivated")));
+    let too_long = p.handle_at(CUSTODIAN_ACCESS_REQUESTED, &custodian("c2", "alice", 1000), now()).await.expect("ok");
+    assert_eq!(too_long.detail["problems"][0]["field"], "detail.duration_hours");
+    assert_eq!(fake.mutating_calls().len(), before, "a refused request creates nothing");
+
+    p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    let granted = p.handle_at(CUSTODIAN_ACCESS_REQUESTED, &custodian("c3", "alice", 24), now()).await.expect("ok");
+    assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
+    assert_eq!(granted.detail["scope"], json!([{"bucket": "team-data", "prefix": "risk/alice/"}]));
+    assert_eq!(granted.detail["expires_at"], json!((now() + Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    let state = fake.state();
+    let policy = &state.inline_policies["nbf-carol-custody"];
+    assert!(policy.contains("arn:aws:s3:::team-data/risk/alice/*") && !policy.contains("WriteData"), "{policy}");
+    let tags: std::collections::BTreeMap<_, _> = state.notebooks["carol-custody"].0.tags.iter().cloned().collect();
+    assert_eq!(tags[tags::CUSTODIAN_FOR], "alice");
+    assert_eq!(tags[tags::OWNER], "carol");
+}
+
+#[tokio::test]
+async fn decommission_keeps_the_notebook_unless_deletion_is_confirmed() {
+    let fake = FakeAws::new();
+    let p = fleet(&fake).await;
+    let keep = json!({"request_id": "x1", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
+    let kept = p.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now()).await.expect("handled");
+    assert_eq!((kept.detail_type, kept.detail["deleted"].as_bool()), (NOTEBOOK_DECOMMISSIONED, Some(false)));
+    assert!(fake.state().notebooks.contains_key("bob-nb"));
+
+    let unconfirmed = json!({"request_id": "x2", "notebook_name": "bob-nb", "requested_by": "lead",
+        "reason": "project ended", "delete_notebook": true});
+    let refused = p.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now()).await.expect("handled");
+    let fields: Vec<_> = refused.detail["problems"].as_array().expect("problems").iter().map(|p| p["field"].clone()).collect();
+    assert_eq!(fields, [json!("detail.data_no_longer_needed"), json!("detail.confirm_notebook_name")]);
+
+    fake.set_status("bob-nb", NotebookStatus::Stopped);
+    let confirmed = json!({"request_id": "x3", "notebook_name": "bob-nb", "requested_by": "lead",
+        "reason": "project ended", "delete_notebook": true, "data_no_longer_needed": true,
+        "confirm_notebook_name": "bob-nb"});
+    let deleted = p.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await.expect("handled");
+    assert_eq!(deleted.detail["deleted"], true, "{deleted:?}");
+    assert!(!fake.state().notebooks.contains_key("bob-nb"));
+    assert!(!fake.state().roles.contains_key("nbf-bob-nb"));
+    let replay = p.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await.expect("handled");
+    assert_eq!(replay, deleted, "a redelivery answers what the first delivery did");
+}
