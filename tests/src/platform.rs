@@ -1,7 +1,8 @@
 //! What the SAM template builds, built on the emulator: an isolated VPC (two private subnets without an
 //! internet route and, for refusal tests, one public subnet), the notebook security group, the S3 gateway
 //! endpoint with the data-perimeter policy, the notebooks' permissions boundary, the assets and data
-//! buckets with the published agent, and the event bus whose outcome events are captured in SQS.
+//! buckets with the published agent, the audit bucket under object lock, and the event bus whose outcome
+//! events are captured in SQS.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,8 +10,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{IpPermission, IpRange, VpcEndpointType};
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-use fleet::aws::{AwsProvisioner, CallCounter};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, DefaultRetention, ObjectLockConfiguration,
+    ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+};
+use fleet::aws::{AwsProvisioner, CallCounter, ProvisionerClients};
 use fleet::config::{self, Config};
 use fleet::domain::lifecycle::{lifecycle_config, OnStartParameters};
 use fleet::domain::outcome::OutcomeEvent;
@@ -24,6 +28,8 @@ use crate::recorder::RequestRecorder;
 pub const ASSETS_BUCKET: &str = "fleet-assets";
 pub const DATA_BUCKETS: [&str; 2] = ["team-data", "shared-data"];
 pub const BUS_NAME: &str = "notebook-fleet";
+/// Object lock on, default retention GOVERNANCE for a day: as the template's audit bucket (its default mode).
+pub const AUDIT_BUCKET: &str = "fleet-audit";
 /// Stands in for the heartbeat agent binary until it is published by the deploy.
 pub const AGENT_BYTES: &[u8] = b"#!/bin/sh\n# stand-in heartbeat agent\nexit 0\n";
 
@@ -140,6 +146,32 @@ impl Platform {
                 .await
                 .with_context(|| format!("creating bucket {bucket}"))?;
         }
+        s3.create_bucket()
+            .bucket(AUDIT_BUCKET)
+            .object_lock_enabled_for_bucket(true)
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(REGION)).build(),
+            )
+            .send()
+            .await
+            .context("creating the audit bucket")?;
+        s3.put_object_lock_configuration()
+            .bucket(AUDIT_BUCKET)
+            .object_lock_configuration(
+                ObjectLockConfiguration::builder()
+                    .object_lock_enabled(ObjectLockEnabled::Enabled)
+                    .rule(
+                        ObjectLockRule::builder()
+                            .default_retention(
+                                DefaultRetention::builder().mode(ObjectLockRetentionMode::Governance).days(1).build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .context("the audit bucket's default retention")?;
         let digest: String = Sha256::digest(AGENT_BYTES).iter().map(|b| format!("{b:02x}")).collect();
         let agent_key = format!("assets/agent/sha256-{digest}/heartbeat-agent");
         s3.put_object().bucket(ASSETS_BUCKET).key(&agent_key).body(AGENT_BYTES.to_vec().into()).send().await?;
@@ -198,6 +230,7 @@ impl Platform {
             (config::ASSETS_BUCKET, ASSETS_BUCKET.to_owned()),
             (config::DATA_BUCKETS, DATA_BUCKETS.join(",")),
             (config::AGENT_OBJECT_KEY, self.agent_key.clone()),
+            (config::AUDIT_BUCKET, AUDIT_BUCKET.to_owned()),
         ])
     }
 
@@ -214,30 +247,31 @@ impl Platform {
     pub fn provisioner_with(&self, config: Config) -> AwsProvisioner {
         let sdk = &self.sdk;
         let (calls, requests) = (self.calls.clone(), self.requests.clone());
-        AwsProvisioner::from_clients(
-            aws_sdk_ec2::Client::from_conf(
-                aws_sdk_ec2::config::Builder::from(sdk)
+        macro_rules! client {
+            ($sdk_crate:ident) => {
+                $sdk_crate::Client::from_conf(
+                    $sdk_crate::config::Builder::from(sdk)
+                        .interceptor(calls.clone())
+                        .interceptor(requests.clone())
+                        .build(),
+                )
+            };
+        }
+        let clients = ProvisionerClients {
+            ec2: client!(aws_sdk_ec2),
+            iam: client!(aws_sdk_iam),
+            sagemaker: client!(aws_sdk_sagemaker),
+            tagging: client!(aws_sdk_resourcegroupstagging),
+            eventbridge: client!(aws_sdk_eventbridge),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk)
+                    .force_path_style(true)
                     .interceptor(calls.clone())
                     .interceptor(requests.clone())
                     .build(),
             ),
-            aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::config::Builder::from(sdk)
-                    .interceptor(calls.clone())
-                    .interceptor(requests.clone())
-                    .build(),
-            ),
-            aws_sdk_sagemaker::Client::from_conf(
-                aws_sdk_sagemaker::config::Builder::from(sdk)
-                    .interceptor(calls.clone())
-                    .interceptor(requests.clone())
-                    .build(),
-            ),
-            aws_sdk_eventbridge::Client::from_conf(
-                aws_sdk_eventbridge::config::Builder::from(sdk).interceptor(calls).interceptor(requests).build(),
-            ),
-            config,
-        )
+        };
+        AwsProvisioner::from_clients(clients, config)
         .with_retry(fleet::service::RetryPolicy {
             attempts: 4,
             first_delay: Duration::from_millis(50),

@@ -3,7 +3,10 @@
 
 use anyhow::Result;
 use fleet::domain::outcome::NOTEBOOK_REQUEST_REJECTED;
-use fleet::domain::request::{NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
+use fleet::domain::request::{
+    CUSTODIAN_ACCESS_REQUESTED, NOTEBOOK_DECOMMISSION_REQUESTED, NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED,
+    NOTEBOOK_STOP_REQUESTED, OWNER_DEACTIVATED,
+};
 use fleet::service::lambda::handle_request_event;
 use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::{Emulator, Platform};
@@ -125,7 +128,70 @@ fn bad_requests() -> Vec<(&'static str, &'static str, Value, &'static str)> {
             json!({"request_id": "bad-1", "notebook_name": "bad_nb"}),
             "detail.notebook_name",
         ),
+        (
+            "a deletion without repeating the notebook's name",
+            NOTEBOOK_DECOMMISSION_REQUESTED,
+            json!({"request_id": "bad-1", "notebook_name": "alice-nb", "requested_by": "lead", "reason": "done",
+                   "delete_notebook": true, "data_no_longer_needed": true}),
+            "detail.confirm_notebook_name",
+        ),
+        (
+            "a deletion without saying the data is no longer needed",
+            NOTEBOOK_DECOMMISSION_REQUESTED,
+            json!({"request_id": "bad-1", "notebook_name": "alice-nb", "requested_by": "lead", "reason": "done",
+                   "delete_notebook": true, "confirm_notebook_name": "alice-nb"}),
+            "detail.data_no_longer_needed",
+        ),
+        (
+            "a decommission without a reason",
+            NOTEBOOK_DECOMMISSION_REQUESTED,
+            json!({"request_id": "bad-1", "notebook_name": "alice-nb", "requested_by": "lead", "reason": " "}),
+            "detail.reason",
+        ),
+        (
+            "a deactivation of a malformed owner",
+            OWNER_DEACTIVATED,
+            json!({"request_id": "bad-1", "owner": "alice smith", "requested_by": "hr", "reason": "left"}),
+            "detail.owner",
+        ),
+        (
+            "custodian access for longer than the platform allows",
+            CUSTODIAN_ACCESS_REQUESTED,
+            custodian_request(json!({"duration_hours": 100_000})),
+            "detail.duration_hours",
+        ),
+        (
+            "custodian access with a ticket that cannot be a tag",
+            CUSTODIAN_ACCESS_REQUESTED,
+            custodian_request(json!({"ticket": "LEGAL-1; DROP"})),
+            "detail.ticket",
+        ),
+        (
+            "custodian access to an owner who is not deactivated",
+            CUSTODIAN_ACCESS_REQUESTED,
+            custodian_request(json!({})),
+            "detail.deactivated_owner",
+        ),
+        (
+            "custodian access outside the perimeter",
+            CUSTODIAN_ACCESS_REQUESTED,
+            custodian_request(json!({"scope": [{"bucket": "elsewhere", "prefix": "x/"}]})),
+            "detail.scope[0].bucket",
+        ),
     ]
+}
+
+/// A custodian request with some fields replaced.
+fn custodian_request(changes: serde_json::Value) -> serde_json::Value {
+    let mut detail = json!({
+        "request_id": "bad-1", "custodian": "carol", "deactivated_owner": "alice", "reason": "audit",
+        "ticket": "LEGAL-1", "duration_hours": 24, "notebook_name": "carol-custody", "team": "risk",
+        "instance_type": "ml.t3.medium", "volume_size_gb": 10
+    });
+    for (key, value) in changes.as_object().cloned().unwrap_or_default() {
+        detail[key] = value;
+    }
+    detail
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -158,10 +224,13 @@ async fn each_bad_request_gets_one_rejection_and_creates_nothing() -> Result<()>
     let roles = aws_sdk_iam::Client::new(&platform.sdk).list_roles().path_prefix("/notebook-fleet/").send().await?;
     assert!(roles.roles().is_empty());
     let calls = platform.calls.snapshot();
+    // S3 is the audit trail: one record per rejected request (and a read of who is deactivated).
     let mutating: Vec<_> = calls
         .keys()
-        .filter(|op| !op.contains(".Describe") && !op.contains(".List") && *op != "EventBridge.PutEvents")
+        .filter(|op| !op.contains(".Describe") && !op.contains(".List") && !op.starts_with("S3."))
+        .filter(|op| *op != "EventBridge.PutEvents")
         .collect();
     assert!(mutating.is_empty(), "a rejected request calls nothing that changes state: {calls:?}");
+    assert_eq!(calls.get("S3.PutObject").copied(), Some(cases.len() as u64), "one audit record per rejection");
     Ok(())
 }

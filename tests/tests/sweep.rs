@@ -11,13 +11,14 @@ use fleet::domain::outcome::{NOTEBOOK_IDLE_WARNING, NOTEBOOK_STOPPED};
 use fleet::domain::tags;
 use fleet::sweep_config::{self, SweepConfig};
 use integration_tests::fleet::{seed, statuses, Seed};
-use integration_tests::platform::{s3_client, ASSETS_BUCKET, BUS_NAME};
+use integration_tests::platform::{s3_client, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
 use integration_tests::{Emulator, Platform};
 
 fn config(dry_run: bool) -> SweepConfig {
     let vars = BTreeMap::from([
         (fleet::config::EVENT_BUS_NAME, BUS_NAME.to_owned()),
         (fleet::config::ASSETS_BUCKET, ASSETS_BUCKET.to_owned()),
+        (fleet::config::AUDIT_BUCKET, AUDIT_BUCKET.to_owned()),
         (sweep_config::IDLE_TIMEOUT_BY_INSTANCE_TYPE, "ml.m5.xlarge=120".to_owned()),
         (sweep_config::DRY_RUN, dry_run.to_string()),
     ]);

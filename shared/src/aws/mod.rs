@@ -29,7 +29,7 @@ mod tagging;
 #[cfg(feature = "provisioner")]
 mod provisioner;
 #[cfg(feature = "provisioner")]
-pub use provisioner::AwsProvisioner;
+pub use provisioner::{AwsProvisioner, ProvisionerClients};
 
 #[cfg(feature = "sweeper")]
 mod sweeper;

@@ -369,6 +369,33 @@ mod tests {
     }
 
     #[test]
+    fn a_locked_notebook_in_service_is_stopped_at_once_exempt_and_busy_or_not() {
+        let locked = notebook(
+            Some(29),
+            None,
+            &[(tags::LOCKED_AT, "2026-11-23T08:20:00Z"), (tags::IDLE_EXEMPT_UNTIL, "2026-11-23T20:00:00Z")],
+        );
+        let locked_at = DateTime::parse_from_rfc3339("2026-11-23T08:20:00Z").ok().map(|t| t.with_timezone(&Utc));
+        assert_eq!(verdict(&locked, 30), IdleVerdict::Stop { reason: StopReason::Locked { locked_at } });
+        let mut stopped = locked.clone();
+        stopped.status = NotebookStatus::Stopped;
+        assert_eq!(verdict(&stopped, 30), IdleVerdict::NotInService);
+    }
+
+    #[test]
+    fn a_custodian_notebook_stops_when_its_access_expires() {
+        let custody = notebook(Some(100), None, &[(tags::ACCESS_EXPIRES_AT, "2026-11-23T10:00:00Z")]);
+        assert!(matches!(verdict(&custody, 110), IdleVerdict::Active { .. }), "busy and not expired");
+        assert_eq!(
+            verdict(&custody, 120),
+            IdleVerdict::Stop { reason: StopReason::AccessExpired { expired_at: at(120) } },
+            "expired: stopped without a warning"
+        );
+        let tampered = notebook(Some(100), None, &[(tags::ACCESS_EXPIRES_AT, "never")]);
+        assert!(matches!(verdict(&tampered, 110), IdleVerdict::Stop { reason: StopReason::AccessExpired { .. } }));
+    }
+
+    #[test]
     fn a_warning_in_the_same_second_as_the_start_counts() {
         let mut nb = notebook(None, None, &[]);
         nb.last_start = t0() + Duration::milliseconds(900);

@@ -14,7 +14,7 @@ use chrono::{Duration, Utc};
 use fleet::domain::tags;
 use integration_tests::emulator::REGION;
 use integration_tests::fleet::{seed, Seed};
-use integration_tests::platform::{ASSETS_BUCKET, BUS_NAME};
+use integration_tests::platform::{ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
 use integration_tests::{Emulator, Platform};
 use serde_json::Value;
 
@@ -29,6 +29,7 @@ fn run_sweep(binary: &str, emulator: &Emulator, now: chrono::DateTime<Utc>) -> R
         .env("FLEET_S3_FORCE_PATH_STYLE", "true")
         .env("FLEET_EVENT_BUS_NAME", BUS_NAME)
         .env("FLEET_ASSETS_BUCKET", ASSETS_BUCKET)
+        .env("FLEET_AUDIT_BUCKET", AUDIT_BUCKET)
         .env("RUST_LOG", "warn")
         .output()
         .with_context(|| format!("running {binary}"))?;

@@ -1,0 +1,371 @@
+//! Deactivated owners, custodian access, decommission and the audit trail, on the emulator with the real
+//! SDK: what a platform engineer would check after each request.
+//!
+//! moto settles every status at once (a stop is `Stopped` immediately), does not evaluate permissions
+//! boundaries, and cannot sign as SageMaker: the custodian role is assumed before IAM enforcement is switched
+//! on, and an admin user (created before) plays the idle sweeper afterwards.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use aws_sdk_sts::config::Credentials;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use fleet::aws::audit::S3AuditLog;
+use fleet::aws::{AwsSweeper, CallCounter};
+use fleet::domain::audit::{notebook_history_prefix, owner_history_prefix};
+use fleet::domain::outcome::{
+    CUSTODIAN_ACCESS_EXPIRED, CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_DECOMMISSIONED, NOTEBOOK_LOCKED,
+    NOTEBOOK_PROVISIONED, NOTEBOOK_REQUEST_REJECTED, OWNER_DEACTIVATION_COMPLETED,
+};
+use fleet::domain::request::{
+    CUSTODIAN_ACCESS_REQUESTED, NOTEBOOK_DECOMMISSION_REQUESTED, NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED,
+    OWNER_DEACTIVATED,
+};
+use fleet::domain::tags;
+use fleet::ports::AuditLog;
+use fleet::sweep_config::SweepConfig;
+use integration_tests::platform::{s3_client, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
+use integration_tests::{Emulator, Platform};
+use serde_json::{json, Value};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().expect("valid time")
+}
+
+fn notebook(id: &str, name: &str, owner: &str) -> Value {
+    json!({
+        "request_id": id, "notebook_name": name, "owner": owner, "team": "risk",
+        "instance_type": "ml.t3.medium", "volume_size_gb": 20,
+        "data_access": [{"bucket": "team-data", "prefix": format!("risk/{owner}/"), "access": "read-write"}]
+    })
+}
+
+fn deactivate(id: &str, owner: &str) -> Value {
+    json!({"request_id": id, "owner": owner, "requested_by": "hr-system", "reason": "left the company"})
+}
+
+fn custodian(id: &str, scope: Option<Value>, hours: u32) -> Value {
+    let mut detail = json!({
+        "request_id": id, "custodian": "carol", "deactivated_owner": "alice", "reason": "close alice's quarter",
+        "ticket": "LEGAL-42", "duration_hours": hours, "notebook_name": "carol-custody", "team": "risk",
+        "instance_type": "ml.t3.medium", "volume_size_gb": 10
+    });
+    if let Some(scope) = scope {
+        detail["scope"] = scope;
+    }
+    detail
+}
+
+/// What a notebook looks like from outside: status, tags, its role's inline policy.
+async fn notebook_state(platform: &Platform, name: &str) -> Result<(String, BTreeMap<String, String>, String)> {
+    let sagemaker = aws_sdk_sagemaker::Client::new(&platform.sdk);
+    let described = sagemaker.describe_notebook_instance().notebook_instance_name(name).send().await?;
+    let arn = described.notebook_instance_arn().context("arn")?.to_owned();
+    let tags = sagemaker
+        .list_tags()
+        .resource_arn(&arn)
+        .send()
+        .await?
+        .tags
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| Some((t.key?, t.value?)))
+        .collect();
+    let policy = aws_sdk_iam::Client::new(&platform.sdk)
+        .get_role_policy()
+        .role_name(format!("nbf-{name}"))
+        .policy_name("notebook-fleet-data-access")
+        .send()
+        .await
+        .map(|p| percent_encoding::percent_decode_str(&p.policy_document).decode_utf8_lossy().into_owned())
+        .unwrap_or_default();
+    let status = described.notebook_instance_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
+    Ok((status, tags, policy))
+}
+
+/// Every notebook and every notebook role on the account.
+async fn resources(platform: &Platform) -> Result<(Vec<String>, Vec<String>)> {
+    let notebooks = aws_sdk_sagemaker::Client::new(&platform.sdk)
+        .list_notebook_instances()
+        .send()
+        .await?
+        .notebook_instances
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|n| n.notebook_instance_name)
+        .collect();
+    let roles = aws_sdk_iam::Client::new(&platform.sdk)
+        .list_roles()
+        .path_prefix("/notebook-fleet/")
+        .send()
+        .await?
+        .roles
+        .into_iter()
+        .map(|r| r.role_name)
+        .collect();
+    Ok((notebooks, roles))
+}
+
+fn audit(platform: &Platform) -> S3AuditLog {
+    S3AuditLog::new(s3_client(&platform.sdk), AUDIT_BUCKET)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_data_and_twice_changes_nothing(
+) -> Result<()> {
+    let emulator = Emulator::start()?;
+    let platform = Platform::build(&emulator).await?;
+    let provisioner = platform.provisioner();
+    for (id, name, owner) in [("a1", "alice-one", "alice"), ("a2", "alice-two", "alice"), ("b1", "bob-nb", "bob")] {
+        let outcome = provisioner.handle_at(NOTEBOOK_REQUESTED, &notebook(id, name, owner), now()).await?;
+        assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED, "{outcome:?}");
+    }
+    let s3 = s3_client(&platform.sdk);
+    s3.put_object().bucket("team-data").key("risk/alice/model.pkl").body(b"weights".to_vec().into()).send().await?;
+
+    let outcome = provisioner.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await?;
+    assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
+    assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
+    assert_eq!(outcome.detail["already"], false);
+    let events = platform.drain_outcomes().await?;
+    let locked: Vec<_> = events.iter().filter(|e| e.detail_type == NOTEBOOK_LOCKED).collect();
+    assert_eq!(locked.len(), 2, "one event per notebook: {events:?}");
+
+    let mut after_first = Vec::new();
+    for name in ["alice-one", "alice-two"] {
+        let (status, tags, policy) = notebook_state(&platform, name).await?;
+        assert_eq!(status, "Stopped", "{name}");
+        assert_eq!(tags.get(tags::LOCK_REASON).map(String::as_str), Some("owner-deactivated"), "{name}");
+        assert!(!policy.is_empty() && !policy.contains("s3:PutObject"), "{name}'s role can no longer write: {policy}");
+        assert!(policy.contains("risk/alice/"), "{name}'s role still names its data: {policy}");
+        after_first.push((status, tags, policy));
+    }
+    let (bob_status, bob_tags, bob_policy) = notebook_state(&platform, "bob-nb").await?;
+    assert_eq!(bob_status, "InService");
+    assert!(!bob_tags.contains_key(tags::LOCKED_AT) && bob_policy.contains("s3:PutObject"), "bob is not touched");
+    s3.get_object().bucket("team-data").key("risk/alice/model.pkl").send().await.context("alice's data is kept")?;
+
+    // The second time: the same answer, nothing changed, and no call that could change anything.
+    platform.calls.reset();
+    let again = provisioner.handle_at(OWNER_DEACTIVATED, &deactivate("d2", "alice"), now() + Duration::hours(1)).await?;
+    assert_eq!((again.detail["already"].as_bool(), again.detail["changed"].clone()), (Some(true), json!([])));
+    let mut after_second = Vec::new();
+    for name in ["alice-one", "alice-two"] {
+        after_second.push(notebook_state(&platform, name).await?);
+    }
+    assert_eq!(after_second, after_first, "the second deactivation changed nothing");
+    let calls = platform.calls.snapshot();
+    let reads_and_records =
+        ["GetResources", "DescribeNotebookInstance", "GetRolePolicy", "GetObject", "PutObject", "PutEvents"];
+    let operation = |call: &str| call.rsplit('.').next().unwrap_or_default().to_owned();
+    assert!(calls.keys().all(|c| reads_and_records.contains(&operation(c).as_str())), "only reads: {calls:?}");
+
+    // A locked notebook is not started.
+    let start = json!({"request_id": "s1", "notebook_name": "alice-one", "requested_by": "alice"});
+    let refused = provisioner.handle_at(NOTEBOOK_START_REQUESTED, &start, now() + Duration::hours(2)).await?;
+    assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
+    assert!(refused.detail["reason"].as_str().is_some_and(|r| r.contains("is locked")), "{refused:?}");
+    assert_eq!(notebook_state(&platform, "alice-one").await?.0, "Stopped");
+
+    // The owner's history is one prefix listing: provisioned, locked twice (two runs), the two summaries.
+    let history = audit(&platform).history(&owner_history_prefix("alice")).await?;
+    let actions: Vec<_> = history.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == NOTEBOOK_PROVISIONED).count(), 2, "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| **a == NOTEBOOK_LOCKED).count(), 4, "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| **a == OWNER_DEACTIVATION_COMPLETED).count(), 2, "{actions:?}");
+    assert!(history.iter().filter(|r| r.action == NOTEBOOK_LOCKED).all(|r| r.actor == "hr-system"));
+    let notebook_history = audit(&platform).history(&notebook_history_prefix("alice-one")).await?;
+    assert_eq!(notebook_history.last().map(|r| r.action.as_str()), Some(NOTEBOOK_REQUEST_REJECTED));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_record_cannot_be_deleted_or_replaced() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let platform = Platform::build(&emulator).await?;
+    platform.provisioner().handle_at(NOTEBOOK_REQUESTED, &notebook("a1", "alice-nb", "alice"), now()).await?;
+    let s3 = s3_client(&platform.sdk);
+    let versions = s3
+        .list_object_versions()
+        .bucket(AUDIT_BUCKET)
+        .prefix(notebook_history_prefix("alice-nb"))
+        .send()
+        .await
+        .context("listing the record's versions")?;
+    let version = versions.versions().first().context("an audit record")?;
+    let (key, version_id) = (version.key().context("key")?, version.version_id().context("version")?);
+
+    let deleted = s3.delete_object().bucket(AUDIT_BUCKET).key(key).version_id(version_id).send().await;
+    let refusal = deleted.expect_err("object lock must refuse to delete an audit record");
+    assert_eq!(refusal.as_service_error().and_then(|e| e.meta().code()), Some("AccessDenied"), "{refusal:?}");
+    let head = s3.head_object().bucket(AUDIT_BUCKET).key(key).version_id(version_id).send().await?;
+    assert_eq!(head.object_lock_mode().map(|m| m.as_str()), Some("GOVERNANCE"), "the record is under object lock");
+    assert!(head.object_lock_retain_until_date().is_some(), "the record is under retention");
+
+    // Writing the key again adds a version; the original stays readable, unchanged.
+    s3.put_object().bucket(AUDIT_BUCKET).key(key).body(b"{}".to_vec().into()).send().await.context("writing again")?;
+    let original = s3
+        .get_object()
+        .bucket(AUDIT_BUCKET)
+        .key(key)
+        .version_id(version_id)
+        .send()
+        .await
+        .context("reading the original version")?;
+    let body = original.body.collect().await?.into_bytes();
+    let record: Value = serde_json::from_slice(&body)?;
+    assert_eq!(record["action"], NOTEBOOK_PROVISIONED);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothing_after_expiry() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let platform = Platform::build(&emulator).await?;
+    let provisioner = platform.provisioner();
+    for (id, name, owner) in [("a1", "alice-nb", "alice"), ("b1", "bob-nb", "bob")] {
+        provisioner.handle_at(NOTEBOOK_REQUESTED, &notebook(id, name, owner), now()).await?;
+    }
+    let s3 = s3_client(&platform.sdk);
+    for key in ["risk/alice/a.csv", "risk/bob/b.csv"] {
+        s3.put_object().bucket("team-data").key(key).body(b"data".to_vec().into()).send().await?;
+    }
+
+    // Refused, and nothing created: an owner who is not deactivated, a scope wider than the owner's data,
+    // a duration over the bound, a custodian who is the owner.
+    let before = resources(&platform).await?;
+    let mut by_self = custodian("c0", None, 24);
+    by_self["custodian"] = json!("alice");
+    let refusals = [
+        ("owner still active", custodian("c1", None, 24), "detail.deactivated_owner"),
+        ("owner still active, wide scope", custodian("c2", Some(json!([{"bucket": "team-data", "prefix": "risk/"}])), 24), "detail.deactivated_owner"),
+        ("too long", custodian("c3", None, 10_000), "detail.duration_hours"),
+        ("the owner themself", by_self, "detail.custodian"),
+    ];
+    for (what, detail, field) in refusals {
+        let outcome = provisioner.handle_at(CUSTODIAN_ACCESS_REQUESTED, &detail, now()).await?;
+        assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED, "{what}");
+        assert_eq!(outcome.detail["problems"][0]["field"], field, "{what}: {outcome:?}");
+    }
+    provisioner.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await?;
+    let wide = custodian("c4", Some(json!([{"bucket": "team-data", "prefix": "risk/"}])), 24);
+    let outcome = provisioner.handle_at(CUSTODIAN_ACCESS_REQUESTED, &wide, now()).await?;
+    assert_eq!(outcome.detail["problems"][0]["field"], "detail.scope[0]", "{outcome:?}");
+    let foreign = custodian("c5", Some(json!([{"bucket": "team-data", "prefix": "risk/bob/"}])), 24);
+    let outcome = provisioner.handle_at(CUSTODIAN_ACCESS_REQUESTED, &foreign, now()).await?;
+    assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
+    assert_eq!(resources(&platform).await?, before, "every refused request left zero resources");
+
+    let granted = provisioner.handle_at(CUSTODIAN_ACCESS_REQUESTED, &custodian("c6", None, 24), now()).await?;
+    assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
+    assert_eq!(granted.detail["expires_at"], "2026-11-24T09:00:00Z");
+    let role_arn = granted.detail["role_arn"].as_str().context("role arn")?.to_owned();
+    let (_, custody_tags, _) = notebook_state(&platform, "carol-custody").await?;
+    assert_eq!(custody_tags.get(tags::CUSTODIAN_FOR).map(String::as_str), Some("alice"));
+    assert_eq!(custody_tags.get(tags::TICKET).map(String::as_str), Some("LEGAL-42"));
+
+    // Before enforcement: SageMaker's assumption of the role, and an admin to play the idle sweeper.
+    let notebook = aws_sdk_sts::Client::new(&platform.sdk)
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("SageMaker")
+        .send()
+        .await?
+        .credentials
+        .context("credentials")?;
+    let iam = aws_sdk_iam::Client::new(&platform.sdk);
+    iam.create_user().user_name("sweeper").send().await?;
+    iam.put_user_policy()
+        .user_name("sweeper")
+        .policy_name("all")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await?;
+    let key = iam.create_access_key().user_name("sweeper").send().await?.access_key.context("access key")?;
+    emulator.enforce_iam_after(0)?;
+
+    let custodian_s3 = s3_client(
+        &emulator
+            .sdk_config_as(Credentials::new(
+                notebook.access_key_id(),
+                notebook.secret_access_key(),
+                Some(notebook.session_token().to_owned()),
+                None,
+                "custodian-role",
+            ))
+            .await,
+    );
+    let get = |key: &'static str| {
+        let s3 = custodian_s3.clone();
+        async move { s3.get_object().bucket("team-data").key(key).send().await.map(|_| ()) }
+    };
+    let put = |key: &'static str| {
+        let s3 = custodian_s3.clone();
+        async move { s3.put_object().bucket("team-data").key(key).body(b"x".to_vec().into()).send().await.map(|_| ()) }
+    };
+    get("risk/alice/a.csv").await.context("the custodian reads the owner's data")?;
+    assert!(put("risk/alice/new.csv").await.is_err(), "the custodian cannot write the owner's data");
+    assert!(get("risk/bob/b.csv").await.is_err(), "the custodian cannot read another owner's data");
+
+    // Past the expiry, the sweeper revokes the role and stops the notebook.
+    let sweeper_sdk = emulator
+        .sdk_config_as(Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "sweeper"))
+        .await;
+    let vars = BTreeMap::from([
+        (fleet::config::EVENT_BUS_NAME, BUS_NAME.to_owned()),
+        (fleet::config::ASSETS_BUCKET, ASSETS_BUCKET.to_owned()),
+        (fleet::config::AUDIT_BUCKET, AUDIT_BUCKET.to_owned()),
+    ]);
+    let config = SweepConfig::from_vars(|name| vars.get(name).cloned())?;
+    let calls = CallCounter::new();
+    let sweeper = AwsSweeper::from_sdk_config(&sweeper_sdk, config, &calls, true);
+    let early = sweeper.sweep(now() + Duration::hours(23)).await?;
+    assert!(early.revoked.is_empty(), "nothing expires early: {early:?}");
+    let report = sweeper.sweep(now() + Duration::hours(25)).await?;
+    assert_eq!(report.revoked, ["carol-custody"], "{report:?}");
+    assert!(report.stopped.contains(&"carol-custody".to_owned()), "{report:?}");
+    assert!(get("risk/alice/a.csv").await.is_err(), "after expiry the custodian role reads nothing");
+    let again = sweeper.sweep(now() + Duration::hours(26)).await?;
+    assert!(again.revoked.is_empty(), "revoked once: {again:?}");
+
+    let sweeper_audit = S3AuditLog::new(s3_client(&sweeper_sdk), AUDIT_BUCKET);
+    let history = sweeper_audit.history(&notebook_history_prefix("carol-custody")).await?;
+    let actions: Vec<_> = history.iter().map(|r| r.action.as_str()).collect();
+    assert!(actions.contains(&CUSTODIAN_ACCESS_GRANTED) && actions.contains(&CUSTODIAN_ACCESS_EXPIRED), "{actions:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let platform = Platform::build(&emulator).await?;
+    let provisioner = platform.provisioner();
+    provisioner.handle_at(NOTEBOOK_REQUESTED, &notebook("b1", "bob-nb", "bob"), now()).await?;
+    let s3 = s3_client(&platform.sdk);
+    s3.put_object().bucket("team-data").key("risk/bob/b.csv").body(b"data".to_vec().into()).send().await?;
+
+    let unconfirmed = json!({"request_id": "x1", "notebook_name": "bob-nb", "requested_by": "lead",
+        "reason": "project ended", "delete_notebook": true, "data_no_longer_needed": true});
+    let refused = provisioner.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now()).await?;
+    assert_eq!(refused.detail["problems"][0]["field"], "detail.confirm_notebook_name");
+    assert_eq!(notebook_state(&platform, "bob-nb").await?.0, "InService", "a refused request changes nothing");
+
+    let keep = json!({"request_id": "x2", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
+    let kept = provisioner.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now()).await?;
+    assert_eq!((kept.detail_type, kept.detail["deleted"].as_bool()), (NOTEBOOK_DECOMMISSIONED, Some(false)));
+    let (status, found, _) = notebook_state(&platform, "bob-nb").await?;
+    assert_eq!(status, "Stopped");
+    assert!(found.contains_key(tags::DECOMMISSIONED_AT) && found.contains_key(tags::LOCKED_AT), "{found:?}");
+
+    let confirmed = json!({"request_id": "x3", "notebook_name": "bob-nb", "requested_by": "lead",
+        "reason": "project ended", "delete_notebook": true, "data_no_longer_needed": true,
+        "confirm_notebook_name": "bob-nb"});
+    let deleted = provisioner.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await?;
+    assert_eq!(deleted.detail["deleted"], true, "{deleted:?}");
+    let (notebooks, roles) = resources(&platform).await?;
+    assert!(!notebooks.contains(&"bob-nb".to_owned()) && !roles.contains(&"nbf-bob-nb".to_owned()));
+    s3.get_object().bucket("team-data").key("risk/bob/b.csv").send().await.context("bob's data is kept")?;
+    let replay = provisioner.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await?;
+    assert_eq!(replay.detail, deleted.detail, "a redelivery answers what was done");
+    Ok(())
+}
