@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: runs the provisioner as a Lambda (cargo lambda watch) against the AWS emulator.
 # Starts moto, builds the network as the SAM template would, sends sample request events through the
-# provisioner with `cargo lambda invoke`, prints the notebook and its role policy, then stops everything.
+# provisioner with `cargo lambda invoke`, prints the notebook and its role policy, runs the idle sweeper on a
+# simulated clock, deactivates the owner, grants a custodian time-bound read access to her data, lets the
+# grant expire, and prints the audit trail; then stops everything.
 # Usage: scripts/demo.sh
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -53,13 +55,29 @@ log "the idle sweeper, on a simulated clock: nobody has used the notebook (its a
 sweep() {
   log "idle-sweeper --once --now $1"
   (set -a; . "$work/provisioner.env"; set +a
-   FLEET_S3_FORCE_PATH_STYLE=true RUST_LOG=warn "$CARGO_TARGET_DIR/debug/idle-sweeper" --once --now "$1") |
-    python3 -c 'import json, sys; text = sys.stdin.read(); r = json.loads(text[text.index("{\n"):]); print(json.dumps({k: r[k] for k in ("verdicts", "warned", "stopped", "api_calls")}, indent=1))'
+   RUST_LOG=warn "$CARGO_TARGET_DIR/debug/idle-sweeper" --once --now "$1") |
+    python3 -c 'import json, sys; text = sys.stdin.read(); r = json.loads(text[text.index("{\n"):]); print(json.dumps({k: r[k] for k in ("verdicts", "warned", "stopped", "revoked", "api_calls")}, indent=1))'
 }
-cargo build --quiet --locked -p idle-sweeper
+cargo build --quiet --locked -p idle-sweeper -p audit-history
 sweep "$(date -u -d '+2 hours' +%Y-%m-%dT%H:%M:%SZ)"    # idle past its 90 minutes: warned first
 sweep "$(date -u -d '+2 hours 20 minutes' +%Y-%m-%dT%H:%M:%SZ)" # the warning has been out 15 minutes: stopped
 invoke samples/events/notebook-stop-requested.json       # already stopped: answered, nothing to do
 invoke samples/events/notebook-start-requested.json      # the owner comes back
+
+log "alice leaves: her notebooks are stopped and locked, her data kept"
+invoke samples/events/owner-deactivated.json              # stopped, locked, role made read-only
+invoke samples/events/owner-deactivated.json              # again: nothing changes ("already": true)
+invoke samples/events/notebook-start-requested.json       # refused: the notebook is locked
+log "a custodian asks for read access to alice's data, for 24 hours"
+invoke samples/events/custodian-access-requested.json
+cargo run --quiet --locked -p integration-tests --bin emulated-platform -- show --endpoint "$endpoint" --notebook carol-custody-alice
+sweep "$(date -u -d '+25 hours' +%Y-%m-%dT%H:%M:%SZ)"   # past the grant: the role loses its access, the notebook stops
+
+history() {
+  log "audit-history $*"
+  (set -a; . "$work/provisioner.env"; set +a; "$CARGO_TARGET_DIR/debug/audit-history" "$@")
+}
+history --owner alice
+history --notebook carol-custody-alice
 log "demo finished; the provisioner's log lines:"
 grep -E '"(level|message)"|INFO|WARN|ERROR' "$work/lambda.log" | tail -n 12 || true

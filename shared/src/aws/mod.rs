@@ -37,6 +37,7 @@ mod sweeper;
 pub use sweeper::AwsSweeper;
 
 /// SDK timestamps as chrono's.
+#[cfg(feature = "sweeper")]
 pub(crate) fn to_chrono(time: &aws_smithy_types::DateTime) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(time.secs(), time.subsec_nanos()).unwrap_or_default()
 }

@@ -84,6 +84,11 @@ impl AuditRecord {
         if let Some(owner) = owner {
             keys.push(format!("{}{name}", owner_history_prefix(owner)));
         }
+        // Custodian grants and their expiry belong to the deactivated owner's history too: who read their data.
+        let data_owner = self.detail.get("deactivated_owner").and_then(|v| v.as_str());
+        if let Some(data_owner) = data_owner.filter(|o| validate_principal(o).is_ok() && Some(*o) != owner) {
+            keys.push(format!("{}{name}", owner_history_prefix(data_owner)));
+        }
         if keys.is_empty() {
             keys.push(format!("{REQUESTS_PREFIX}{}/{name}", request.unwrap_or("unidentified")));
         }
@@ -171,6 +176,17 @@ mod tests {
         assert!(record.keys()[0].starts_with("requests/r9/"));
         let round_trip: AuditRecord = serde_json::from_slice(&serde_json::to_vec(&record).expect("json")).expect("back");
         assert_eq!(round_trip, record);
+    }
+
+    #[test]
+    fn a_custodian_grant_is_in_the_custodians_and_the_deactivated_owners_history() {
+        let event = OutcomeEvent {
+            detail_type: "Custodian Access Granted",
+            detail: json!({"request_id": "c1", "notebook_name": "carol-nb", "custodian": "carol", "deactivated_owner": "alice"}),
+        };
+        let keys = AuditRecord::of_event(&event, "provisioner", None, at()).keys();
+        let prefixes: Vec<_> = keys.iter().map(|k| k.rsplit_once('/').map_or("", |(p, _)| p)).collect();
+        assert_eq!(prefixes, ["notebooks/carol-nb", "owners/carol", "owners/alice"]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Timelike, Utc};
 
 use super::audit::AuditRecord;
 use super::outcome::NOTEBOOK_PROVISIONED;
@@ -122,7 +122,8 @@ pub fn custodian_grant(
             asked.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect()
         }
     };
-    let expires_at = now + Duration::hours(i64::from(request.duration_hours));
+    // Whole seconds: the expiry is a tag, an event field and an audit record, and all three must agree.
+    let expires_at = now.with_nanosecond(0).unwrap_or(now) + Duration::hours(i64::from(request.duration_hours));
     let notebook = validate_notebook_request(&notebook_request(request, &scope), limits).map_err(|rejection| {
         Rejection::from_problems(
             rejection

@@ -49,6 +49,7 @@ async fn setup(sdk: aws_config::SdkConfig, endpoint: &str, env_file: &str) -> Re
         ("AWS_REGION", REGION),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("FLEET_S3_FORCE_PATH_STYLE", "true"),
         ("RUST_LOG", "info"),
     ] {
         writeln!(env, "{name}={value}")?;
