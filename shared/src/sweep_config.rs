@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::config::{
-    audit_bucket, boolean, list, number, ConfigError, ASSETS_BUCKET, DEFAULT_EVENT_SOURCE, DEFAULT_IDLE_TIMEOUT_MINUTES,
-    DEFAULT_IDLE_TIMEOUT_MINUTES_MAX, EVENT_BUS_NAME, EVENT_SOURCE, IDLE_TIMEOUT_MINUTES_DEFAULT,
-    IDLE_TIMEOUT_MINUTES_MAX, IDLE_TIMEOUT_MINUTES_MIN,
+    audit_bucket, boolean, list, number, ConfigError, ASSETS_BUCKET, DEFAULT_EVENT_SOURCE,
+    DEFAULT_IDLE_TIMEOUT_MINUTES, DEFAULT_IDLE_TIMEOUT_MINUTES_MAX, EVENT_BUS_NAME, EVENT_SOURCE,
+    IDLE_TIMEOUT_MINUTES_DEFAULT, IDLE_TIMEOUT_MINUTES_MAX, IDLE_TIMEOUT_MINUTES_MIN,
 };
 use crate::domain::bucket::validate_bucket_name;
 use crate::domain::idle::{IdlePolicy, SilentAgentPolicy};
@@ -111,8 +111,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(pairs: &[(&'static str, &str)]) -> Result<SweepConfig, ConfigError> {
-        let mut vars: HashMap<&str, String> =
-            HashMap::from([
+        let mut vars: HashMap<&str, String> = HashMap::from([
             (EVENT_BUS_NAME, "bus".to_owned()),
             (ASSETS_BUCKET, "fleet-assets".to_owned()),
             (crate::config::AUDIT_BUCKET, "fleet-audit".to_owned()),

@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{IpPermission, IpRange, VpcEndpointType};
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, DefaultRetention, ObjectLockConfiguration,
-    ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+    BucketLocationConstraint, CreateBucketConfiguration, DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled,
+    ObjectLockRetentionMode, ObjectLockRule,
 };
 use fleet::aws::{AwsProvisioner, CallCounter, ProvisionerClients};
 use fleet::config::{self, Config};
@@ -150,7 +150,9 @@ impl Platform {
             .bucket(AUDIT_BUCKET)
             .object_lock_enabled_for_bucket(true)
             .create_bucket_configuration(
-                CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(REGION)).build(),
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(REGION))
+                    .build(),
             )
             .send()
             .await
@@ -271,8 +273,7 @@ impl Platform {
                     .build(),
             ),
         };
-        AwsProvisioner::from_clients(clients, config)
-        .with_retry(fleet::service::RetryPolicy {
+        AwsProvisioner::from_clients(clients, config).with_retry(fleet::service::RetryPolicy {
             attempts: 4,
             first_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(200),

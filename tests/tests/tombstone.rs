@@ -14,8 +14,8 @@ use fleet::aws::audit::S3AuditLog;
 use fleet::aws::{AwsSweeper, CallCounter};
 use fleet::domain::audit::{notebook_history_prefix, owner_history_prefix};
 use fleet::domain::outcome::{
-    CUSTODIAN_ACCESS_EXPIRED, CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_DECOMMISSIONED, NOTEBOOK_LOCKED,
-    NOTEBOOK_PROVISIONED, NOTEBOOK_REQUEST_REJECTED, OWNER_DEACTIVATION_COMPLETED,
+    CUSTODIAN_ACCESS_EXPIRED, CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_DECOMMISSIONED, NOTEBOOK_LOCKED, NOTEBOOK_PROVISIONED,
+    NOTEBOOK_REQUEST_REJECTED, OWNER_DEACTIVATION_COMPLETED,
 };
 use fleet::domain::request::{
     CUSTODIAN_ACCESS_REQUESTED, NOTEBOOK_DECOMMISSION_REQUESTED, NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED,
@@ -147,7 +147,8 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
 
     // The second time: the same answer, nothing changed, and no call that could change anything.
     platform.calls.reset();
-    let again = provisioner.handle_at(OWNER_DEACTIVATED, &deactivate("d2", "alice"), now() + Duration::hours(1)).await?;
+    let again =
+        provisioner.handle_at(OWNER_DEACTIVATED, &deactivate("d2", "alice"), now() + Duration::hours(1)).await?;
     assert_eq!((again.detail["already"].as_bool(), again.detail["changed"].clone()), (Some(true), json!([])));
     let mut after_second = Vec::new();
     for name in ["alice-one", "alice-two"] {
@@ -238,7 +239,11 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     by_self["custodian"] = json!("alice");
     let refusals = [
         ("owner still active", custodian("c1", None, 24), "detail.deactivated_owner"),
-        ("owner still active, wide scope", custodian("c2", Some(json!([{"bucket": "team-data", "prefix": "risk/"}])), 24), "detail.deactivated_owner"),
+        (
+            "owner still active, wide scope",
+            custodian("c2", Some(json!([{"bucket": "team-data", "prefix": "risk/"}])), 24),
+            "detail.deactivated_owner",
+        ),
         ("too long", custodian("c3", None, 10_000), "detail.duration_hours"),
         ("the owner themself", by_self, "detail.custodian"),
     ];
@@ -350,7 +355,8 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
     assert_eq!(refused.detail["problems"][0]["field"], "detail.confirm_notebook_name");
     assert_eq!(notebook_state(&platform, "bob-nb").await?.0, "InService", "a refused request changes nothing");
 
-    let keep = json!({"request_id": "x2", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
+    let keep =
+        json!({"request_id": "x2", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
     let kept = provisioner.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now()).await?;
     assert_eq!((kept.detail_type, kept.detail["deleted"].as_bool()), (NOTEBOOK_DECOMMISSIONED, Some(false)));
     let (status, found, _) = notebook_state(&platform, "bob-nb").await?;

@@ -74,8 +74,8 @@ impl AuditLog for S3AuditLog {
             .await
             .map_err(|e| AwsError::new("GetObject", ErrorKind::Transient, None, e.to_string()))?
             .into_bytes();
-        serde_json::from_slice(&body)
-            .map(Some)
-            .map_err(|e| AwsError::new("GetObject", ErrorKind::Invalid, None, format!("{key} is not an audit record: {e}")))
+        serde_json::from_slice(&body).map(Some).map_err(|e| {
+            AwsError::new("GetObject", ErrorKind::Invalid, None, format!("{key} is not an audit record: {e}"))
+        })
     }
 }

@@ -32,7 +32,9 @@ impl ProvisionerClients {
             sagemaker: aws_sdk_sagemaker::Client::new(sdk),
             tagging: aws_sdk_resourcegroupstagging::Client::new(sdk),
             eventbridge: aws_sdk_eventbridge::Client::new(sdk),
-            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(s3_path_style).build()),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk).force_path_style(s3_path_style).build(),
+            ),
         }
     }
 }

@@ -11,9 +11,9 @@ use tracing::instrument;
 
 use super::classify;
 use super::tagging::managed_notebooks_tagged;
-use crate::domain::tags;
 use crate::domain::lifecycle::LifecycleConfig;
 use crate::domain::notebook::{NotebookRecord, NotebookSpec, NotebookStatus};
+use crate::domain::tags;
 use crate::error::{AwsError, ErrorKind};
 use crate::ports::{AwsResult, Notebooks};
 
@@ -195,7 +195,8 @@ impl Notebooks for SageMakerNotebooks {
 
     #[instrument(skip(self))]
     async fn owned_notebooks(&self, owner: &str) -> AwsResult<Vec<(String, BTreeMap<String, String>)>> {
-        let mut owned: Vec<_> = managed_notebooks_tagged(&self.tagging, &[(tags::OWNER, owner)]).await?.into_iter().collect();
+        let mut owned: Vec<_> =
+            managed_notebooks_tagged(&self.tagging, &[(tags::OWNER, owner)]).await?.into_iter().collect();
         owned.sort();
         Ok(owned)
     }

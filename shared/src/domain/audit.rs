@@ -174,7 +174,8 @@ mod tests {
         let record = AuditRecord::of_event(&event, "provisioner", None, at());
         assert_eq!(record.actor, "provisioner");
         assert!(record.keys()[0].starts_with("requests/r9/"));
-        let round_trip: AuditRecord = serde_json::from_slice(&serde_json::to_vec(&record).expect("json")).expect("back");
+        let round_trip: AuditRecord =
+            serde_json::from_slice(&serde_json::to_vec(&record).expect("json")).expect("back");
         assert_eq!(round_trip, record);
     }
 

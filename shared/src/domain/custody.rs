@@ -13,7 +13,8 @@ use super::outcome::NOTEBOOK_PROVISIONED;
 use super::request::{AccessLevel, CustodianAccessRequested, DataAccess, DataScope, NotebookRequested};
 use super::tags;
 use super::validation::{
-    validate_notebook_request, validate_principal, validate_reason, validate_request_id, Problem, Rejection, ValidNotebookRequest,
+    validate_notebook_request, validate_principal, validate_reason, validate_request_id, Problem, Rejection,
+    ValidNotebookRequest,
 };
 use crate::config::RequestLimits;
 
@@ -60,10 +61,12 @@ pub fn check_custodian_request(
     }
     let scope = request.scope.clone().unwrap_or_default();
     if let Err(rejection) = validate_notebook_request(&notebook_request(request, &scope), limits) {
-        problems.extend(rejection.problems.into_iter().map(|p| Problem {
-            field: p.field.replace("detail.data_access", "detail.scope"),
-            reason: p.reason,
-        }));
+        problems.extend(
+            rejection
+                .problems
+                .into_iter()
+                .map(|p| Problem { field: p.field.replace("detail.data_access", "detail.scope"), reason: p.reason }),
+        );
     }
     if problems.is_empty() {
         Ok(())
@@ -95,7 +98,10 @@ pub fn custodian_grant(
     if recorded.is_empty() {
         return Err(Rejection::single(
             "detail.deactivated_owner",
-            format!("no notebook of {:?} was ever given data access; there is nothing to grant", request.deactivated_owner),
+            format!(
+                "no notebook of {:?} was ever given data access; there is nothing to grant",
+                request.deactivated_owner
+            ),
         ));
     }
     let scope: Vec<DataScope> = match &request.scope {
@@ -112,7 +118,11 @@ pub fn custodian_grant(
                         folder.bucket,
                         folder.prefix,
                         request.deactivated_owner,
-                        recorded.iter().map(|o| format!("s3://{}/{}", o.bucket, o.prefix)).collect::<Vec<_>>().join(", ")
+                        recorded
+                            .iter()
+                            .map(|o| format!("s3://{}/{}", o.bucket, o.prefix))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 })
                 .collect();
@@ -172,7 +182,10 @@ fn ticket(value: &str) -> Result<(), String> {
     if value.is_empty() || value.len() > MAX_TICKET_LEN {
         return Err(format!("must name the ticket, in 1 to {MAX_TICKET_LEN} characters"));
     }
-    match value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@'))) {
+    match value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')))
+    {
         Some(c) => Err(format!("may contain only letters, digits, spaces and '_.:/=+-@', not {c:?}")),
         None => Ok(()),
     }
@@ -254,7 +267,8 @@ mod tests {
         assert!(custodian_grant(&narrow, &limits, &recorded(), now()).is_ok());
         for (bucket, prefix) in [("team-data", "risk/"), ("team-data", "risk/bob/"), ("shared-data", "risk/alice/")] {
             let wide = request(Some(vec![(bucket, prefix)]));
-            let rejection = custodian_grant(&wide, &limits, &recorded(), now()).expect_err("wider than the owner's data");
+            let rejection =
+                custodian_grant(&wide, &limits, &recorded(), now()).expect_err("wider than the owner's data");
             assert_eq!(rejection.problems[0].field, "detail.scope[0]", "{prefix}");
             assert!(rejection.problems[0].reason.contains("not inside the data of \"alice\""), "{rejection:?}");
         }

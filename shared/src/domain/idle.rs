@@ -60,12 +60,22 @@ pub struct SweptNotebook {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum StopReason {
-    Idle { idle_minutes: i64, timeout_minutes: u32 },
-    MaxRuntime { runtime_minutes: i64, cap_minutes: u32 },
+    Idle {
+        idle_minutes: i64,
+        timeout_minutes: u32,
+    },
+    MaxRuntime {
+        runtime_minutes: i64,
+        cap_minutes: u32,
+    },
     /// The notebook is locked (owner deactivated, or decommissioned): it stays stopped, exempt or not.
-    Locked { locked_at: Option<DateTime<Utc>> },
+    Locked {
+        locked_at: Option<DateTime<Utc>>,
+    },
     /// A custodian notebook whose time-bound access has expired.
-    AccessExpired { expired_at: DateTime<Utc> },
+    AccessExpired {
+        expired_at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -199,7 +199,8 @@ pub fn validate_decommission(request: &DecommissionRequested) -> Result<(), Reje
     } else if request.data_no_longer_needed || request.confirm_notebook_name.is_some() {
         check(
             "delete_notebook",
-            Err("a deletion is confirmed but not asked for: set delete_notebook to true, or drop the confirmations".into()),
+            Err("a deletion is confirmed but not asked for: set delete_notebook to true, or drop the confirmations"
+                .into()),
         );
     }
     if problems.is_empty() {

@@ -23,8 +23,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         let reject = |rejection: Rejection| {
             Ok(rejected(CUSTODIAN_ACCESS_REQUESTED, &request.request_id, Some(&request.notebook_name), rejection))
         };
-        if let Err(rejection) = check_custodian_request(request, &self.config.limits, self.config.custodian_max_hours)
-        {
+        if let Err(rejection) = check_custodian_request(request, &self.config.limits, self.config.custodian_max_hours) {
             return reject(rejection);
         }
         if !self.audit.is_deactivated(&request.deactivated_owner).await? {

@@ -115,7 +115,8 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         let request = match Request::parse(detail_type, detail) {
             Ok(request) => request,
             Err(rejection) => {
-                let actor = detail.get("requested_by").and_then(|v| v.as_str()).filter(|v| validate_principal(v).is_ok());
+                let actor =
+                    detail.get("requested_by").and_then(|v| v.as_str()).filter(|v| validate_principal(v).is_ok());
                 return Ok((rejected_raw(detail_type, detail, rejection).into(), actor.map(str::to_owned)));
             }
         };

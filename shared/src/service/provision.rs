@@ -38,7 +38,10 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         if self.audit.is_deactivated(&valid.owner).await? {
             return reject(Rejection::single(
                 "detail.owner",
-                format!("{:?} is deactivated and gets no new notebook; a custodian can ask for access to their data", valid.owner),
+                format!(
+                    "{:?} is deactivated and gets no new notebook; a custodian can ask for access to their data",
+                    valid.owner
+                ),
             ));
         }
         match self.provision_valid(&valid).await? {

@@ -106,7 +106,10 @@ async fn a_locked_notebook_is_not_started_and_a_deactivated_owner_gets_no_new_no
     let start = json!({"request_id": "s1", "notebook_name": "alice-one", "requested_by": "alice"});
     let refused = p.handle_at(NOTEBOOK_START_REQUESTED, &start, now()).await.expect("handled");
     assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert!(refused.detail["reason"].as_str().is_some_and(|r| r.contains("is locked (owner-deactivated")), "{refused:?}");
+    assert!(
+        refused.detail["reason"].as_str().is_some_and(|r| r.contains("is locked (owner-deactivated")),
+        "{refused:?}"
+    );
 
     let new = p.handle_at(NOTEBOOK_REQUESTED, &notebook("a3", "alice-three", "alice"), now()).await.expect("handled");
     assert_eq!(new.detail_type, NOTEBOOK_REQUEST_REJECTED);
@@ -130,7 +133,10 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
     let granted = p.handle_at(CUSTODIAN_ACCESS_REQUESTED, &custodian("c3", "alice", 24), now()).await.expect("ok");
     assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
     assert_eq!(granted.detail["scope"], json!([{"bucket": "team-data", "prefix": "risk/alice/"}]));
-    assert_eq!(granted.detail["expires_at"], json!((now() + Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    assert_eq!(
+        granted.detail["expires_at"],
+        json!((now() + Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    );
     let state = fake.state();
     let policy = &state.inline_policies["nbf-carol-custody"];
     assert!(policy.contains("arn:aws:s3:::team-data/risk/alice/*") && !policy.contains("WriteData"), "{policy}");
@@ -143,7 +149,8 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
 async fn decommission_keeps_the_notebook_unless_deletion_is_confirmed() {
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
-    let keep = json!({"request_id": "x1", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
+    let keep =
+        json!({"request_id": "x1", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
     let kept = p.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now()).await.expect("handled");
     assert_eq!((kept.detail_type, kept.detail["deleted"].as_bool()), (NOTEBOOK_DECOMMISSIONED, Some(false)));
     assert!(fake.state().notebooks.contains_key("bob-nb"));
@@ -151,7 +158,8 @@ async fn decommission_keeps_the_notebook_unless_deletion_is_confirmed() {
     let unconfirmed = json!({"request_id": "x2", "notebook_name": "bob-nb", "requested_by": "lead",
         "reason": "project ended", "delete_notebook": true});
     let refused = p.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now()).await.expect("handled");
-    let fields: Vec<_> = refused.detail["problems"].as_array().expect("problems").iter().map(|p| p["field"].clone()).collect();
+    let fields: Vec<_> =
+        refused.detail["problems"].as_array().expect("problems").iter().map(|p| p["field"].clone()).collect();
     assert_eq!(fields, [json!("detail.data_no_longer_needed"), json!("detail.confirm_notebook_name")]);
 
     fake.set_status("bob-nb", NotebookStatus::Stopped);

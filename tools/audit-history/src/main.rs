@@ -55,7 +55,8 @@ async fn main() -> ExitCode {
     };
     let sdk = aws_config::load_from_env().await;
     let path_style = std::env::var("FLEET_S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style).build());
+    let s3 =
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style).build());
     let records = match S3AuditLog::new(s3, &args.bucket).history(&args.prefix).await {
         Ok(records) => records,
         Err(error) => {
