@@ -133,9 +133,10 @@ async fn bench(binary: &str, n: u64) -> Result<()> {
             println!("   {op:<48} {count:>6}");
         }
         println!(
-            "   total {total} calls; listings {listing_calls} + stops {stops} = {} vs budget 2*ceil(N/100)+ceil(N/1000)+stops = {}; warnings add {warned} PutObject and events {} PutEvents",
+            "   total {total} calls; listings {listing_calls} + stops {stops} = {} vs budget 2*ceil(N/100)+ceil(N/1000)+stops = {}; warnings add {warned} PutObject, audit records (notebook + owner history per action) {} PutObject, events {} PutEvents",
             listing_calls + stops,
             budget(n, stops),
+            calls.get("S3.PutObject").copied().unwrap_or(0).saturating_sub(warned),
             calls.get("EventBridge.PutEvents").copied().unwrap_or(0)
         );
         println!(
