@@ -3,6 +3,7 @@
 # Usage: scripts/bench.sh                      # both, with the default sizes
 #        scripts/bench.sh provision [N]        # N sequential provisions (default 100)
 #        scripts/bench.sh sweep [N …]          # one fleet of N notebooks per size (default 1000 10000)
+#        scripts/bench.sh deactivate [N]       # an owner with N notebooks deactivated twice (default 50)
 # Figures are for moto on this machine: calls are counted exactly; times include the emulator's own work.
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,9 +21,11 @@ case "$what" in
     [ "$#" -gt 0 ] || set -- 1000 10000
     "$CARGO_TARGET_DIR/debug/bench-sweep" "$CARGO_TARGET_DIR/debug/idle-sweeper" "$@"
     ;;
+  deactivate) "$CARGO_TARGET_DIR/debug/bench-deactivate" "${1:-50}" ;;
   all)
     "$CARGO_TARGET_DIR/debug/bench-provision" 100
+    "$CARGO_TARGET_DIR/debug/bench-deactivate" 50
     "$CARGO_TARGET_DIR/debug/bench-sweep" "$CARGO_TARGET_DIR/debug/idle-sweeper" 1000 10000
     ;;
-  *) echo "usage: scripts/bench.sh [provision [N] | sweep [N ...]]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [provision [N] | sweep [N ...] | deactivate [N]]" >&2; exit 2 ;;
 esac

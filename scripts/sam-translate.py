@@ -3,9 +3,9 @@
 
 Usage: sam-translate.py TEMPLATE CODE_BUCKET CODE_KEY_PREFIX [Name=Value ...]
 
-Every AWS::Serverless::Function whose CodeUri is a local path gets the S3 object
-s3://CODE_BUCKET/CODE_KEY_PREFIX<LogicalId>.zip instead (what `sam package` would upload); the parameters
-are the stack's parameter values. Writes the CloudFormation template as JSON to stdout. Needs
+Every AWS::Serverless::Function whose CodeUri is a local path, and every AWS::Serverless::LayerVersion whose
+ContentUri is, gets the S3 object s3://CODE_BUCKET/CODE_KEY_PREFIX<LogicalId>.zip instead (what `sam package`
+would upload); the parameters are the stack's parameter values. Writes the CloudFormation template as JSON to stdout. Needs
 aws-sam-translator and PyYAML (scripts/requirements-sam-translator.txt, `ensure_sam_translator` in
 scripts/lib.sh); no AWS call and no credentials.
 """
@@ -70,11 +70,12 @@ def main(argv):
     parameters = dict(arg.split("=", 1) for arg in argv[4:])
     with open(template_path, encoding="utf-8") as handle:
         template = yaml.load(handle, Loader=TemplateLoader)  # noqa: S506 - a SafeLoader subclass
+    code_properties = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
     for logical_id, resource in template.get("Resources", {}).items():
         properties = resource.get("Properties", {})
-        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
-            if not properties["CodeUri"].startswith("s3://"):
-                properties["CodeUri"] = {"Bucket": bucket, "Key": f"{prefix}{logical_id}.zip"}
+        code = code_properties.get(resource.get("Type"))
+        if code and isinstance(properties.get(code), str) and not properties[code].startswith("s3://"):
+            properties[code] = {"Bucket": bucket, "Key": f"{prefix}{logical_id}.zip"}
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
     translated = transform(template, parameters, NoManagedPolicies())
     json.dump(translated, sys.stdout, indent=1, sort_keys=True)

@@ -34,8 +34,8 @@ fn translator_python() -> Result<PathBuf> {
     )
 }
 
-/// `sam-translate.py`: the SAM template as plain CloudFormation, each local `CodeUri` replaced by
-/// `s3://code_bucket/code_prefix<LogicalId>.zip`.
+/// `sam-translate.py`: the SAM template as plain CloudFormation, each local `CodeUri` (function) and
+/// `ContentUri` (layer) replaced by `s3://code_bucket/code_prefix<LogicalId>.zip`.
 pub fn translate(
     template: &Path,
     code_bucket: &str,
@@ -78,31 +78,69 @@ pub fn cidr_blocks(cidr: &str, count: u32, host_bits: u32) -> Result<Vec<String>
     Ok((0..count).map(|i| format!("{}/{}", std::net::Ipv4Addr::from(base + i * size), 32 - host_bits)).collect())
 }
 
+/// What the stack's custom resources answer, found by the rehearsal itself: moto cannot run their Lambdas.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomResourceAnswers<'a> {
+    /// `Custom::S3PrefixList`'s `PrefixListId`.
+    pub s3_prefix_list_id: &'a str,
+    /// `Custom::LifecycleAssets`' answer, attribute by attribute (`AgentObjectKey`, …).
+    pub lifecycle_assets: &'a [(&'a str, &'a str)],
+}
+
+/// Removes every resource of type `kind` and writes `answers` where the template reads `GetAtt <id>.<name>`;
+/// fails if the template still names such a resource afterwards (an attribute without an answer, a `Ref`,
+/// a `DependsOn`).
+fn substitute_custom_resource(
+    template: &mut Value,
+    kind: &str,
+    answers: &[(&str, &str)],
+    changes: &mut Vec<String>,
+) -> Result<()> {
+    let ids: Vec<String> = template["Resources"]
+        .as_object()
+        .context("Resources")?
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in ids {
+        template["Resources"].as_object_mut().context("Resources")?.remove(&id);
+        for (attribute, answer) in answers {
+            let n = replace_all(template, &json!({"Fn::GetAtt": [id, attribute]}), &json!(answer));
+            changes.push(format!("{id} ({kind}): {attribute} = {answer}, {n} references"));
+        }
+        if template.to_string().contains(&format!("\"{id}\"")) {
+            bail!(
+                "{id} ({kind}) is still named in the template after its substitution: an attribute without an answer?"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Adjusts a translated template where moto's CloudFormation (5.2.x) cannot follow AWS; returns what it
 /// changed, one line each. Nothing here touches a property the rehearsal checks.
 ///
-/// - `Custom::S3PrefixList` would need moto to invoke the lookup Lambda (it cannot run one): the rehearsal
-///   does the lookup itself (`DescribePrefixLists` on the emulator, the function's one call) and puts the
-///   answer where the template reads `S3PrefixList.PrefixListId`.
+/// - The custom resources would need moto to invoke their Lambdas (it cannot run one): the rehearsal finds
+///   their answers itself and puts them where the template reads them (`answers`).
+///   `Custom::S3PrefixList`: the lookup (`DescribePrefixLists` on the emulator, the function's one call),
+///   for `S3PrefixList.PrefixListId`. `Custom::LifecycleAssets`: the publisher's own content-addressed keys,
+///   for `LifecycleAssets.AgentObjectKey` (the rehearsal publishes with the publisher's code once the stack
+///   has created the assets bucket, as CloudFormation orders it, and checks the keys agree).
 /// - moto does not evaluate `Fn::Cidr`: each one over `Vpc.CidrBlock` becomes the blocks AWS computes.
 /// - moto's `Ref` to an `AWS::Events::EventBus` yields an object instead of the bus name: the name (the
 ///   bus's `Name` property) is written in its place, with a `DependsOn` to keep the creation order.
 /// - moto's `Ref` to a rule on a custom bus yields the rule name, not AWS's `bus|rule`: the dashboard's
 ///   `Select [1, Split ["|", Ref RequestRule]]` becomes that `Ref`.
-pub fn adapt_for_moto(template: &mut Value, s3_prefix_list_id: &str, vpc_cidr: &str) -> Result<Vec<String>> {
+pub fn adapt_for_moto(template: &mut Value, answers: CustomResourceAnswers<'_>, vpc_cidr: &str) -> Result<Vec<String>> {
     let mut changes = Vec::new();
-    let lookups: Vec<String> = template["Resources"]
-        .as_object()
-        .context("Resources")?
-        .iter()
-        .filter(|(_, r)| r["Type"] == "Custom::S3PrefixList")
-        .map(|(id, _)| id.clone())
-        .collect();
-    for id in lookups {
-        template["Resources"].as_object_mut().context("Resources")?.remove(&id);
-        let n = replace_all(template, &json!({"Fn::GetAtt": [id, "PrefixListId"]}), &json!(s3_prefix_list_id));
-        changes.push(format!("{id} (Custom::S3PrefixList): looked up as {s3_prefix_list_id}, {n} references"));
-    }
+    substitute_custom_resource(
+        template,
+        "Custom::S3PrefixList",
+        &[("PrefixListId", answers.s3_prefix_list_id)],
+        &mut changes,
+    )?;
+    substitute_custom_resource(template, "Custom::LifecycleAssets", answers.lifecycle_assets, &mut changes)?;
 
     for count in 1..=16u32 {
         for bits in 4..=16u32 {
@@ -280,6 +318,32 @@ mod tests {
             cidr_blocks("10.42.0.0/16", 4, 10).expect("valid"),
             ["10.42.0.0/22", "10.42.4.0/22", "10.42.8.0/22", "10.42.12.0/22"]
         );
+    }
+
+    #[test]
+    fn custom_resources_are_replaced_by_their_answers() {
+        let template = json!({
+            "Resources": {
+                "LifecycleAssets": {"Type": "Custom::LifecycleAssets", "Properties": {"ServiceToken": "arn"}},
+                "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {
+                    "KEY": {"Fn::GetAtt": ["LifecycleAssets", "AgentObjectKey"]}}}}}
+            },
+            "Outputs": {"Key": {"Value": {"Fn::GetAtt": ["LifecycleAssets", "AgentObjectKey"]}}}
+        });
+        let mut adapted = template.clone();
+        let mut changes = Vec::new();
+        substitute_custom_resource(&mut adapted, "Custom::LifecycleAssets", &[("AgentObjectKey", "k")], &mut changes)
+            .expect("answered");
+        assert_eq!(
+            adapted,
+            json!({"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Environment":
+                {"Variables": {"KEY": "k"}}}}}, "Outputs": {"Key": {"Value": "k"}}})
+        );
+        assert_eq!(changes, ["LifecycleAssets (Custom::LifecycleAssets): AgentObjectKey = k, 2 references"]);
+
+        let mut unanswered = template;
+        let result = substitute_custom_resource(&mut unanswered, "Custom::LifecycleAssets", &[], &mut changes);
+        assert!(result.is_err(), "an attribute without an answer is an error");
     }
 
     #[test]

@@ -8,6 +8,12 @@
 //! - the `Custom::S3PrefixList` lookup would need moto to run a Lambda: the test does the lookup (the
 //!   function's one call, `DescribePrefixLists`) and substitutes its answer (`rehearsal::adapt_for_moto`,
 //!   which also works around moto's `Fn::Cidr`, `Ref EventBus` and `Ref` of a rule on a custom bus);
+//! - so would `Custom::LifecycleAssets` (the lifecycle publisher): its answer is content-addressed, so the
+//!   test substitutes the agent's key as the publisher's code derives it, then, once the stack has created
+//!   the assets bucket (CloudFormation's order too), publishes with the publisher's code
+//!   (`publish_assets`) into that bucket and checks that it answers the same key, that the object is there
+//!   and that the provisioner the stack configures points at it. moto drops a function's `Layers`: the
+//!   agent layer's wiring is checked in the template;
 //! - moto's CloudFormation has no model for `AWS::S3::BucketPolicy`, `AWS::SQS::QueuePolicy`,
 //!   `AWS::CloudWatch::Alarm`, `AWS::Logs::MetricFilter`, `AWS::Lambda::EventInvokeConfig` and
 //!   `AWS::SNS::Subscription` (it skips them, so the bucket and queue policies, alarms, metric filters and
@@ -25,25 +31,28 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use fleet::aws::assets::S3Assets;
 use fleet::aws::ec2::Ec2Network;
-use fleet::aws::{AwsProvisioner, AwsSweeper, CallCounter};
+use fleet::aws::{AwsProvisioner, AwsSweeper, CallCounter, ProvisionerClients};
 use fleet::config::Config;
+use fleet::domain::assets::agent_asset;
 use fleet::domain::isolation::check_isolation;
 use fleet::domain::outcome::NOTEBOOK_PROVISIONED;
 use fleet::domain::policy::{data_perimeter_policy, notebook_permissions_boundary, PolicyDocument};
 use fleet::domain::request::NOTEBOOK_REQUESTED;
 use fleet::ports::Network;
 use fleet::service::lambda::handle_request_event;
+use fleet::service::publish::publish_assets;
 use fleet::sweep_config::SweepConfig;
 use integration_tests::emulator::{ACCOUNT_ID, REGION};
 use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::platform::{s3_client, AGENT_BYTES, DATA_BUCKETS};
 use integration_tests::rehearsal::{
     adapt_for_moto, create_stack, environment, inline_policy, lambda_get, repo_root, statement, strings, translate,
+    CustomResourceAnswers,
 };
 use integration_tests::Emulator;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 const STACK: &str = "notebook-fleet";
 const CODE_BUCKET: &str = "rehearsal-deploy-artifacts";
@@ -53,16 +62,10 @@ const VPC_CIDR: &str = "10.42.0.0/16";
 /// An empty zip archive: moto stores function code without running it.
 const DUMMY_ZIP: [u8; 22] = [0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
-fn agent_key() -> String {
-    let digest: String = Sha256::digest(AGENT_BYTES).iter().map(|b| format!("{b:02x}")).collect();
-    format!("assets/agent/sha256-{digest}/heartbeat-agent")
-}
-
 /// The parameters a platform team gives `sam deploy`; everything else keeps the template's default.
 fn parameters() -> Vec<(&'static str, String)> {
     vec![
         ("DataBucketNames", DATA_BUCKETS.join(",")),
-        ("AgentObjectKey", agent_key()),
         // The template's default, given explicitly: moto hands a CommaDelimitedList parameter's *default* to
         // Fn::Join as a string, which joins its characters.
         ("AllowedInstanceTypes", "ml.t3.medium,ml.t3.large,ml.t3.xlarge,ml.m5.xlarge,ml.m5.2xlarge".into()),
@@ -122,9 +125,14 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         )
         .send()
         .await?;
-    for resource in resources.values().filter(|r| r["Type"] == "AWS::Lambda::Function") {
-        if let Some(key) = resource["Properties"]["Code"]["S3Key"].as_str() {
-            assert_eq!(resource["Properties"]["Code"]["S3Bucket"], CODE_BUCKET);
+    for resource in resources.values() {
+        let code = match resource["Type"].as_str() {
+            Some("AWS::Lambda::Function") => &resource["Properties"]["Code"],
+            Some("AWS::Lambda::LayerVersion") => &resource["Properties"]["Content"],
+            _ => continue,
+        };
+        if let Some(key) = code["S3Key"].as_str() {
+            assert_eq!(code["S3Bucket"], CODE_BUCKET);
             s3.put_object().bucket(CODE_BUCKET).key(key).body(DUMMY_ZIP.to_vec().into()).send().await?;
         }
     }
@@ -143,8 +151,14 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         .first()
         .and_then(|p| p.prefix_list_id().map(str::to_owned))
         .context("moto's S3 prefix list")?;
+    // The lifecycle publisher's answer: the agent's content-addressed key (what publish_assets derives).
+    let agent_key = agent_asset(AGENT_BYTES).key;
     let mut template = translated.clone();
-    let adjustments = adapt_for_moto(&mut template, &prefix_list, VPC_CIDR)?;
+    let answers = CustomResourceAnswers {
+        s3_prefix_list_id: &prefix_list,
+        lifecycle_assets: &[("AgentObjectKey", agent_key.as_str())],
+    };
+    let adjustments = adapt_for_moto(&mut template, answers, VPC_CIDR)?;
     eprintln!("adjusted for moto:\n  {}", adjustments.join("\n  "));
     let stack = create_stack(&cfn, STACK, &template, &parameters()).await?;
     let out = outputs(&stack);
@@ -379,8 +393,17 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         assert_eq!(configuration["MemorySize"], memory);
         assert_eq!(function["Concurrency"]["ReservedConcurrentExecutions"], concurrency);
     }
+    let publisher_fn = lambda_get(
+        &emulator.endpoint,
+        &format!("/2015-03-31/functions/{}", physical_id(&cfn, "LifecyclePublisherFunction").await?),
+    )?;
+    assert_eq!(publisher_fn["Configuration"]["Runtime"], "provided.al2023");
+    assert_eq!(publisher_fn["Configuration"]["Handler"], "bootstrap");
+    let env = environment(&publisher_fn);
+    assert_eq!(env["FLEET_ASSETS_BUCKET"], assets_bucket);
+    assert_eq!(env["FLEET_AGENT_PATH"], "/opt/heartbeat-agent");
     // moto reports every function as x86_64 and keeps no LoggingConfig: read them in the template.
-    for id in ["ProvisionerFunction", "IdleSweeperFunction"] {
+    for id in ["ProvisionerFunction", "IdleSweeperFunction", "LifecyclePublisherFunction"] {
         let properties = &res(&translated, id)["Properties"];
         assert_eq!(properties["Architectures"], json!([{"Ref": "Architecture"}]), "{id}");
         assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON", "{id}");
@@ -414,7 +437,9 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         Ok(arn.rsplit('/').next().context("role name")?.to_owned())
     };
     let mut role_policies = HashMap::new();
-    for (function, policy_name) in [(&provisioner_fn, "provisioner"), (&sweeper_fn, "idle-sweeper")] {
+    for (function, policy_name) in
+        [(&provisioner_fn, "provisioner"), (&sweeper_fn, "idle-sweeper"), (&publisher_fn, "lifecycle-publisher")]
+    {
         let name = role_of(function)?;
         let role = iam.get_role().role_name(&name).send().await?.role.context("role")?;
         assert_eq!(role.path(), "/notebook-fleet/service/");
@@ -437,7 +462,8 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         sorted(subnet_ids.clone())
     );
 
-    // The sweeper: stop managed notebooks, read the heartbeat listing, write warnings, put events. Nothing else.
+    // The sweeper: stop managed notebooks, read the heartbeat listing, write warnings and audit records, revoke
+    // expired custodian roles (and tag them revoked), put events. Nothing else.
     let sweeper_policy = &role_policies["idle-sweeper"];
     let actions: BTreeSet<String> = sweeper_policy["Statement"]
         .as_array()
@@ -449,22 +475,31 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         actions,
         sorted([
             "events:PutEvents",
+            "iam:DeleteRolePolicy",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
             "s3:ListBucket",
             "s3:PutObject",
+            "sagemaker:AddTags",
             "sagemaker:ListNotebookInstances",
             "sagemaker:StopNotebookInstance",
             "tag:GetResources"
         ])
     );
-    assert!(actions.iter().all(|a| !a.contains("Delete") && !a.contains('*')), "{actions:?}");
+    // It deletes no data: the one delete takes a policy from an expired custodian role.
+    assert!(actions.iter().all(|a| (!a.contains("Delete") || a == "iam:DeleteRolePolicy") && !a.contains('*')));
     for s in sweeper_policy["Statement"].as_array().context("statements")? {
         assert_eq!(s["Effect"], "Allow");
-        if strings(&s["Resource"])
-            .iter()
-            .any(|r| r.contains('*') && !r.ends_with("/heartbeats/*.warned") && !r.ends_with(":notebook-instance/*"))
-        {
+        if strings(&s["Resource"]).iter().any(|r| {
+            let scoped = [
+                "/heartbeats/*.warned",
+                ":notebook-instance/*",
+                ":role/notebook-fleet/notebooks/nbf-*",
+                "/notebooks/*",
+                "/owners/*",
+            ];
+            r.contains('*') && !scoped.iter().any(|suffix| r.ends_with(suffix))
+        }) {
             assert_eq!(
                 sorted(strings(&s["Action"])),
                 sorted(["sagemaker:ListNotebookInstances", "tag:GetResources"]),
@@ -487,22 +522,79 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
     assert_eq!(put["Resource"], out["EventBusArn"].as_str());
     assert_eq!(put["Condition"]["ForAllValues:StringEquals"], json!({"events:source": "notebook-fleet"}));
 
+    // The publisher: read and write the lifecycle assets, list the bucket (so that a missing asset is a 404,
+    // not a 403), its own logs. No delete, nothing outside assets/.
+    let publisher_policy = &role_policies["lifecycle-publisher"];
+    let publisher_actions: BTreeSet<String> = publisher_policy["Statement"]
+        .as_array()
+        .context("statements")?
+        .iter()
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    assert_eq!(
+        publisher_actions,
+        sorted(["logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject", "s3:ListBucket", "s3:PutObject"])
+    );
+    let publish = statement(publisher_policy, "PublishLifecycleAssets")?;
+    assert_eq!(sorted(strings(&publish["Action"])), sorted(["s3:GetObject", "s3:PutObject"]));
+    assert_eq!(publish["Resource"], format!("arn:aws:s3:::{assets_bucket}/assets/*"));
+    let list = statement(publisher_policy, "TellMissingAssetsFromDeniedOnes")?;
+    assert_eq!(list["Resource"], format!("arn:aws:s3:::{assets_bucket}"));
+
+    // --- the lifecycle assets, published by the deploy -------------------------------------------------
+    // The wiring moto cannot show (it drops Layers and cannot run the custom resource): the agent layer, a
+    // file carrier for the publisher of either architecture, and the custom resource that re-publishes
+    // whenever the layer version changes.
+    let (layer_id, layer) = resources
+        .iter()
+        .find(|(_, r)| r["Type"] == "AWS::Lambda::LayerVersion")
+        .context("the heartbeat agent's layer")?;
+    assert!(layer_id.starts_with("HeartbeatAgentLayer"), "{layer_id}");
+    assert_eq!(
+        layer["Properties"]["Content"],
+        json!({"S3Bucket": CODE_BUCKET, "S3Key": format!("{CODE_PREFIX}HeartbeatAgentLayer.zip")})
+    );
+    assert!(layer["Properties"].get("CompatibleArchitectures").is_none(), "{layer}");
+    assert!(layer["Properties"].get("CompatibleRuntimes").is_none(), "{layer}");
+    assert_eq!(res(&translated, "LifecyclePublisherFunction")["Properties"]["Layers"], json!([{"Ref": layer_id}]));
+    let lifecycle_assets = res(&translated, "LifecycleAssets");
+    assert_eq!(lifecycle_assets["Type"], "Custom::LifecycleAssets");
+    assert_eq!(
+        lifecycle_assets["Properties"]["ServiceToken"],
+        json!({"Fn::GetAtt": ["LifecyclePublisherFunction", "Arn"]})
+    );
+    assert_eq!(lifecycle_assets["Properties"]["AgentLayerVersionArn"], json!({"Ref": layer_id}));
+    assert_eq!(
+        res(&translated, "ProvisionerFunction")["Properties"]["Environment"]["Variables"]["FLEET_AGENT_OBJECT_KEY"],
+        json!({"Fn::GetAtt": ["LifecycleAssets", "AgentObjectKey"]})
+    );
+    assert!(translated["Parameters"].get("AgentObjectKey").is_none(), "the key is no parameter any more");
+
+    // What the custom resource does, with the publisher's own code, into the bucket the stack created.
+    let published = publish_assets(&S3Assets::new(s3.clone(), &assets_bucket), &assets_bucket, AGENT_BYTES).await?;
+    assert_eq!(published.agent_key, agent_key, "the publisher answers the key the stack was given");
+    assert_eq!(published.uploaded, [published.agent_key.clone(), published.on_start_key.clone()]);
+    assert_eq!(out["AgentObjectKey"], published.agent_key);
+    assert_eq!(environment(&provisioner_fn)["FLEET_AGENT_OBJECT_KEY"], published.agent_key);
+    let agent = s3.get_object().bucket(&assets_bucket).key(&published.agent_key).send().await?;
+    assert_eq!(agent.body.collect().await?.into_bytes().as_ref(), AGENT_BYTES);
+    s3.head_object().bucket(&assets_bucket).key(&published.on_start_key).send().await?;
+
     // --- a request through the provisioner the stack configures ---------------------------------------
-    // The deploy's step 3: the agent under its content-addressed key.
-    s3.put_object().bucket(&assets_bucket).key(agent_key()).body(AGENT_BYTES.to_vec().into()).send().await?;
     let env = environment(&provisioner_fn);
     let config = Config::from_vars(|name| env.get(name).cloned())?;
     assert_eq!(config.permissions_boundary_arn, boundary_arn);
     assert_eq!(config.subnet_ids, subnet_ids);
     assert_eq!(config.security_group_ids, [out["NotebookSecurityGroupId"].clone()]);
-    let provisioner = AwsProvisioner::from_clients(
-        ec2.clone(),
-        iam.clone(),
-        aws_sdk_sagemaker::Client::new(&sdk),
-        events.clone(),
-        config,
-    )
-    .with_retry(fleet::service::RetryPolicy {
+    let clients = ProvisionerClients {
+        ec2: ec2.clone(),
+        iam: iam.clone(),
+        sagemaker: aws_sdk_sagemaker::Client::new(&sdk),
+        tagging: aws_sdk_resourcegroupstagging::Client::new(&sdk),
+        eventbridge: events.clone(),
+        s3: s3.clone(),
+    };
+    let provisioner = AwsProvisioner::from_clients(clients, config).with_retry(fleet::service::RetryPolicy {
         attempts: 4,
         first_delay: Duration::from_millis(50),
         max_delay: Duration::from_millis(200),

@@ -1,0 +1,51 @@
+//! Benchmark: what deactivating an owner with N notebooks costs, the first time and the second time, against a
+//! private moto server: AWS API calls by operation and wall time. Usage: `bench-deactivate [N]` (default 50).
+//! Run it through scripts/bench.sh.
+
+use std::time::Instant;
+
+use anyhow::{ensure, Result};
+use fleet::domain::outcome::{NOTEBOOK_PROVISIONED, OWNER_DEACTIVATION_COMPLETED};
+use fleet::domain::request::{NOTEBOOK_REQUESTED, OWNER_DEACTIVATED};
+use integration_tests::{Emulator, Platform};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(50);
+    let emulator = Emulator::start()?;
+    let platform = Platform::build(&emulator).await?;
+    let provisioner = platform.provisioner();
+    println!(
+        "notebook-fleet owner deactivation benchmark against moto ({}): one owner with {n} notebooks",
+        emulator.endpoint
+    );
+    for i in 0..n {
+        let detail = json!({
+            "request_id": format!("r-{i}"), "notebook_name": format!("alice-{i}"), "owner": "alice", "team": "risk",
+            "instance_type": "ml.t3.medium", "volume_size_gb": 20,
+            "data_access": [{"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"}]
+        });
+        let outcome = provisioner.handle(NOTEBOOK_REQUESTED, &detail).await?;
+        ensure!(outcome.detail_type == NOTEBOOK_PROVISIONED, "{outcome:?}");
+    }
+    for run in ["first deactivation", "second deactivation (nothing to change)"] {
+        platform.calls.reset();
+        let started = Instant::now();
+        let request = json!({"request_id": "d-1", "owner": "alice", "requested_by": "hr", "reason": "left"});
+        let outcome = provisioner.handle(OWNER_DEACTIVATED, &request).await?;
+        let wall = started.elapsed();
+        ensure!(outcome.detail_type == OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
+        println!(
+            "-- {run}: {} notebooks, changed {}, {:.2} s",
+            outcome.detail["notebooks"].as_array().map_or(0, Vec::len),
+            outcome.detail["changed"].as_array().map_or(0, Vec::len),
+            wall.as_secs_f64()
+        );
+        for (operation, count) in platform.calls.snapshot() {
+            println!("   {operation:<48} {count:>6}");
+        }
+        println!("   {:<48} {:>6}", "total", platform.calls.total());
+    }
+    Ok(())
+}
