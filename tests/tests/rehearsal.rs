@@ -177,7 +177,7 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         pattern,
         json!({
             "source": [{"anything-but": "notebook-fleet"}],
-            "detail-type": ["Notebook Requested", "Notebook Stop Requested", "Notebook Start Requested"]
+            "detail-type": fleet::domain::request::REQUEST_DETAIL_TYPES
         })
     );
     let targets = events
