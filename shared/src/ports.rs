@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
-use crate::domain::audit::{deactivation_marker_key, AuditRecord};
+use crate::domain::audit::{action_of_key, deactivation_marker_key, slug, AuditRecord};
 use crate::domain::heartbeat::HeartbeatIndex;
 use crate::domain::isolation::Route;
 use crate::domain::lifecycle::LifecycleConfig;
@@ -119,8 +119,37 @@ pub trait AuditLog: Send + Sync {
         }
     }
 
+    /// Listed, not read: S3 answers a read of a missing key with 403 unless the caller may list the whole
+    /// bucket, and the functions may list only the audit prefixes.
     fn is_deactivated(&self, owner: &str) -> impl Future<Output = AwsResult<bool>> + Send {
-        async move { Ok(self.read(&deactivation_marker_key(owner)).await?.is_some()) }
+        async move {
+            let marker = deactivation_marker_key(owner);
+            Ok(self.list(&marker).await?.contains(&marker))
+        }
+    }
+
+    /// The record of `action` (a detail-type) that answered `request_id` under the prefix, if there is one:
+    /// the key names the action, so only matching keys are read.
+    fn earlier_record(
+        &self,
+        prefix: &str,
+        action: &str,
+        request_id: &str,
+    ) -> impl Future<Output = AwsResult<Option<AuditRecord>>> + Send {
+        async move {
+            let action = slug(action);
+            for key in self.list(prefix).await? {
+                if action_of_key(&key) != Some(action.as_str()) {
+                    continue;
+                }
+                if let Some(record) = self.read(&key).await? {
+                    if record.request_id.as_deref() == Some(request_id) {
+                        return Ok(Some(record));
+                    }
+                }
+            }
+            Ok(None)
+        }
     }
 }
 

@@ -118,6 +118,27 @@ impl Emulator {
     }
 }
 
+/// Assumes a role as SageMaker would for a notebook. moto cannot sign as a service, so call this before IAM
+/// enforcement is switched on; the credentials stay valid afterwards, and each request is checked against
+/// the role's policies as they are then.
+pub async fn assume_role(sdk: &SdkConfig, role_arn: &str) -> anyhow::Result<Credentials> {
+    let assumed = aws_sdk_sts::Client::new(sdk)
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name("SageMaker")
+        .send()
+        .await?
+        .credentials
+        .ok_or_else(|| anyhow::anyhow!("no credentials in the AssumeRole answer"))?;
+    Ok(Credentials::new(
+        assumed.access_key_id(),
+        assumed.secret_access_key(),
+        Some(assumed.session_token().to_owned()),
+        None,
+        "assumed-role",
+    ))
+}
+
 /// moto accepts any credentials until IAM enforcement is switched on.
 pub fn test_credentials() -> Credentials {
     Credentials::new("test", "test", None, None, "emulator")

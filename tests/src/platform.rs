@@ -134,9 +134,11 @@ impl Platform {
             .context("boundary arn")?;
 
         let s3 = s3_client(&sdk);
-        for bucket in [ASSETS_BUCKET].into_iter().chain(DATA_BUCKETS) {
+        for bucket in [ASSETS_BUCKET, AUDIT_BUCKET].into_iter().chain(DATA_BUCKETS) {
             s3.create_bucket()
                 .bucket(bucket)
+                // Object lock can only be switched on when a bucket is created.
+                .object_lock_enabled_for_bucket(bucket == AUDIT_BUCKET)
                 .create_bucket_configuration(
                     CreateBucketConfiguration::builder()
                         .location_constraint(BucketLocationConstraint::from(REGION))
@@ -146,17 +148,6 @@ impl Platform {
                 .await
                 .with_context(|| format!("creating bucket {bucket}"))?;
         }
-        s3.create_bucket()
-            .bucket(AUDIT_BUCKET)
-            .object_lock_enabled_for_bucket(true)
-            .create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(REGION))
-                    .build(),
-            )
-            .send()
-            .await
-            .context("creating the audit bucket")?;
         s3.put_object_lock_configuration()
             .bucket(AUDIT_BUCKET)
             .object_lock_configuration(

@@ -6,9 +6,9 @@
 //! listing and the boundary are checked by the unit tests of `fleet::domain::policy`.
 
 use anyhow::{Context, Result};
-use aws_sdk_sts::config::Credentials;
 use fleet::domain::request::NOTEBOOK_REQUESTED;
 use fleet::service::lambda::handle_request_event;
+use integration_tests::emulator::assume_role;
 use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::platform::{s3_client, ASSETS_BUCKET};
 use integration_tests::{Emulator, Platform};
@@ -44,26 +44,10 @@ async fn the_notebook_role_reaches_exactly_the_requested_data() -> Result<()> {
         admin_s3.put_object().bucket(bucket).key(key).body(b"data".to_vec().into()).send().await?;
     }
 
-    // As SageMaker would: assume the notebook role (moto cannot sign as a service, so this happens before
-    // enforcement is switched on; the credentials stay valid afterwards).
-    let credentials = aws_sdk_sts::Client::new(&platform.sdk)
-        .assume_role()
-        .role_arn(&role_arn)
-        .role_session_name("SageMaker")
-        .send()
-        .await?
-        .credentials
-        .context("credentials")?;
+    // As SageMaker would: assume the notebook role (before enforcement: see `assume_role`).
+    let credentials = assume_role(&platform.sdk, &role_arn).await?;
     emulator.enforce_iam_after(0)?;
-    let notebook_sdk = emulator
-        .sdk_config_as(Credentials::new(
-            credentials.access_key_id(),
-            credentials.secret_access_key(),
-            Some(credentials.session_token().to_owned()),
-            None,
-            "notebook-role",
-        ))
-        .await;
+    let notebook_sdk = emulator.sdk_config_as(credentials).await;
     let s3 = s3_client(&notebook_sdk);
 
     let get = |bucket: &'static str, key: String| {

@@ -24,6 +24,7 @@ use fleet::domain::request::{
 use fleet::domain::tags;
 use fleet::ports::AuditLog;
 use fleet::sweep_config::SweepConfig;
+use integration_tests::emulator::assume_role;
 use integration_tests::platform::{s3_client, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
 use integration_tests::{Emulator, Platform};
 use serde_json::{json, Value};
@@ -157,7 +158,7 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
     assert_eq!(after_second, after_first, "the second deactivation changed nothing");
     let calls = platform.calls.snapshot();
     let reads_and_records =
-        ["GetResources", "DescribeNotebookInstance", "GetRolePolicy", "GetObject", "PutObject", "PutEvents"];
+        ["GetResources", "DescribeNotebookInstance", "GetRolePolicy", "ListObjectsV2", "PutObject", "PutEvents"];
     let operation = |call: &str| call.rsplit('.').next().unwrap_or_default().to_owned();
     assert!(calls.keys().all(|c| reads_and_records.contains(&operation(c).as_str())), "only reads: {calls:?}");
 
@@ -270,14 +271,7 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     assert_eq!(custody_tags.get(tags::TICKET).map(String::as_str), Some("LEGAL-42"));
 
     // Before enforcement: SageMaker's assumption of the role, and an admin to play the idle sweeper.
-    let notebook = aws_sdk_sts::Client::new(&platform.sdk)
-        .assume_role()
-        .role_arn(&role_arn)
-        .role_session_name("SageMaker")
-        .send()
-        .await?
-        .credentials
-        .context("credentials")?;
+    let custodian_credentials = assume_role(&platform.sdk, &role_arn).await?;
     let iam = aws_sdk_iam::Client::new(&platform.sdk);
     iam.create_user().user_name("sweeper").send().await?;
     iam.put_user_policy()
@@ -289,17 +283,7 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     let key = iam.create_access_key().user_name("sweeper").send().await?.access_key.context("access key")?;
     emulator.enforce_iam_after(0)?;
 
-    let custodian_s3 = s3_client(
-        &emulator
-            .sdk_config_as(Credentials::new(
-                notebook.access_key_id(),
-                notebook.secret_access_key(),
-                Some(notebook.session_token().to_owned()),
-                None,
-                "custodian-role",
-            ))
-            .await,
-    );
+    let custodian_s3 = s3_client(&emulator.sdk_config_as(custodian_credentials).await);
     let get = |key: &'static str| {
         let s3 = custodian_s3.clone();
         async move { s3.get_object().bucket("team-data").key(key).send().await.map(|_| ()) }

@@ -3,7 +3,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use tracing::instrument;
 
-use super::classify;
+use super::{classify, not_found_as_none};
 use crate::domain::assets::Asset;
 use crate::error::ErrorKind;
 use crate::ports::{AssetStore, AwsResult};
@@ -23,19 +23,12 @@ impl S3Assets {
 impl AssetStore for S3Assets {
     #[instrument(skip(self))]
     async fn exists(&self, key: &str) -> AwsResult<bool> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let error = classify("HeadObject", e, |code, _| {
-                    matches!(code, "NotFound" | "NoSuchKey" | "404").then_some(ErrorKind::NotFound)
-                });
-                if error.is(ErrorKind::NotFound) {
-                    Ok(false)
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        let head = self.client.head_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
+            classify("HeadObject", e, |code, _| {
+                matches!(code, "NotFound" | "NoSuchKey" | "404").then_some(ErrorKind::NotFound)
+            })
+        });
+        Ok(not_found_as_none(head)?.is_some())
     }
 
     #[instrument(skip(self, asset), fields(key = %asset.key, bytes = asset.bytes.len()))]

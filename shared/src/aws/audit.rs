@@ -4,7 +4,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use tracing::instrument;
 
-use super::classify;
+use super::{classify, not_found_as_none};
 use crate::domain::audit::AuditRecord;
 use crate::error::{AwsError, ErrorKind};
 use crate::ports::{AuditLog, AwsResult};
@@ -61,12 +61,9 @@ impl AuditLog for S3AuditLog {
 
     #[instrument(skip(self))]
     async fn read(&self, key: &str) -> AwsResult<Option<AuditRecord>> {
-        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(output) => output,
-            Err(e) => {
-                let error = classify("GetObject", e, s3_codes);
-                return if error.is(ErrorKind::NotFound) { Ok(None) } else { Err(error) };
-            }
+        let output = self.client.get_object().bucket(&self.bucket).key(key).send().await;
+        let Some(output) = not_found_as_none(output.map_err(|e| classify("GetObject", e, s3_codes)))? else {
+            return Ok(None);
         };
         let body = output
             .body

@@ -18,6 +18,15 @@ const THROTTLING_CODES: &[&str] = &[
     "PriorRequestNotComplete",
 ];
 
+/// A "not found" answer as `None`: for reads of what may not exist, and deletes of what may be gone already.
+pub(crate) fn not_found_as_none<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.is(ErrorKind::NotFound) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// Classifies an SDK error. `specific` maps the operation's own error codes (an entity that already
 /// exists, one that is not found) and is consulted before the generic rules.
 pub fn classify<E>(

@@ -4,7 +4,7 @@ use aws_sdk_iam::types::{Role, Tag};
 use aws_sdk_iam::Client;
 use tracing::instrument;
 
-use super::classify;
+use super::{classify, not_found_as_none};
 use crate::domain::notebook::{RoleRecord, RoleSpec};
 use crate::domain::policy::{PolicyDocument, NOTEBOOK_POLICY_NAME};
 use crate::error::{AwsError, ErrorKind};
@@ -70,17 +70,8 @@ impl Roles for IamRoles {
 
     #[instrument(skip(self))]
     async fn get_role(&self, name: &str) -> AwsResult<Option<RoleRecord>> {
-        match self.client.get_role().role_name(name).send().await {
-            Ok(output) => Ok(output.role.map(record)),
-            Err(e) => {
-                let error = classify("GetRole", e, iam_codes);
-                if error.is(ErrorKind::NotFound) {
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        let output = self.client.get_role().role_name(name).send().await.map_err(|e| classify("GetRole", e, iam_codes));
+        Ok(not_found_as_none(output)?.and_then(|output| output.role).map(record))
     }
 
     #[instrument(skip(self, spec), fields(role = %spec.name))]
@@ -98,14 +89,15 @@ impl Roles for IamRoles {
 
     #[instrument(skip(self))]
     async fn inline_policy(&self, role_name: &str) -> AwsResult<Option<PolicyDocument>> {
-        let output =
-            match self.client.get_role_policy().role_name(role_name).policy_name(NOTEBOOK_POLICY_NAME).send().await {
-                Ok(output) => output,
-                Err(e) => {
-                    let error = classify("GetRolePolicy", e, iam_codes);
-                    return if error.is(ErrorKind::NotFound) { Ok(None) } else { Err(error) };
-                }
-            };
+        let output = self
+            .client
+            .get_role_policy()
+            .role_name(role_name)
+            .policy_name(NOTEBOOK_POLICY_NAME)
+            .send()
+            .await
+            .map_err(|e| classify("GetRolePolicy", e, iam_codes));
+        let Some(output) = not_found_as_none(output)? else { return Ok(None) };
         // IAM answers the document URL-encoded.
         let text = percent_encoding::percent_decode_str(&output.policy_document).decode_utf8_lossy();
         serde_json::from_str(&text)
@@ -129,31 +121,15 @@ impl Roles for IamRoles {
     #[instrument(skip(self))]
     async fn delete_role(&self, role_name: &str) -> AwsResult<()> {
         delete_inline_policy(&self.client, role_name).await?;
-        match self.client.delete_role().role_name(role_name).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let error = classify("DeleteRole", e, iam_codes);
-                if error.is(ErrorKind::NotFound) {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        let deleted = self.client.delete_role().role_name(role_name).send().await;
+        not_found_as_none(deleted.map_err(|e| classify("DeleteRole", e, iam_codes)))?;
+        Ok(())
     }
 }
 
 /// Deletes the notebook-fleet inline policy of a role: the role keeps no permission. Already gone is success.
 pub(crate) async fn delete_inline_policy(client: &Client, role_name: &str) -> AwsResult<()> {
-    match client.delete_role_policy().role_name(role_name).policy_name(NOTEBOOK_POLICY_NAME).send().await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let error = classify("DeleteRolePolicy", e, iam_codes);
-            if error.is(ErrorKind::NotFound) {
-                Ok(())
-            } else {
-                Err(error)
-            }
-        }
-    }
+    let deleted = client.delete_role_policy().role_name(role_name).policy_name(NOTEBOOK_POLICY_NAME).send().await;
+    not_found_as_none(deleted.map_err(|e| classify("DeleteRolePolicy", e, iam_codes)))?;
+    Ok(())
 }

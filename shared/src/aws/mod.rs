@@ -10,6 +10,7 @@ pub mod custom_resource;
 mod error;
 pub use call_counter::CallCounter;
 pub use error::classify;
+pub(crate) use error::not_found_as_none;
 
 #[cfg(feature = "provisioner")]
 pub mod ec2;

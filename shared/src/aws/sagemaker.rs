@@ -9,8 +9,8 @@ use aws_sdk_sagemaker::types::{
 use aws_sdk_sagemaker::Client;
 use tracing::instrument;
 
-use super::classify;
 use super::tagging::managed_notebooks_tagged;
+use super::{classify, not_found_as_none};
 use crate::domain::lifecycle::LifecycleConfig;
 use crate::domain::notebook::{NotebookRecord, NotebookSpec, NotebookStatus};
 use crate::domain::tags;
@@ -97,23 +97,19 @@ impl Notebooks for SageMakerNotebooks {
 
     #[instrument(skip(self))]
     async fn describe_notebook(&self, name: &str) -> AwsResult<Option<NotebookRecord>> {
-        match self.client.describe_notebook_instance().notebook_instance_name(name).send().await {
-            Ok(output) => Ok(output.notebook_instance_arn.map(|arn| NotebookRecord {
-                name: output.notebook_instance_name.unwrap_or_else(|| name.to_owned()),
-                arn,
-                status: NotebookStatus::parse(output.notebook_instance_status.as_ref().map_or("", |s| s.as_str())),
-                role_arn: output.role_arn,
-                lifecycle_config_name: output.notebook_instance_lifecycle_config_name,
-            })),
-            Err(e) => {
-                let error = classify("DescribeNotebookInstance", e, sagemaker_codes);
-                if error.is(ErrorKind::NotFound) {
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        let output = self.client.describe_notebook_instance().notebook_instance_name(name).send().await;
+        let Some(output) =
+            not_found_as_none(output.map_err(|e| classify("DescribeNotebookInstance", e, sagemaker_codes)))?
+        else {
+            return Ok(None);
+        };
+        Ok(output.notebook_instance_arn.map(|arn| NotebookRecord {
+            name: output.notebook_instance_name.unwrap_or_else(|| name.to_owned()),
+            arn,
+            status: NotebookStatus::parse(output.notebook_instance_status.as_ref().map_or("", |s| s.as_str())),
+            role_arn: output.role_arn,
+            lifecycle_config_name: output.notebook_instance_lifecycle_config_name,
+        }))
     }
 
     #[instrument(skip(self))]

@@ -13,7 +13,7 @@ use super::outcome::NOTEBOOK_PROVISIONED;
 use super::request::{AccessLevel, CustodianAccessRequested, DataAccess, DataScope, NotebookRequested};
 use super::tags;
 use super::validation::{
-    validate_notebook_request, validate_principal, validate_reason, validate_request_id, Problem, Rejection,
+    validate_notebook_request, validate_principal, validate_reason, validate_request_id, Problem, Problems, Rejection,
     ValidNotebookRequest,
 };
 use crate::config::RequestLimits;
@@ -36,50 +36,40 @@ pub fn check_custodian_request(
     limits: &RequestLimits,
     max_hours: u32,
 ) -> Result<(), Rejection> {
-    let mut problems = Vec::new();
-    let mut check = |field: &str, result: Result<(), String>| {
-        if let Err(reason) = result {
-            problems.push(Problem { field: format!("detail.{field}"), reason });
-        }
-    };
-    check("request_id", validate_request_id(&request.request_id));
-    check("custodian", validate_principal(&request.custodian));
-    check("deactivated_owner", validate_principal(&request.deactivated_owner));
+    let mut problems = Problems::default();
+    problems.check("request_id", validate_request_id(&request.request_id));
+    problems.check("custodian", validate_principal(&request.custodian));
+    problems.check("deactivated_owner", validate_principal(&request.deactivated_owner));
     if request.custodian == request.deactivated_owner {
-        check("custodian", Err("must be another person than the deactivated owner".into()));
+        problems.check("custodian", Err("must be another person than the deactivated owner".into()));
     }
-    check("reason", validate_reason(&request.reason));
-    check("ticket", ticket(&request.ticket));
+    problems.check("reason", validate_reason(&request.reason));
+    problems.check("ticket", ticket(&request.ticket));
     if !(1..=max_hours).contains(&request.duration_hours) {
-        check(
+        problems.check(
             "duration_hours",
             Err(format!("{} is out of bounds; custodian access lasts 1 to {max_hours} hours", request.duration_hours)),
         );
     }
     if request.scope.as_ref().is_some_and(Vec::is_empty) {
-        check("scope", Err("must name at least one folder, or be omitted to ask for all of the owner's data".into()));
+        problems.check(
+            "scope",
+            Err("must name at least one folder, or be omitted to ask for all of the owner's data".into()),
+        );
     }
     let scope = request.scope.clone().unwrap_or_default();
     if let Err(rejection) = validate_notebook_request(&notebook_request(request, &scope), limits) {
-        problems.extend(
-            rejection
-                .problems
-                .into_iter()
-                .map(|p| Problem { field: p.field.replace("detail.data_access", "detail.scope"), reason: p.reason }),
-        );
+        problems.extend(in_scope_terms(rejection).problems);
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Rejection::from_problems(problems))
-    }
+    problems.into_result()
 }
 
 /// The folders the owner's notebooks were given, from their `Notebook Provisioned` records.
 pub fn recorded_data(records: &[AuditRecord]) -> BTreeSet<DataScope> {
     records
         .iter()
-        .filter(|record| record.action == NOTEBOOK_PROVISIONED)
+        // A replay's record repeats what its redelivery said, not what was created: only first deliveries count.
+        .filter(|record| record.action == NOTEBOOK_PROVISIONED && record.detail["replayed"] != true)
         .filter_map(|record| record.detail.get("data_access"))
         .filter_map(|grants| serde_json::from_value::<Vec<DataAccess>>(grants.clone()).ok())
         .flatten()
@@ -134,15 +124,7 @@ pub fn custodian_grant(
     };
     // Whole seconds: the expiry is a tag, an event field and an audit record, and all three must agree.
     let expires_at = now.with_nanosecond(0).unwrap_or(now) + Duration::hours(i64::from(request.duration_hours));
-    let notebook = validate_notebook_request(&notebook_request(request, &scope), limits).map_err(|rejection| {
-        Rejection::from_problems(
-            rejection
-                .problems
-                .into_iter()
-                .map(|p| Problem { field: p.field.replace("detail.data_access", "detail.scope"), reason: p.reason })
-                .collect(),
-        )
-    })?;
+    let notebook = validate_notebook_request(&notebook_request(request, &scope), limits).map_err(in_scope_terms)?;
     let notebook = notebook.with_extra_tags(vec![
         (tags::CUSTODIAN_FOR.to_owned(), request.deactivated_owner.clone()),
         (tags::TICKET.to_owned(), request.ticket.clone()),
@@ -154,6 +136,17 @@ pub fn custodian_grant(
 /// A custodian notebook: who it is for, from its tags.
 pub fn custodian_for(tags: &BTreeMap<String, String>) -> Option<&str> {
     tags.get(tags::CUSTODIAN_FOR).map(String::as_str)
+}
+
+/// The notebook's `data_access` is the request's `scope`: name the field the person sent.
+fn in_scope_terms(rejection: Rejection) -> Rejection {
+    Rejection::from_problems(
+        rejection
+            .problems
+            .into_iter()
+            .map(|p| Problem { field: p.field.replace("detail.data_access", "detail.scope"), reason: p.reason })
+            .collect(),
+    )
 }
 
 fn inside(folder: &DataScope, owned: &DataScope) -> bool {
@@ -258,6 +251,16 @@ mod tests {
         let tags: BTreeMap<_, _> = grant.notebook.extra_tags.iter().cloned().collect();
         assert_eq!(tags[tags::ACCESS_EXPIRES_AT], "2026-11-24T09:00:00Z");
         assert_eq!(tags[tags::CUSTODIAN_FOR], "alice");
+        // IAM itself ends the grant: every statement of the role's policy holds only until the expiry.
+        let role = crate::domain::notebook::role_spec(&grant.notebook, &config());
+        assert!(!role.inline_policy.statement.is_empty());
+        for statement in &role.inline_policy.statement {
+            assert_eq!(
+                statement.condition["DateLessThan"]["aws:CurrentTime"],
+                ["2026-11-24T09:00:00Z"],
+                "{statement:?}"
+            );
+        }
     }
 
     #[test]

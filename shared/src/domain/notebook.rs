@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use super::names::role_name;
-use super::policy::{notebook_role_policy, notebook_trust_policy, PolicyDocument};
+use super::policy::{notebook_role_policy, notebook_trust_policy, valid_until, PolicyDocument};
 use super::tags;
 use super::validation::ValidNotebookRequest;
 use crate::config::Config;
@@ -132,7 +132,10 @@ pub fn role_spec(request: &ValidNotebookRequest, config: &Config) -> RoleSpec {
         trust_policy: notebook_trust_policy(),
         permissions_boundary_arn: config.permissions_boundary_arn.clone(),
         inline_policy_name: super::policy::NOTEBOOK_POLICY_NAME.to_owned(),
-        inline_policy: notebook_role_policy(request, &config.assets_bucket),
+        inline_policy: match request.extra_tags.iter().find(|(key, _)| key == tags::ACCESS_EXPIRES_AT) {
+            Some((_, expiry)) => valid_until(notebook_role_policy(request, &config.assets_bucket), expiry),
+            None => notebook_role_policy(request, &config.assets_bucket),
+        },
         tags: notebook_tags(request),
     }
 }

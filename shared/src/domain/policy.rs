@@ -145,6 +145,19 @@ pub fn notebook_role_policy(request: &ValidNotebookRequest, assets_bucket: &str)
     PolicyDocument { version: POLICY_VERSION.into(), statement }
 }
 
+/// The policy, valid only until `until` (RFC 3339): every statement carries `DateLessThan aws:CurrentTime`,
+/// so that IAM itself ends a custodian grant at its expiry, whether or not the sweeper has revoked it yet.
+pub fn valid_until(mut policy: PolicyDocument, until: &str) -> PolicyDocument {
+    for statement in &mut policy.statement {
+        statement
+            .condition
+            .entry("DateLessThan".into())
+            .or_default()
+            .insert("aws:CurrentTime".into(), vec![until.to_owned()]);
+    }
+    policy
+}
+
 /// The most a notebook can ever do in S3, whatever a request asks: the data buckets' objects (read and
 /// write), the lifecycle assets (read) and the heartbeats (write). Used twice: as the S3 gateway endpoint's
 /// policy (with `Principal: "*"`) and as the notebook roles' permissions boundary.

@@ -40,6 +40,30 @@ impl Rejection {
     }
 }
 
+/// The problems found in one request, each named by its path under `detail.`.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<Problem>);
+
+impl Problems {
+    pub(crate) fn check(&mut self, field: &str, result: Result<(), String>) {
+        if let Err(reason) = result {
+            self.0.push(Problem { field: format!("detail.{field}"), reason });
+        }
+    }
+
+    pub(crate) fn extend(&mut self, problems: impl IntoIterator<Item = Problem>) {
+        self.0.extend(problems);
+    }
+
+    pub(crate) fn into_result(self) -> Result<(), Rejection> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Rejection::from_problems(self.0))
+        }
+    }
+}
+
 /// A `Notebook Requested` that passed every check, with defaults applied. Only [`validate_notebook_request`]
 /// makes one (it cannot be built outside this crate), so holding one proves the checks ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,18 +105,13 @@ pub fn validate_notebook_request(
     request: &NotebookRequested,
     limits: &RequestLimits,
 ) -> Result<ValidNotebookRequest, Rejection> {
-    let mut problems = Vec::new();
-    let mut check = |field: &str, result: Result<(), String>| {
-        if let Err(reason) = result {
-            problems.push(Problem { field: format!("detail.{field}"), reason });
-        }
-    };
+    let mut problems = Problems::default();
 
-    check("request_id", validate_request_id(&request.request_id));
-    check("notebook_name", validate_notebook_name(&request.notebook_name));
-    check("owner", validate_principal(&request.owner));
-    check("team", validate_principal(&request.team));
-    check(
+    problems.check("request_id", validate_request_id(&request.request_id));
+    problems.check("notebook_name", validate_notebook_name(&request.notebook_name));
+    problems.check("owner", validate_principal(&request.owner));
+    problems.check("team", validate_principal(&request.team));
+    problems.check(
         "instance_type",
         if limits.instance_types.contains(&request.instance_type) {
             Ok(())
@@ -104,35 +123,36 @@ pub fn validate_notebook_request(
             ))
         },
     );
-    check("volume_size_gb", within(request.volume_size_gb, &limits.volume_size_gb, "GB"));
+    problems.check("volume_size_gb", within(request.volume_size_gb, &limits.volume_size_gb, "GB"));
     if let Some(timeout) = request.idle_timeout_minutes {
-        check("idle_timeout_minutes", within(timeout, &limits.idle_timeout_minutes, "minutes"));
+        problems.check("idle_timeout_minutes", within(timeout, &limits.idle_timeout_minutes, "minutes"));
     }
     if request.root_access == Some(true) && !limits.allow_root_access {
-        check("root_access", Err("root access is not allowed on this platform; omit it or set it to false".into()));
+        problems.check(
+            "root_access",
+            Err("root access is not allowed on this platform; omit it or set it to false".into()),
+        );
     }
 
     if request.data_access.len() > limits.max_data_access_entries {
-        check(
+        problems.check(
             "data_access",
             Err(format!("at most {} entries; ask for a broader folder instead", limits.max_data_access_entries)),
         );
     }
     let mut seen = BTreeSet::new();
     for (i, grant) in request.data_access.iter().enumerate() {
-        check(&format!("data_access[{i}].bucket"), validate_data_bucket(&grant.bucket, limits));
-        check(&format!("data_access[{i}].prefix"), validate_prefix(&grant.prefix));
+        problems.check(&format!("data_access[{i}].bucket"), validate_data_bucket(&grant.bucket, limits));
+        problems.check(&format!("data_access[{i}].prefix"), validate_prefix(&grant.prefix));
         if !seen.insert((&grant.bucket, &grant.prefix)) {
-            check(
+            problems.check(
                 &format!("data_access[{i}]"),
                 Err(format!("s3://{}/{} is listed twice; list each folder once", grant.bucket, grant.prefix)),
             );
         }
     }
 
-    if !problems.is_empty() {
-        return Err(Rejection::from_problems(problems));
-    }
+    problems.into_result()?;
     let mut data_access = request.data_access.clone();
     data_access.sort();
     Ok(ValidNotebookRequest {
@@ -150,19 +170,11 @@ pub fn validate_notebook_request(
 }
 
 pub fn validate_action_request(request: &NotebookActionRequested) -> Result<ValidActionRequest, Rejection> {
-    let mut problems = Vec::new();
-    for (field, result) in [
-        ("request_id", validate_request_id(&request.request_id)),
-        ("notebook_name", validate_notebook_name(&request.notebook_name)),
-        ("requested_by", request.requested_by.as_deref().map_or(Ok(()), validate_principal)),
-    ] {
-        if let Err(reason) = result {
-            problems.push(Problem { field: format!("detail.{field}"), reason });
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Rejection::from_problems(problems));
-    }
+    let mut problems = Problems::default();
+    problems.check("request_id", validate_request_id(&request.request_id));
+    problems.check("notebook_name", validate_notebook_name(&request.notebook_name));
+    problems.check("requested_by", request.requested_by.as_deref().map_or(Ok(()), validate_principal));
+    problems.into_result()?;
     Ok(ValidActionRequest {
         request_id: request.request_id.clone(),
         notebook_name: request.notebook_name.clone(),
@@ -170,61 +182,43 @@ pub fn validate_action_request(request: &NotebookActionRequested) -> Result<Vali
     })
 }
 
-/// Request ids travel in tags and event details: letters, digits and `._:-`, at most 128 characters.
 /// A decommission request: well-formed, and a deletion asked for only with both confirmations.
 pub fn validate_decommission(request: &DecommissionRequested) -> Result<(), Rejection> {
-    let mut problems = Vec::new();
-    let mut check = |field: &str, result: Result<(), String>| {
-        if let Err(reason) = result {
-            problems.push(Problem { field: format!("detail.{field}"), reason });
-        }
-    };
-    check("request_id", validate_request_id(&request.request_id));
-    check("notebook_name", validate_notebook_name(&request.notebook_name));
-    check("requested_by", validate_principal(&request.requested_by));
-    check("reason", validate_reason(&request.reason));
+    let mut problems = Problems::default();
+    problems.check("request_id", validate_request_id(&request.request_id));
+    problems.check("notebook_name", validate_notebook_name(&request.notebook_name));
+    problems.check("requested_by", validate_principal(&request.requested_by));
+    problems.check("reason", validate_reason(&request.reason));
     if request.delete_notebook {
         if !request.data_no_longer_needed {
-            check(
+            problems.check(
                 "data_no_longer_needed",
                 Err("deleting a notebook deletes its volume: set it to true to confirm the data is no longer needed, or leave delete_notebook false to keep the volume".into()),
             );
         }
         if request.confirm_notebook_name.as_deref() != Some(request.notebook_name.as_str()) {
-            check(
+            problems.check(
                 "confirm_notebook_name",
                 Err(format!("must repeat the notebook's name ({:?}) to delete it", request.notebook_name)),
             );
         }
     } else if request.data_no_longer_needed || request.confirm_notebook_name.is_some() {
-        check(
+        problems.check(
             "delete_notebook",
             Err("a deletion is confirmed but not asked for: set delete_notebook to true, or drop the confirmations"
                 .into()),
         );
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Rejection::from_problems(problems))
-    }
+    problems.into_result()
 }
 
 pub fn validate_owner_deactivated(request: &OwnerDeactivated) -> Result<(), Rejection> {
-    let problems: Vec<Problem> = [
-        ("request_id", validate_request_id(&request.request_id)),
-        ("owner", validate_principal(&request.owner)),
-        ("requested_by", validate_principal(&request.requested_by)),
-        ("reason", validate_reason(&request.reason)),
-    ]
-    .into_iter()
-    .filter_map(|(field, result)| result.err().map(|reason| Problem { field: format!("detail.{field}"), reason }))
-    .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Rejection::from_problems(problems))
-    }
+    let mut problems = Problems::default();
+    problems.check("request_id", validate_request_id(&request.request_id));
+    problems.check("owner", validate_principal(&request.owner));
+    problems.check("requested_by", validate_principal(&request.requested_by));
+    problems.check("reason", validate_reason(&request.reason));
+    problems.into_result()
 }
 
 const MAX_REASON_LEN: usize = 512;
@@ -240,6 +234,7 @@ pub fn validate_reason(reason: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Request ids travel in tags and event details: letters, digits and `._:-`, at most 128 characters.
 pub fn validate_request_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > MAX_REQUEST_ID_LEN {
         return Err(format!("must be 1 to {MAX_REQUEST_ID_LEN} characters long"));

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{rejected, Provisioner};
-use crate::domain::audit::{action_of_key, owner_history_prefix, slug};
+use crate::domain::audit::{action_of_key, notebook_history_prefix, owner_history_prefix, slug};
 use crate::domain::custody::{check_custodian_request, custodian_grant, recorded_data};
-use crate::domain::outcome::{CustodianGranted, OutcomeEvent, NOTEBOOK_PROVISIONED};
+use crate::domain::outcome::{CustodianGranted, OutcomeEvent, CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_PROVISIONED};
 use crate::domain::request::{CustodianAccessRequested, CUSTODIAN_ACCESS_REQUESTED};
 use crate::domain::tags;
 use crate::domain::validation::Rejection;
@@ -25,6 +25,18 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         };
         if let Err(rejection) = check_custodian_request(request, &self.config.limits, self.config.custodian_max_hours) {
             return reject(rejection);
+        }
+        // A grant is given once per request: a redelivery after its notebook was decommissioned must not
+        // grant again with a fresh expiry. The earlier answer is in the notebook's history.
+        let history = notebook_history_prefix(&request.notebook_name);
+        if let Some(earlier) =
+            self.audit.earlier_record(&history, CUSTODIAN_ACCESS_GRANTED, &request.request_id).await?
+        {
+            if self.notebooks.describe_notebook(&request.notebook_name).await?.is_none() {
+                let mut detail = earlier.detail;
+                detail["replayed"] = serde_json::Value::Bool(true);
+                return Ok(OutcomeEvent { detail_type: CUSTODIAN_ACCESS_GRANTED, detail });
+            }
         }
         if !self.audit.is_deactivated(&request.deactivated_owner).await? {
             return reject(Rejection::single(

@@ -24,6 +24,19 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         if let Err(rejection) = validate_owner_deactivated(request) {
             return Ok(rejected(OWNER_DEACTIVATED, &request.request_id, None, rejection).into());
         }
+        // The owner is remembered as deactivated first, so that a notebook request racing this one is refused
+        // (custodian requests need it too), also when they have no notebook at all. The marker is written
+        // once and kept under object lock.
+        let marked_before = self.audit.is_deactivated(&request.owner).await?;
+        if !marked_before {
+            let asked = OutcomeEvent {
+                detail_type: OWNER_DEACTIVATED,
+                detail: serde_json::to_value(request).unwrap_or_default(),
+            };
+            let marker = AuditRecord::of_event(&asked, super::PROVISIONER, Some(&request.requested_by), now);
+            self.audit.write(&deactivation_marker_key(&request.owner), &marker).await.map_err(ServiceError::Audit)?;
+        }
+
         let mut notices = Vec::new();
         let mut summary = OwnerDeactivationCompleted {
             request_id: request.request_id.clone(),
@@ -64,16 +77,8 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             }));
         }
 
-        // The owner is remembered as deactivated (custodian requests need it, new notebooks are refused), also
-        // when they had no notebook at all. The marker is written once and kept under object lock.
-        let marked_before = self.audit.is_deactivated(&request.owner).await?;
         summary.already = marked_before && summary.changed.is_empty();
-        let outcome = OutcomeEvent::from(&summary);
-        if !marked_before {
-            let marker = AuditRecord::of_event(&outcome, super::PROVISIONER, Some(&request.requested_by), now);
-            self.audit.write(&deactivation_marker_key(&request.owner), &marker).await.map_err(ServiceError::Audit)?;
-        }
-        Ok(Answer { outcome, notices })
+        Ok(Answer { outcome: OutcomeEvent::from(&summary), notices })
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::lock::notebook_role;
 use super::Provisioner;
-use crate::domain::audit::{action_of_key, notebook_history_prefix, slug};
+use crate::domain::audit::notebook_history_prefix;
 use crate::domain::lock::LockReason;
 use crate::domain::notebook::NotebookStatus;
 use crate::domain::outcome::{Decommissioned, OutcomeEvent, NOTEBOOK_DECOMMISSIONED};
@@ -66,7 +66,11 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
                     status = NotebookStatus::Deleting;
                     (true, "deleted: the notebook, its volume and its role; S3 data is kept".to_owned())
                 }
-                NotebookStatus::Deleting => (true, "deleted: the notebook was already being deleted".to_owned()),
+                NotebookStatus::Deleting => {
+                    // A redelivery after a deletion whose role delete failed: finish it.
+                    self.roles.delete_role(&notebook_role(&notebook)).await?;
+                    (true, "deleted: the notebook was already being deleted".to_owned())
+                }
                 other => (
                     false,
                     format!(
@@ -92,17 +96,8 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
 
     /// The `Notebook Decommissioned` answer this request already got, from the notebook's audit history.
     async fn earlier_answer(&self, request: &DecommissionRequested) -> Result<Option<OutcomeEvent>, ServiceError> {
-        let action = slug(NOTEBOOK_DECOMMISSIONED);
-        for key in self.audit.list(&notebook_history_prefix(&request.notebook_name)).await? {
-            if action_of_key(&key) != Some(action.as_str()) {
-                continue;
-            }
-            if let Some(record) = self.audit.read(&key).await? {
-                if record.request_id.as_deref() == Some(request.request_id.as_str()) {
-                    return Ok(Some(OutcomeEvent { detail_type: NOTEBOOK_DECOMMISSIONED, detail: record.detail }));
-                }
-            }
-        }
-        Ok(None)
+        let prefix = notebook_history_prefix(&request.notebook_name);
+        let earlier = self.audit.earlier_record(&prefix, NOTEBOOK_DECOMMISSIONED, &request.request_id).await?;
+        Ok(earlier.map(|record| OutcomeEvent { detail_type: NOTEBOOK_DECOMMISSIONED, detail: record.detail }))
     }
 }

@@ -23,6 +23,9 @@ pub(crate) struct State {
     pub notebooks: BTreeMap<String, (NotebookSpec, NotebookRecord)>,
     pub foreign_notebooks: BTreeMap<String, NotebookRecord>,
     pub events: Vec<OutcomeEvent>,
+    /// A status the next describe of the notebook answers instead of the real one (a describe that raced a
+    /// change).
+    pub stale_status: HashMap<String, NotebookStatus>,
     /// The audit bucket: key → record.
     pub audit: BTreeMap<String, AuditRecord>,
     pub calls: Vec<&'static str>,
@@ -159,8 +162,14 @@ impl Notebooks for FakeAws {
 
     async fn describe_notebook(&self, name: &str) -> AwsResult<Option<NotebookRecord>> {
         self.call("DescribeNotebookInstance")?;
-        let state = self.state();
-        Ok(state.notebooks.get(name).map(|(_, r)| r.clone()).or_else(|| state.foreign_notebooks.get(name).cloned()))
+        let mut state = self.state();
+        let stale = state.stale_status.remove(name);
+        let mut found =
+            state.notebooks.get(name).map(|(_, r)| r.clone()).or_else(|| state.foreign_notebooks.get(name).cloned());
+        if let (Some(record), Some(status)) = (found.as_mut(), stale) {
+            record.status = status;
+        }
+        Ok(found)
     }
 
     async fn notebook_tags(&self, arn: &str) -> AwsResult<BTreeMap<String, String>> {
@@ -194,6 +203,10 @@ impl Notebooks for FakeAws {
 
     async fn stop_notebook(&self, name: &str) -> AwsResult<()> {
         self.call("StopNotebookInstance")?;
+        // As SageMaker: only a notebook in service can be stopped.
+        if self.state().notebooks.get(name).is_some_and(|(_, r)| r.status != NotebookStatus::InService) {
+            return Err(AwsError::new("StopNotebookInstance", ErrorKind::Invalid, None, "Status not in ([InService])"));
+        }
         self.set_status(name, NotebookStatus::Stopping);
         Ok(())
     }

@@ -36,11 +36,22 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         let mut changed = Vec::new();
         let mut pending = None;
         let status = match &notebook.status {
-            NotebookStatus::InService => {
-                self.notebooks.stop_notebook(&notebook.name).await?;
-                changed.push("stopped".to_owned());
-                NotebookStatus::Stopping
-            }
+            NotebookStatus::InService => match self.notebooks.stop_notebook(&notebook.name).await {
+                Ok(()) => {
+                    changed.push("stopped".to_owned());
+                    NotebookStatus::Stopping
+                }
+                Err(error) if !error.retryable() => {
+                    // Stopped meanwhile (the sweeper, its owner, another delivery): take it as it is now.
+                    match self.notebooks.describe_notebook(&notebook.name).await? {
+                        Some(seen) if matches!(seen.status, NotebookStatus::Stopping | NotebookStatus::Stopped) => {
+                            seen.status
+                        }
+                        _ => return Err(error.into()),
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            },
             NotebookStatus::Pending | NotebookStatus::Updating => {
                 pending = Some(format!(
                     "the notebook is {}; it is locked now and the idle sweeper stops it once it is in service",
@@ -61,7 +72,12 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             }
         };
 
+        // A custodian role writes nothing but its own heartbeat, and its grant ends by expiry (its policy
+        // carries the expiry, the sweeper deletes it): rewriting it here could race that deletion.
         let role = notebook_role(notebook);
+        if tags.contains_key(crate::domain::tags::CUSTODIAN_FOR) {
+            return Ok(LockResult { status, locked_at, lock_reason, changed, pending });
+        }
         if let Some(policy) = self.roles.inline_policy(&role).await? {
             if can_write(&policy) {
                 self.roles.replace_inline_policy(&role, &without_writes(&policy)).await?;

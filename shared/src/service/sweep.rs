@@ -18,10 +18,10 @@ use crate::domain::outcome::{CustodianExpired, IdleStopped, IdleWarning, Outcome
 use crate::domain::tags;
 use crate::error::{AwsError, ServiceError};
 use crate::ports::{AuditLog, Events, Fleet, HeartbeatStore};
+use crate::sweep_config::SweepConfig;
 
 /// The name the sweeper signs its audit records and events with.
 pub const IDLE_SWEEPER: &str = "idle-sweeper";
-use crate::sweep_config::SweepConfig;
 
 #[derive(Debug)]
 pub struct Sweeper<F, H, E, A> {
@@ -135,7 +135,11 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             .filter(|(_, tags)| !tags.contains_key(tags::ACCESS_REVOKED_AT))
             .filter_map(|(arn, tags)| {
                 let expired_at = access_expired(tags, now)?;
-                let name = tags.get(tags::NOTEBOOK_NAME)?.clone();
+                // SageMaker writes ARNs in lower case; the name tag keeps the name as requested.
+                let name = tags
+                    .get(tags::NOTEBOOK_NAME)
+                    .cloned()
+                    .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(arn).to_owned());
                 Some((
                     arn.clone(),
                     CustodianExpired {

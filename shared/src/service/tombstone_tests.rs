@@ -97,6 +97,27 @@ async fn deactivating_an_owner_stops_and_locks_their_notebooks_only_and_a_second
 }
 
 #[tokio::test]
+async fn a_notebook_stopped_between_describe_and_stop_is_still_locked_and_the_rest_go_on() {
+    let fake = FakeAws::new();
+    let p = fleet(&fake).await;
+    // alice-one was stopped by someone else after the deactivation described it as in service.
+    fake.set_status("alice-one", NotebookStatus::Stopped);
+    fake.state().stale_status.insert("alice-one".into(), NotebookStatus::InService);
+
+    let outcome = p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
+    assert_eq!(outcome.detail["changed"], json!(["alice-one", "alice-two"]));
+    let state = fake.state();
+    let locked = state
+        .events
+        .iter()
+        .find(|e| e.detail_type == NOTEBOOK_LOCKED && e.detail["notebook_name"] == "alice-one")
+        .expect("locked event");
+    assert_eq!(locked.detail["status"], "Stopped");
+    assert_eq!(locked.detail["changed"], json!(["tagged", "role-write-removed"]));
+}
+
+#[tokio::test]
 async fn a_locked_notebook_is_not_started_and_a_deactivated_owner_gets_no_new_notebook() {
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
