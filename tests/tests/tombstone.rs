@@ -359,3 +359,28 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
     assert_eq!(replay.detail, deleted.detail, "a redelivery answers what was done");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_concurrent_deliveries_of_a_deactivation_all_answer_and_lock_each_notebook() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let platform = Platform::build(&emulator).await?;
+    let provisioner = platform.provisioner();
+    for (id, name) in [("a1", "alice-one"), ("a2", "alice-two"), ("a3", "alice-three")] {
+        provisioner.handle_at(NOTEBOOK_REQUESTED, &notebook(id, name, "alice"), now()).await?;
+    }
+    let request = deactivate("d1", "alice");
+    let deliveries = (0..10).map(|_| provisioner.handle_at(OWNER_DEACTIVATED, &request, now()));
+    let answers = futures::future::join_all(deliveries).await;
+    for answer in answers {
+        let answer = answer?;
+        assert_eq!(answer.detail_type, OWNER_DEACTIVATION_COMPLETED, "every delivery is answered: {answer:?}");
+        assert_eq!(answer.detail["notebooks"], json!(["alice-one", "alice-three", "alice-two"]));
+    }
+    for name in ["alice-one", "alice-two", "alice-three"] {
+        let (status, found, policy) = notebook_state(&platform, name).await?;
+        assert_eq!(status, "Stopped", "{name}");
+        assert_eq!(found.get(tags::LOCK_REASON).map(String::as_str), Some("owner-deactivated"), "{name}");
+        assert!(!policy.contains("s3:PutObject") && policy.contains("s3:GetObject"), "{name}: {policy}");
+    }
+    Ok(())
+}
