@@ -9,6 +9,7 @@ use fleet::domain::request::{
 };
 use fleet::service::lambda::handle_request_event;
 use integration_tests::events::{notebook_requested, request_event};
+use integration_tests::platform::{s3_client, AUDIT_BUCKET};
 use integration_tests::{Emulator, Platform};
 use serde_json::{json, Value};
 
@@ -231,6 +232,11 @@ async fn each_bad_request_gets_one_rejection_and_creates_nothing() -> Result<()>
         .filter(|op| !["EventBridge.PutEvents", "S3.PutObject"].contains(&op.as_str()))
         .collect();
     assert!(mutating.is_empty(), "a rejected request calls nothing that changes state: {calls:?}");
-    assert_eq!(calls.get("S3.PutObject").copied(), Some(cases.len() as u64), "one audit record per rejection");
+    // One audit record per rejection, kept under each history it belongs to (same name under each prefix).
+    let listed = s3_client(&platform.sdk).list_objects_v2().bucket(AUDIT_BUCKET).send().await?;
+    let records: std::collections::BTreeSet<_> =
+        listed.contents().iter().filter_map(|o| o.key()?.rsplit('/').next()).collect();
+    assert_eq!(records.len(), cases.len(), "one audit record per rejection");
+    assert!(records.iter().all(|r| r.contains("_notebook-request-rejected_")), "{records:?}");
     Ok(())
 }

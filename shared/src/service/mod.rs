@@ -130,7 +130,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             Request::Custodian(r) => self.grant_custodian(r, now).await.map(Answer::from),
         };
         let result = match result {
-            Ok(answer) => Ok(answer),
+            Ok(answer) => Ok(with_people(answer, &request)),
             Err(error) if error.retryable() => {
                 tracing::warn!(error = %error, request_id = request.request_id(), "retryable failure; the event will be retried");
                 Err(error)
@@ -149,6 +149,23 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         };
         result.map(|answer| (answer, actor))
     }
+}
+
+/// A rejection names the people the request was about (when their names are well-formed), so that it is in
+/// their audit history too: the owner, and for a custodian request the deactivated owner whose data it asked for.
+fn with_people(mut answer: Answer, request: &Request) -> Answer {
+    if answer.outcome.detail_type == crate::domain::outcome::NOTEBOOK_REQUEST_REJECTED {
+        let detail = &mut answer.outcome.detail;
+        if let Some(owner) = request.owner().filter(|o| validate_principal(o).is_ok()) {
+            detail["owner"] = owner.into();
+        }
+        if let Request::Custodian(custodian) = request {
+            if validate_principal(&custodian.deactivated_owner).is_ok() {
+                detail["deactivated_owner"] = custodian.deactivated_owner.as_str().into();
+            }
+        }
+    }
+    answer
 }
 
 /// The rejection event of a parsed request.

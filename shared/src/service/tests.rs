@@ -93,7 +93,7 @@ async fn a_bad_request_is_rejected_once_and_creates_nothing() {
     assert_eq!(state.calls, ["PutAuditRecord", "PutEvents"], "nothing but the answer and its record");
     let keys: Vec<_> = state.audit.keys().collect();
     assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(keys[0].starts_with("requests/r1/"), "an invalid name makes no history key: {keys:?}");
+    assert!(keys[0].starts_with("owners/alice/"), "in the owner's history; an invalid name makes no key: {keys:?}");
 }
 
 #[tokio::test]

@@ -148,6 +148,9 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
     assert!(early.detail["reason"].as_str().is_some_and(|r| r.contains("is not deactivated")));
     let too_long = p.handle_at(CUSTODIAN_ACCESS_REQUESTED, &custodian("c2", "alice", 1000), now()).await.expect("ok");
     assert_eq!(too_long.detail["problems"][0]["field"], "detail.duration_hours");
+    let in_alices_history =
+        fake.state().audit.keys().filter(|k| k.starts_with("owners/alice/") && k.contains("rejected")).count();
+    assert_eq!(in_alices_history, 2, "refused requests for alice's data are in her history");
     assert_eq!(fake.mutating_calls().len(), before, "a refused request creates nothing");
 
     p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
