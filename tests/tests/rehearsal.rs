@@ -465,12 +465,7 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
     // The sweeper: stop managed notebooks, read the heartbeat listing, write warnings and audit records, revoke
     // expired custodian roles (and tag them revoked), put events. Nothing else.
     let sweeper_policy = &role_policies["idle-sweeper"];
-    let actions: BTreeSet<String> = sweeper_policy["Statement"]
-        .as_array()
-        .context("statements")?
-        .iter()
-        .flat_map(|s| strings(&s["Action"]))
-        .collect();
+    let actions = actions_of(sweeper_policy)?;
     assert_eq!(
         actions,
         sorted([
@@ -525,12 +520,7 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
     // The publisher: read and write the lifecycle assets, list the bucket (so that a missing asset is a 404,
     // not a 403), its own logs. No delete, nothing outside assets/.
     let publisher_policy = &role_policies["lifecycle-publisher"];
-    let publisher_actions: BTreeSet<String> = publisher_policy["Statement"]
-        .as_array()
-        .context("statements")?
-        .iter()
-        .flat_map(|s| strings(&s["Action"]))
-        .collect();
+    let publisher_actions = actions_of(publisher_policy)?;
     assert_eq!(
         publisher_actions,
         sorted(["logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject", "s3:ListBucket", "s3:PutObject"])
@@ -630,4 +620,9 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
     assert_eq!((report["in_service"].as_u64(), report["managed"].as_u64()), (Some(1), Some(1)), "{report}");
     assert_eq!(report["stopped"], json!([]), "{report}");
     Ok(())
+}
+
+/// Every action a policy document's statements allow or deny.
+fn actions_of(policy: &Value) -> Result<BTreeSet<String>> {
+    Ok(policy["Statement"].as_array().context("statements")?.iter().flat_map(|s| strings(&s["Action"])).collect())
 }

@@ -3,9 +3,9 @@
 use aws_sdk_s3::primitives::ByteStream;
 use tracing::instrument;
 
+use super::error::s3_codes;
 use super::{classify, not_found_as_none};
 use crate::domain::assets::Asset;
-use crate::error::ErrorKind;
 use crate::ports::{AssetStore, AwsResult};
 
 #[derive(Debug, Clone)]
@@ -23,11 +23,14 @@ impl S3Assets {
 impl AssetStore for S3Assets {
     #[instrument(skip(self))]
     async fn exists(&self, key: &str) -> AwsResult<bool> {
-        let head = self.client.head_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
-            classify("HeadObject", e, |code, _| {
-                matches!(code, "NotFound" | "NoSuchKey" | "404").then_some(ErrorKind::NotFound)
-            })
-        });
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify("HeadObject", e, s3_codes));
         Ok(not_found_as_none(head)?.is_some())
     }
 

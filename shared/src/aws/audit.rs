@@ -4,6 +4,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use tracing::instrument;
 
+use super::error::s3_codes;
 use super::{classify, not_found_as_none};
 use crate::domain::audit::AuditRecord;
 use crate::error::{AwsError, ErrorKind};
@@ -18,14 +19,6 @@ pub struct S3AuditLog {
 impl S3AuditLog {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         S3AuditLog { client, bucket: bucket.into() }
-    }
-}
-
-fn s3_codes(code: &str, _message: &str) -> Option<ErrorKind> {
-    match code {
-        "NoSuchKey" | "NotFound" => Some(ErrorKind::NotFound),
-        "AccessDenied" => Some(ErrorKind::AccessDenied),
-        _ => None,
     }
 }
 

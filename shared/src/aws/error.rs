@@ -27,6 +27,16 @@ pub(crate) fn not_found_as_none<T>(result: Result<T, AwsError>) -> Result<Option
     }
 }
 
+/// S3's codes for a missing object (a HEAD answers a bare 404) and a refusal.
+#[cfg(any(feature = "publisher", feature = "audit"))]
+pub(crate) fn s3_codes(code: &str, _message: &str) -> Option<ErrorKind> {
+    match code {
+        "NoSuchKey" | "NotFound" | "404" => Some(ErrorKind::NotFound),
+        "AccessDenied" => Some(ErrorKind::AccessDenied),
+        _ => None,
+    }
+}
+
 /// Classifies an SDK error. `specific` maps the operation's own error codes (an entity that already
 /// exists, one that is not found) and is consulted before the generic rules.
 pub fn classify<E>(

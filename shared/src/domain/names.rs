@@ -34,6 +34,12 @@ pub fn role_name(notebook_name: &str) -> String {
     format!("{ROLE_PREFIX}{}-{digest}", &notebook_name[..keep])
 }
 
+/// A managed notebook's name from its tags (as requested), else from its ARN (`…:notebook-instance/<name>`,
+/// which SageMaker writes in lower case).
+pub fn notebook_name_of(arn: &str, tags: &std::collections::BTreeMap<String, String>) -> String {
+    tags.get(super::tags::NOTEBOOK_NAME).cloned().unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(arn).to_owned())
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use super::{rejected, Answer, Provisioner};
 use crate::domain::audit::{deactivation_marker_key, AuditRecord};
 use crate::domain::lock::LockReason;
+use crate::domain::names::notebook_name_of;
 use crate::domain::outcome::{Locked, OutcomeEvent, OwnerDeactivationCompleted};
 use crate::domain::request::{OwnerDeactivated, OWNER_DEACTIVATED};
-use crate::domain::tags;
 use crate::domain::validation::validate_owner_deactivated;
 use crate::error::ServiceError;
 use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
@@ -49,7 +49,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             already: false,
         };
         for (arn, notebook_tags) in self.notebooks.owned_notebooks(&request.owner).await? {
-            let name = notebook_tags.get(tags::NOTEBOOK_NAME).cloned().unwrap_or_else(|| name_of_arn(&arn));
+            let name = notebook_name_of(&arn, &notebook_tags);
             let Some(notebook) = self.notebooks.describe_notebook(&name).await? else {
                 tracing::warn!(%arn, "a tagged notebook of the owner is gone; nothing to lock");
                 continue;
@@ -80,9 +80,4 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         summary.already = marked_before && summary.changed.is_empty();
         Ok(Answer { outcome: OutcomeEvent::from(&summary), notices })
     }
-}
-
-/// `arn:…:notebook-instance/<name>` → `<name>` (SageMaker writes it in lower case; the name tag is preferred).
-fn name_of_arn(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or(arn).to_owned()
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::domain::audit::AuditRecord;
 use crate::domain::custody::custodian_for;
 use crate::domain::idle::{access_expired, idle_verdict, IdleVerdict, SweptNotebook, VERDICT_LABELS};
-use crate::domain::names::role_name;
+use crate::domain::names::{notebook_name_of, role_name};
 use crate::domain::outcome::{CustodianExpired, IdleStopped, IdleWarning, OutcomeEvent};
 use crate::domain::tags;
 use crate::error::{AwsError, ServiceError};
@@ -135,11 +135,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             .filter(|(_, tags)| !tags.contains_key(tags::ACCESS_REVOKED_AT))
             .filter_map(|(arn, tags)| {
                 let expired_at = access_expired(tags, now)?;
-                // SageMaker writes ARNs in lower case; the name tag keeps the name as requested.
-                let name = tags
-                    .get(tags::NOTEBOOK_NAME)
-                    .cloned()
-                    .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(arn).to_owned());
+                let name = notebook_name_of(arn, tags);
                 Some((
                     arn.clone(),
                     CustodianExpired {
