@@ -60,12 +60,17 @@ sweep() {
 }
 cargo build --quiet --locked -p idle-sweeper -p audit-history
 sweep "$(date -u -d '+2 hours' +%Y-%m-%dT%H:%M:%SZ)"    # idle past its 90 minutes: warned first
-sweep "$(date -u -d '+2 hours 20 minutes' +%Y-%m-%dT%H:%M:%SZ)" # the warning has been out 15 minutes: stopped
+log "the owner snoozes the warning through the portal (the fleet sets the exemption tag, owners never tag)"
+invoke samples/events/notebook-idle-snooze-requested.json # exempt for 4 hours
+sweep "$(date -u -d '+2 hours 20 minutes' +%Y-%m-%dT%H:%M:%SZ)" # snoozed: left running ("exempt")
+sweep "$(date -u -d '+6 hours 10 minutes' +%Y-%m-%dT%H:%M:%SZ)" # the snooze is over: warned again
+sweep "$(date -u -d '+6 hours 30 minutes' +%Y-%m-%dT%H:%M:%SZ)" # the warning has been out 15 minutes: stopped
 invoke samples/events/notebook-stop-requested.json       # already stopped: answered, nothing to do
 invoke samples/events/notebook-start-requested.json      # the owner comes back
 
 log "alice leaves: her notebooks are stopped and locked, her data kept"
-invoke samples/events/owner-deactivated.json              # stopped, locked, role made read-only
+invoke samples/events/owner-deactivated-forged.json       # from the portal's source: refused, nothing locked
+invoke samples/events/owner-deactivated.json              # from the identity system: stopped, locked, role made read-only
 invoke samples/events/owner-deactivated.json              # again: nothing changes ("already": true)
 invoke samples/events/notebook-start-requested.json       # refused: the notebook is locked
 log "a custodian asks for read access to alice's data, for 24 hours"

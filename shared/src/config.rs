@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 
 use crate::domain::bucket::validate_bucket_name;
+use crate::domain::entitlements::Entitlements;
 use crate::domain::lifecycle::AgentObject;
+use crate::domain::senders::RequestSenders;
 
 pub const EVENT_BUS_NAME: &str = "FLEET_EVENT_BUS_NAME";
 pub const EVENT_SOURCE: &str = "FLEET_EVENT_SOURCE";
@@ -27,6 +29,12 @@ pub const ALLOW_ROOT_ACCESS: &str = "FLEET_ALLOW_ROOT_ACCESS";
 pub const PLATFORM_IDENTIFIER: &str = "FLEET_PLATFORM_IDENTIFIER";
 pub const AUDIT_BUCKET: &str = "FLEET_AUDIT_BUCKET";
 pub const CUSTODIAN_MAX_HOURS: &str = "FLEET_CUSTODIAN_MAX_HOURS";
+pub const REQUEST_SOURCES: &str = "FLEET_REQUEST_SOURCES";
+pub const ENTITLEMENTS_URI: &str = "FLEET_ENTITLEMENTS_URI";
+pub const ALLOWED_ROUTE_TARGETS: &str = "FLEET_ALLOWED_ROUTE_TARGETS";
+pub const MAX_SNOOZE_HOURS: &str = "FLEET_MAX_SNOOZE_HOURS";
+/// Set by Lambda; the console link and the `kms:ViaService` condition name the region.
+pub const REGION: &str = "AWS_REGION";
 
 /// Every variable the provisioner reads, for documentation and diagnostics.
 pub const ALL_VARIABLES: &[&str] = &[
@@ -48,6 +56,11 @@ pub const ALL_VARIABLES: &[&str] = &[
     PLATFORM_IDENTIFIER,
     AUDIT_BUCKET,
     CUSTODIAN_MAX_HOURS,
+    REQUEST_SOURCES,
+    ENTITLEMENTS_URI,
+    ALLOWED_ROUTE_TARGETS,
+    MAX_SNOOZE_HOURS,
+    REGION,
 ];
 
 pub const DEFAULT_EVENT_SOURCE: &str = "notebook-fleet";
@@ -64,6 +77,9 @@ pub const DEFAULT_IDLE_TIMEOUT_MINUTES_MAX: u32 = 24 * 60;
 pub const DEFAULT_CUSTODIAN_MAX_HOURS: u32 = 72;
 /// The longest custodian grant a platform may allow: 30 days.
 pub const CUSTODIAN_MAX_HOURS_LIMIT: u32 = 720;
+pub const DEFAULT_MAX_SNOOZE_HOURS: u32 = 24;
+/// Two weeks: the default furthest reach of an idle exemption (the sweeper's FLEET_MAX_EXEMPTION_DAYS).
+pub const MAX_SNOOZE_HOURS_LIMIT: u32 = 336;
 /// The most `data_access` entries one request may carry (an inline role policy is limited to 10,240 bytes).
 pub const MAX_DATA_ACCESS_ENTRIES: usize = 10;
 
@@ -85,6 +101,41 @@ pub struct Config {
     pub audit_bucket: String,
     /// The longest custodian access a request may ask for.
     pub custodian_max_hours: u32,
+    /// Which event source may send which request (deny by default).
+    pub senders: RequestSenders,
+    /// Where the entitlements document is; read once at start into `limits.entitlements`.
+    pub entitlements_uri: Option<S3Location>,
+    /// Route targets (transit gateways, peering connections…) a notebook subnet may route to; every other
+    /// target but the VPC itself and gateway endpoints is refused.
+    pub allowed_route_targets: BTreeSet<String>,
+    /// The longest idle snooze one request may ask for.
+    pub max_snooze_hours: u32,
+    pub region: String,
+}
+
+/// An S3 object, `s3://bucket/key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl S3Location {
+    pub fn parse(uri: &str) -> Result<Self, String> {
+        let rest = uri.strip_prefix("s3://").ok_or_else(|| format!("{uri:?} is not an s3://bucket/key URI"))?;
+        let (bucket, key) = rest.split_once('/').ok_or_else(|| format!("{uri:?} names no object key"))?;
+        validate_bucket_name(bucket).map_err(|r| format!("bucket {bucket:?} {r}"))?;
+        if key.is_empty() || key.ends_with('/') {
+            return Err(format!("{uri:?} names a folder, not an object"));
+        }
+        Ok(S3Location { bucket: bucket.to_owned(), key: key.to_owned() })
+    }
+}
+
+impl std::fmt::Display for S3Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
 }
 
 /// What a request may ask for: the bounds that validation enforces.
@@ -99,6 +150,8 @@ pub struct RequestLimits {
     pub assets_bucket: String,
     pub max_data_access_entries: usize,
     pub allow_root_access: bool,
+    /// Which data each team may get; empty (no document) grants nothing.
+    pub entitlements: Entitlements,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -180,9 +233,29 @@ impl Config {
             return Err(invalid(CUSTODIAN_MAX_HOURS, format!("must be between 1 and {CUSTODIAN_MAX_HOURS_LIMIT}")));
         }
 
+        let event_source = var(EVENT_SOURCE).unwrap_or_else(|| DEFAULT_EVENT_SOURCE.to_owned());
+        let senders = RequestSenders::parse(&var(REQUEST_SOURCES).unwrap_or_default())
+            .map_err(|r| invalid(REQUEST_SOURCES, r))?
+            .without(&event_source);
+        let entitlements_uri =
+            var(ENTITLEMENTS_URI).map(|uri| S3Location::parse(&uri)).transpose().map_err(|r| invalid(ENTITLEMENTS_URI, r))?;
+        let allowed_route_targets: BTreeSet<String> =
+            list(&var(ALLOWED_ROUTE_TARGETS).unwrap_or_default()).into_iter().collect();
+        if let Some(bad) = allowed_route_targets.iter().find(|t| ["igw-", "eigw-", "nat-"].iter().any(|p| t.starts_with(p))) {
+            return Err(invalid(
+                ALLOWED_ROUTE_TARGETS,
+                format!("{bad:?} leads to the internet; internet, egress-only and NAT gateways can never be allowed"),
+            ));
+        }
+        let max_snooze_hours = number(&var, MAX_SNOOZE_HOURS, DEFAULT_MAX_SNOOZE_HOURS)?;
+        if !(1..=MAX_SNOOZE_HOURS_LIMIT).contains(&max_snooze_hours) {
+            return Err(invalid(MAX_SNOOZE_HOURS, format!("must be between 1 and {MAX_SNOOZE_HOURS_LIMIT}")));
+        }
+        let region = var(REGION).or_else(|| var("AWS_DEFAULT_REGION")).ok_or(ConfigError::Missing(REGION))?;
+
         Ok(Config {
             event_bus_name: required(EVENT_BUS_NAME)?,
-            event_source: var(EVENT_SOURCE).unwrap_or_else(|| DEFAULT_EVENT_SOURCE.to_owned()),
+            event_source,
             subnet_ids,
             security_group_ids,
             kms_key_id: var(KMS_KEY_ID),
@@ -200,10 +273,32 @@ impl Config {
                 assets_bucket,
                 max_data_access_entries: MAX_DATA_ACCESS_ENTRIES,
                 allow_root_access,
+                entitlements: Entitlements::default(),
             },
             audit_bucket,
             custodian_max_hours,
+            senders,
+            entitlements_uri,
+            allowed_route_targets,
+            max_snooze_hours,
+            region,
         })
+    }
+
+    /// The configuration with the entitlements document (read from `entitlements_uri`) checked against the
+    /// data perimeter.
+    pub fn with_entitlements(mut self, document: &str) -> Result<Self, ConfigError> {
+        let entitlements = Entitlements::parse(document, &self.limits.data_buckets, &self.assets_bucket).map_err(|e| {
+            ConfigError::Invalid {
+                name: ENTITLEMENTS_URI,
+                reason: format!(
+                    "{}: {e}",
+                    self.entitlements_uri.as_ref().map_or_else(|| "the document".to_owned(), ToString::to_string)
+                ),
+            }
+        })?;
+        self.limits.entitlements = entitlements;
+        Ok(self)
     }
 }
 
@@ -256,11 +351,18 @@ pub(crate) mod tests {
             (DATA_BUCKETS, "team-data,shared-data".to_owned()),
             (AGENT_OBJECT_KEY, AGENT_KEY.to_owned()),
             (AUDIT_BUCKET, "fleet-audit".to_owned()),
+            (REGION, "eu-west-1".to_owned()),
+            (REQUEST_SOURCES, crate::domain::request::REQUEST_DETAIL_TYPES.iter().map(|t| format!("{t}={SENDER}")).collect::<Vec<_>>().join(",")),
         ])
     }
 
+    /// The source the test configuration accepts every request from.
+    pub(crate) const SENDER: &str = "com.example.requests";
+
     pub(crate) fn config() -> Config {
-        from(&vars()).expect("valid test configuration")
+        from(&vars())
+            .and_then(|c| c.with_entitlements(crate::domain::entitlements::tests::DOCUMENT))
+            .expect("valid test configuration")
     }
 
     fn from(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
@@ -291,6 +393,7 @@ pub(crate) mod tests {
             DATA_BUCKETS,
             AGENT_OBJECT_KEY,
             AUDIT_BUCKET,
+            REGION,
         ] {
             let mut vars = vars();
             vars.insert(name, "  ".to_owned());
@@ -316,6 +419,12 @@ pub(crate) mod tests {
             (AUDIT_BUCKET, "Audit Bucket"),
             (CUSTODIAN_MAX_HOURS, "0"),
             (CUSTODIAN_MAX_HOURS, "10000"),
+            (REQUEST_SOURCES, "Notebook Requested"),
+            (ENTITLEMENTS_URI, "s3://bucket-only"),
+            (ENTITLEMENTS_URI, "https://example.com/entitlements.json"),
+            (ALLOWED_ROUTE_TARGETS, "tgw-1,nat-0abc"),
+            (MAX_SNOOZE_HOURS, "0"),
+            (MAX_SNOOZE_HOURS, "1000"),
         ];
         for (name, value) in cases {
             let mut vars = vars();

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use crate::domain::audit::{action_of_key, deactivation_marker_key, slug, AuditRecord};
 use crate::domain::heartbeat::HeartbeatIndex;
-use crate::domain::isolation::Route;
+use crate::domain::isolation::{Route, SecurityGroupEgress};
 use crate::domain::lifecycle::LifecycleConfig;
 use crate::domain::notebook::{ListedNotebook, NotebookRecord, NotebookSpec, RoleRecord, RoleSpec};
 use crate::domain::outcome::OutcomeEvent;
@@ -19,6 +19,9 @@ pub type AwsResult<T> = Result<T, AwsError>;
 pub trait Network: Send + Sync {
     /// The routes of the route table that governs the subnet (its own association, or the VPC's main table).
     fn subnet_routes(&self, subnet_id: &str) -> impl Future<Output = AwsResult<Vec<Route>>> + Send;
+    /// The egress rules of the security groups (one call for all of them); a group that does not exist is
+    /// a `NotFound` error.
+    fn security_groups(&self, group_ids: &[String]) -> impl Future<Output = AwsResult<Vec<SecurityGroupEgress>>> + Send;
 }
 
 /// Notebook roles in IAM.

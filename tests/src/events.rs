@@ -9,14 +9,15 @@ use crate::emulator::{ACCOUNT_ID, REGION};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Wraps a detail in the envelope EventBridge delivers (`version`, `id`, `detail-type`, `source`, …).
+/// Wraps a detail in the envelope EventBridge delivers (`version`, `id`, `detail-type`, `source`, …), from
+/// the source the platform names for its kind.
 pub fn request_event(detail_type: &str, detail: Value) -> EventBridgeEvent<Value> {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     serde_json::from_value(json!({
         "version": "0",
         "id": format!("00000000-0000-4000-8000-{id:012}"),
         "detail-type": detail_type,
-        "source": "platform.portal",
+        "source": crate::platform::source_of(detail_type),
         "account": ACCOUNT_ID,
         "time": "2026-11-23T12:00:00Z",
         "region": REGION,

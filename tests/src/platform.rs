@@ -30,6 +30,46 @@ pub const DATA_BUCKETS: [&str; 2] = ["team-data", "shared-data"];
 pub const BUS_NAME: &str = "notebook-fleet";
 /// Object lock on, default retention GOVERNANCE for a day: as the template's audit bucket (its default mode).
 pub const AUDIT_BUCKET: &str = "fleet-audit";
+/// The platform's own bucket for its configuration documents (the entitlements).
+pub const PLATFORM_CONFIG_BUCKET: &str = "fleet-platform-config";
+pub const ENTITLEMENTS_KEY: &str = "notebook-fleet/entitlements.json";
+/// Which data each team may get: what the platform team would write (team risk: each owner's own folder,
+/// read-write, and the shared reference data, read; team-data is encrypted with a customer-managed key).
+pub const ENTITLEMENTS: &str = r#"{
+  "version": 1,
+  "rules": [
+    {"team": "risk", "bucket": "team-data", "prefix": "risk/{owner}/", "access": "read-write"},
+    {"team": "risk", "bucket": "shared-data", "prefix": "reference/", "access": "read"}
+  ],
+  "kms_keys": [
+    {"bucket": "team-data", "key_arn": "arn:aws:kms:eu-west-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"}
+  ]
+}
+"#;
+/// The senders the platform names, as in the sample events: a portal, an identity system, an approvals system.
+pub const PORTAL_SOURCE: &str = "platform.portal";
+pub const IDENTITY_SOURCE: &str = "platform.hr";
+pub const APPROVALS_SOURCE: &str = "platform.approvals";
+
+/// The source the platform's sender map names for a request kind.
+pub fn source_of(detail_type: &str) -> &'static str {
+    use fleet::domain::request::{CUSTODIAN_ACCESS_REQUESTED, NOTEBOOK_DECOMMISSION_REQUESTED, OWNER_DEACTIVATED};
+    match detail_type {
+        OWNER_DEACTIVATED => IDENTITY_SOURCE,
+        CUSTODIAN_ACCESS_REQUESTED | NOTEBOOK_DECOMMISSION_REQUESTED => APPROVALS_SOURCE,
+        _ => PORTAL_SOURCE,
+    }
+}
+
+/// `FLEET_REQUEST_SOURCES` as the template writes it from its sender parameters.
+pub fn request_sources() -> String {
+    fleet::domain::request::REQUEST_DETAIL_TYPES
+        .iter()
+        .map(|kind| format!("{kind}={}", source_of(kind)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Stands in for the heartbeat agent binary until it is published by the deploy.
 pub const AGENT_BYTES: &[u8] = b"#!/bin/sh\n# stand-in heartbeat agent\nexit 0\n";
 
@@ -134,7 +174,7 @@ impl Platform {
             .context("boundary arn")?;
 
         let s3 = s3_client(&sdk);
-        for bucket in [ASSETS_BUCKET, AUDIT_BUCKET].into_iter().chain(DATA_BUCKETS) {
+        for bucket in [ASSETS_BUCKET, AUDIT_BUCKET, PLATFORM_CONFIG_BUCKET].into_iter().chain(DATA_BUCKETS) {
             s3.create_bucket()
                 .bucket(bucket)
                 // Object lock can only be switched on when a bucket is created.
@@ -165,6 +205,14 @@ impl Platform {
             .send()
             .await
             .context("the audit bucket's default retention")?;
+        s3.put_object()
+            .bucket(PLATFORM_CONFIG_BUCKET)
+            .key(ENTITLEMENTS_KEY)
+            .content_type("application/json")
+            .body(ENTITLEMENTS.as_bytes().to_vec().into())
+            .send()
+            .await
+            .context("publishing the entitlements document")?;
         let digest: String = Sha256::digest(AGENT_BYTES).iter().map(|b| format!("{b:02x}")).collect();
         let agent_key = format!("assets/agent/sha256-{digest}/heartbeat-agent");
         s3.put_object().bucket(ASSETS_BUCKET).key(&agent_key).body(AGENT_BYTES.to_vec().into()).send().await?;
@@ -224,12 +272,19 @@ impl Platform {
             (config::DATA_BUCKETS, DATA_BUCKETS.join(",")),
             (config::AGENT_OBJECT_KEY, self.agent_key.clone()),
             (config::AUDIT_BUCKET, AUDIT_BUCKET.to_owned()),
+            (config::REQUEST_SOURCES, request_sources()),
+            (config::ENTITLEMENTS_URI, format!("s3://{PLATFORM_CONFIG_BUCKET}/{ENTITLEMENTS_KEY}")),
+            (config::REGION, REGION.to_owned()),
         ])
     }
 
+    /// The configuration, with the entitlements document the platform published (the functions read it
+    /// from S3 at start: `fleet::aws::load_entitlements`, proven in tests/tests/authorization.rs).
     pub fn config(&self) -> Config {
         let env = self.env();
-        Config::from_vars(|name| env.get(name).cloned()).expect("the emulated platform's configuration is valid")
+        Config::from_vars(|name| env.get(name).cloned())
+            .and_then(|c| c.with_entitlements(ENTITLEMENTS))
+            .expect("the emulated platform's configuration is valid")
     }
 
     /// A provisioner configured for this platform whose AWS calls are counted and recorded.

@@ -186,7 +186,7 @@ fn bad_requests() -> Vec<(&'static str, &'static str, Value, &'static str)> {
 fn custodian_request(changes: serde_json::Value) -> serde_json::Value {
     let mut detail = json!({
         "request_id": "bad-1", "custodian": "carol", "deactivated_owner": "alice", "reason": "audit",
-        "ticket": "LEGAL-1", "duration_hours": 24, "notebook_name": "carol-custody", "team": "risk",
+        "ticket": "LEGAL-1", "approved_by": "dana", "duration_hours": 24, "notebook_name": "carol-custody", "team": "risk",
         "instance_type": "ml.t3.medium", "volume_size_gb": 10
     });
     for (key, value) in changes.as_object().cloned().unwrap_or_default() {

@@ -4,7 +4,7 @@
 #![recursion_limit = "256"]
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use fleet::aws::AwsProvisioner;
+use fleet::aws::{load_entitlements, AwsProvisioner, ProvisionerClients};
 use fleet::config::Config;
 use fleet::service::lambda::handle_request_event;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -16,7 +16,10 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_from_env().await;
     // Path-style S3 addressing is for emulators only (the demo runs the function against moto).
     let path_style = std::env::var("FLEET_S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
-    let provisioner = AwsProvisioner::from_sdk_config(&sdk, config, path_style);
+    let clients = ProvisionerClients::new(&sdk, path_style);
+    // Which data each team may get: read and checked once, before the first request.
+    let config = load_entitlements(&clients.s3, config).await?;
+    let provisioner = AwsProvisioner::from_clients(clients, config);
     let provisioner = &provisioner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
         handle_request_event(provisioner, event.payload).await.map_err(Error::from)

@@ -5,7 +5,7 @@ use aws_sdk_ec2::Client;
 use tracing::instrument;
 
 use super::classify;
-use crate::domain::isolation::{Route, RouteTarget};
+use crate::domain::isolation::{EgressDestination, EgressRule, Route, RouteTarget, SecurityGroupEgress};
 use crate::error::{AwsError, ErrorKind};
 use crate::ports::{AwsResult, Network};
 
@@ -53,6 +53,52 @@ impl Network for Ec2Network {
         }
         Ok(tables.into_iter().flat_map(|t| t.routes.unwrap_or_default()).map(route).collect())
     }
+
+    #[instrument(skip(self))]
+    async fn security_groups(&self, group_ids: &[String]) -> AwsResult<Vec<SecurityGroupEgress>> {
+        let output =
+            self.client.describe_security_groups().set_group_ids(Some(group_ids.to_vec())).send().await.map_err(|e| {
+                classify("DescribeSecurityGroups", e, |code, _| {
+                    (code == "InvalidGroup.NotFound" || code == "InvalidGroupId.Malformed").then_some(ErrorKind::NotFound)
+                })
+            })?;
+        Ok(output
+            .security_groups
+            .unwrap_or_default()
+            .into_iter()
+            .map(|group| SecurityGroupEgress {
+                group_id: group.group_id.unwrap_or_default(),
+                egress: group.ip_permissions_egress.unwrap_or_default().into_iter().flat_map(egress_rules).collect(),
+            })
+            .collect())
+    }
+}
+
+/// One SDK permission holds several destinations; the check wants one rule per destination.
+fn egress_rules(permission: aws_sdk_ec2::types::IpPermission) -> Vec<EgressRule> {
+    let protocol = permission.ip_protocol.unwrap_or_else(|| "-1".to_owned());
+    let ports = permission.from_port.zip(permission.to_port).filter(|_| protocol != "-1");
+    let destinations = permission
+        .ip_ranges
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| r.cidr_ip.map(EgressDestination::Cidr))
+        .chain(permission.ipv6_ranges.unwrap_or_default().into_iter().filter_map(|r| r.cidr_ipv6.map(EgressDestination::Cidr)))
+        .chain(
+            permission
+                .prefix_list_ids
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| p.prefix_list_id.map(EgressDestination::PrefixList)),
+        )
+        .chain(
+            permission
+                .user_id_group_pairs
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|g| g.group_id.map(EgressDestination::SecurityGroup)),
+        );
+    destinations.map(|destination| EgressRule { protocol: protocol.clone(), ports, destination }).collect()
 }
 
 fn route(r: aws_sdk_ec2::types::Route) -> Route {

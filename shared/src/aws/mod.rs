@@ -28,6 +28,10 @@ pub mod sagemaker;
 mod tagging;
 
 #[cfg(feature = "provisioner")]
+mod entitlements;
+#[cfg(feature = "provisioner")]
+pub use entitlements::load_entitlements;
+#[cfg(feature = "provisioner")]
 mod provisioner;
 #[cfg(feature = "provisioner")]
 pub use provisioner::{AwsProvisioner, ProvisionerClients};

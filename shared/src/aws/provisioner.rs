@@ -40,11 +40,8 @@ impl ProvisionerClients {
 }
 
 impl AwsProvisioner {
-    pub fn from_sdk_config(sdk: &SdkConfig, config: Config, s3_path_style: bool) -> Self {
-        Self::from_clients(ProvisionerClients::new(sdk, s3_path_style), config)
-    }
-
-    /// For callers that configure each client themselves (tests count calls with an interceptor).
+    /// The clients built once in `main` (tests configure each one to count calls with an interceptor); the
+    /// configuration completed with its entitlements ([`super::load_entitlements`]).
     pub fn from_clients(clients: ProvisionerClients, config: Config) -> Self {
         let events = EventBridgeEvents::new(clients.eventbridge, &config.event_bus_name, &config.event_source);
         let audit = S3AuditLog::new(clients.s3, &config.audit_bucket);

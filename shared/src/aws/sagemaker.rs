@@ -109,6 +109,8 @@ impl Notebooks for SageMakerNotebooks {
             status: NotebookStatus::parse(output.notebook_instance_status.as_ref().map_or("", |s| s.as_str())),
             role_arn: output.role_arn,
             lifecycle_config_name: output.notebook_instance_lifecycle_config_name,
+            subnet_id: output.subnet_id,
+            security_group_ids: output.security_groups.unwrap_or_default(),
         }))
     }
 

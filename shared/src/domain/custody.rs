@@ -43,6 +43,13 @@ pub fn check_custodian_request(
     if request.custodian == request.deactivated_owner {
         problems.check("custodian", Err("must be another person than the deactivated owner".into()));
     }
+    problems.check("approved_by", validate_principal(&request.approved_by));
+    if request.approved_by == request.custodian || request.approved_by == request.deactivated_owner {
+        problems.check(
+            "approved_by",
+            Err("access to another person's data needs an approver who is neither the custodian nor the deactivated owner".into()),
+        );
+    }
     problems.check("reason", validate_reason(&request.reason));
     problems.check("ticket", ticket(&request.ticket));
     if !(1..=max_hours).contains(&request.duration_hours) {
@@ -204,6 +211,7 @@ mod tests {
                 .map(|s| s.into_iter().map(|(b, p)| DataScope { bucket: b.into(), prefix: p.into() }).collect()),
             reason: "quarterly close needs alice's models".into(),
             ticket: "LEGAL-42".into(),
+            approved_by: "dana".into(),
             duration_hours: 24,
             notebook_name: "carol-custody".into(),
             team: "risk".into(),

@@ -233,6 +233,15 @@ pub fn idle_verdict(notebook: &SweptNotebook, policy: &IdlePolicy, now: DateTime
         }
     };
 
+    // A warning from before an exemption (a snooze) that has since ended announces nothing: the owner kept
+    // the notebook on purpose, so the end of the exemption is warned about afresh.
+    let ended_exemption = notebook
+        .tags
+        .get(tags::IDLE_EXEMPT_UNTIL)
+        .and_then(|v| DateTime::parse_from_rfc3339(v.trim()).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .filter(|until| *until <= now);
+    let announced_since = ended_exemption.map_or(announced_since, |until| announced_since.max(until));
     // S3 reports LastModified in whole seconds, SageMaker its times to the millisecond: a warning recorded
     // in the same second as the start it follows must still count.
     let announced_since = announced_since.with_nanosecond(0).unwrap_or(announced_since);
@@ -358,6 +367,18 @@ mod tests {
             assert_eq!(v, IdleVerdict::Active { idle_minutes: 30, timeout_minutes: 60 }, "{bad}");
             assert!(problems[0].contains("ignored"), "{problems:?}");
         }
+    }
+
+    #[test]
+    fn a_warning_from_before_an_ended_snooze_is_given_again() {
+        // Warned at 80 minutes, snoozed until 120: at 130 the old warning does not count, a new one goes out.
+        let snoozed_until = at(120).to_rfc3339();
+        let nb = notebook(Some(0), Some(80), &[(tags::IDLE_EXEMPT_UNTIL, &snoozed_until)]);
+        assert!(matches!(verdict(&nb, 100), IdleVerdict::Exempt { .. }));
+        assert!(matches!(verdict(&nb, 130), IdleVerdict::Warn { .. }), "{:?}", verdict(&nb, 130));
+        let rewarned = SweptNotebook { warned_at: Some(at(130)), ..nb };
+        assert!(matches!(verdict(&rewarned, 140), IdleVerdict::Warned { .. }));
+        assert!(matches!(verdict(&rewarned, 146), IdleVerdict::Stop { .. }));
     }
 
     #[test]

@@ -36,6 +36,8 @@ const WRITES: &[&str] = &[
     "s3:PutObjectAcl",
     "s3:PutObjectTagging",
     "s3:RestoreObject",
+    // A data key is only ever needed to write an encrypted object.
+    "kms:GenerateDataKey",
 ];
 
 fn writes(action: &str) -> bool {
@@ -81,7 +83,7 @@ mod tests {
     fn a_locked_role_reads_what_it_read_and_writes_nothing() {
         let config = config();
         let valid = validate_notebook_request(&request(), &config.limits).expect("valid");
-        let policy = notebook_role_policy(&valid, &config.assets_bucket);
+        let policy = notebook_role_policy(&valid, &config.assets_bucket, &config.limits.entitlements, &config.region);
         assert!(can_write(&policy));
         let locked = without_writes(&policy);
         assert!(!can_write(&locked));
@@ -97,6 +99,8 @@ mod tests {
         let mut policy = without_writes(&notebook_role_policy(
             &validate_notebook_request(&request(), &config().limits).expect("valid"),
             "fleet-assets",
+            &config().limits.entitlements,
+            "eu-west-1",
         ));
         policy.statement[0].action.push("s3:*".into());
         assert!(can_write(&policy));

@@ -75,6 +75,8 @@ pub struct NotebookRecord {
     pub status: NotebookStatus,
     pub role_arn: Option<String>,
     pub lifecycle_config_name: Option<String>,
+    pub subnet_id: Option<String>,
+    pub security_group_ids: Vec<String>,
 }
 
 /// A notebook as `ListNotebookInstances` lists it.
@@ -132,9 +134,13 @@ pub fn role_spec(request: &ValidNotebookRequest, config: &Config) -> RoleSpec {
         trust_policy: notebook_trust_policy(),
         permissions_boundary_arn: config.permissions_boundary_arn.clone(),
         inline_policy_name: super::policy::NOTEBOOK_POLICY_NAME.to_owned(),
-        inline_policy: match request.extra_tags.iter().find(|(key, _)| key == tags::ACCESS_EXPIRES_AT) {
-            Some((_, expiry)) => valid_until(notebook_role_policy(request, &config.assets_bucket), expiry),
-            None => notebook_role_policy(request, &config.assets_bucket),
+        inline_policy: {
+            let policy =
+                notebook_role_policy(request, &config.assets_bucket, &config.limits.entitlements, &config.region);
+            match request.extra_tags.iter().find(|(key, _)| key == tags::ACCESS_EXPIRES_AT) {
+                Some((_, expiry)) => valid_until(policy, expiry),
+                None => policy,
+            }
         },
         tags: notebook_tags(request),
     }

@@ -19,6 +19,7 @@ pub const OWNER_DEACTIVATION_COMPLETED: &str = "Owner Deactivation Completed";
 pub const NOTEBOOK_DECOMMISSIONED: &str = "Notebook Decommissioned";
 pub const CUSTODIAN_ACCESS_GRANTED: &str = "Custodian Access Granted";
 pub const CUSTODIAN_ACCESS_EXPIRED: &str = "Custodian Access Expired";
+pub const NOTEBOOK_IDLE_SNOOZED: &str = "Notebook Idle Snoozed";
 
 /// Every outcome `detail-type` the project emits.
 pub const ALL_DETAIL_TYPES: &[&str] = &[
@@ -33,6 +34,7 @@ pub const ALL_DETAIL_TYPES: &[&str] = &[
     NOTEBOOK_DECOMMISSIONED,
     CUSTODIAN_ACCESS_GRANTED,
     CUSTODIAN_ACCESS_EXPIRED,
+    NOTEBOOK_IDLE_SNOOZED,
 ];
 
 /// An event for the bus: its `detail-type` and its `detail`.
@@ -56,6 +58,56 @@ pub struct Provisioned {
     pub data_access: Vec<DataAccess>,
     /// True when this answers a request id that was already provisioned (a redelivery).
     pub replayed: bool,
+    /// How the owner opens it (records written before this field existed have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<OpenInstructions>,
+}
+
+/// How a notebook's owner opens it: only the owner may (the user policy the stack outputs allows the
+/// presigned URL on notebooks tagged with the caller's own owner tag).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenInstructions {
+    pub console_url: String,
+    pub cli: String,
+}
+
+impl OpenInstructions {
+    pub fn new(region: &str, notebook_name: &str) -> Self {
+        let console = if region.starts_with("cn-") {
+            format!("https://{region}.console.amazonaws.cn")
+        } else if region.starts_with("us-gov-") {
+            "https://console.amazonaws-us-gov.com".to_owned()
+        } else {
+            format!("https://{region}.console.aws.amazon.com")
+        };
+        OpenInstructions {
+            console_url: format!(
+                "{console}/sagemaker/home?region={region}#/notebook-instances/openNotebook/{notebook_name}?view=lab"
+            ),
+            cli: format!(
+                "aws sagemaker create-presigned-notebook-instance-url --region {region} --notebook-instance-name {notebook_name}"
+            ),
+        }
+    }
+}
+
+/// Answer to an idle snooze: the notebook is exempt from the idle policy until `idle_exempt_until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snoozed {
+    pub request_id: String,
+    pub notebook_name: String,
+    pub owner: Option<String>,
+    pub requested_by: String,
+    pub hours: u32,
+    pub idle_exempt_until: String,
+    /// True when an exemption that reaches further was already set (it is kept).
+    pub already: bool,
+}
+
+impl From<&Snoozed> for OutcomeEvent {
+    fn from(d: &Snoozed) -> Self {
+        event(NOTEBOOK_IDLE_SNOOZED, d)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +206,9 @@ pub struct CustodianGranted {
     pub scope: Vec<DataScope>,
     pub expires_at: DateTime<Utc>,
     pub ticket: String,
+    /// Who approved the access (neither the custodian nor the deactivated owner).
+    #[serde(default)]
+    pub approved_by: String,
     pub reason: String,
     pub status: String,
     pub replayed: bool,
@@ -178,8 +233,32 @@ pub struct IdleWarning {
     pub team: Option<String>,
     pub reason: StopReason,
     pub stop_after: DateTime<Utc>,
-    /// How to keep it running: use it, or set the exemption tag.
+    /// How to keep it running: use it, or snooze it.
     pub hint: String,
+    /// The snooze request that keeps it running.
+    pub snooze: SnoozeHint,
+}
+
+/// The request an owner (through the portal) sends to keep a warned notebook running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnoozeHint {
+    pub detail_type: String,
+    /// The request's detail, with `request_id` and `hours` to fill in.
+    pub detail: serde_json::Value,
+}
+
+impl SnoozeHint {
+    pub fn new(notebook_name: &str, owner: Option<&str>) -> Self {
+        SnoozeHint {
+            detail_type: super::request::NOTEBOOK_IDLE_SNOOZE_REQUESTED.to_owned(),
+            detail: serde_json::json!({
+                "request_id": "<a new id>",
+                "notebook_name": notebook_name,
+                "requested_by": owner.unwrap_or("<the owner>"),
+                "hours": "<1 to FLEET_MAX_SNOOZE_HOURS>",
+            }),
+        }
+    }
 }
 
 /// The idle sweeper stopped a notebook (same `detail-type` as a requested stop; `stopped_by` tells them apart).

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::entitlements::Entitlements;
 use super::request::AccessLevel;
 use super::validation::ValidNotebookRequest;
 
@@ -98,8 +99,15 @@ pub fn heartbeat_arn(assets_bucket: &str, notebook_name: &str) -> String {
     format!("arn:aws:s3:::{assets_bucket}/{HEARTBEATS_PREFIX}{notebook_name}")
 }
 
-/// The notebook role's inline policy, generated from the validated request.
-pub fn notebook_role_policy(request: &ValidNotebookRequest, assets_bucket: &str) -> PolicyDocument {
+/// The notebook role's inline policy, generated from the validated request. A granted bucket whose objects
+/// are encrypted with a customer-managed key (named in the entitlements document) adds that key: decrypt for
+/// reading, data keys for writing, on that key only and only when S3 asks on the role's behalf.
+pub fn notebook_role_policy(
+    request: &ValidNotebookRequest,
+    assets_bucket: &str,
+    entitlements: &Entitlements,
+    region: &str,
+) -> PolicyDocument {
     let allow = |sid: &str, action: &[&str], resource: Vec<String>| Statement {
         sid: Some(sid.into()),
         effect: Effect::Allow,
@@ -142,7 +150,35 @@ pub fn notebook_role_policy(request: &ValidNotebookRequest, assets_bucket: &str)
     if !writable.is_empty() {
         statement.push(allow("WriteData", WRITE_ACTIONS, writable));
     }
+
+    let mut keys: BTreeMap<&str, AccessLevel> = BTreeMap::new();
+    for grant in &request.data_access {
+        if let Some(key) = entitlements.kms_key(&grant.bucket) {
+            let level = keys.entry(key).or_insert(grant.access);
+            *level = (*level).max(grant.access);
+        }
+    }
+    for (i, (key, level)) in keys.into_iter().enumerate() {
+        let actions: &[&str] = match level {
+            AccessLevel::Read => &KMS_READ_ACTIONS[..],
+            AccessLevel::ReadWrite => &KMS_WRITE_ACTIONS[..],
+        };
+        let mut use_key = allow(&format!("UseDataKey{i}"), actions, vec![key.to_owned()]);
+        use_key
+            .condition
+            .insert("StringEquals".into(), BTreeMap::from([("kms:ViaService".into(), vec![s3_service(region)])]));
+        statement.push(use_key);
+    }
     PolicyDocument { version: POLICY_VERSION.into(), statement }
+}
+
+/// What S3 calls KMS for on a reader's behalf, and on a writer's.
+pub const KMS_READ_ACTIONS: &[&str] = &["kms:Decrypt"];
+pub const KMS_WRITE_ACTIONS: &[&str] = &["kms:Decrypt", "kms:GenerateDataKey"];
+
+/// `kms:ViaService` for S3 in a region.
+pub fn s3_service(region: &str) -> String {
+    format!("s3.{region}.amazonaws.com")
 }
 
 /// The policy, valid only until `until` (RFC 3339): every statement carries `DateLessThan aws:CurrentTime`,
@@ -242,7 +278,7 @@ mod tests {
 
     fn policy_for(request: &NotebookRequested) -> PolicyDocument {
         let valid = validate_notebook_request(request, &config().limits).expect("valid");
-        notebook_role_policy(&valid, "fleet-assets")
+        notebook_role_policy(&valid, "fleet-assets", &config().limits.entitlements, "eu-west-1")
     }
 
     fn by_sid<'a>(doc: &'a PolicyDocument, sid: &str) -> &'a Statement {
@@ -270,6 +306,23 @@ mod tests {
         assert_eq!(list.resource, ["arn:aws:s3:::team-data"]);
         assert_eq!(list.condition["StringLike"]["s3:prefix"], ["risk/alice/", "risk/alice/*"]);
         assert!(doc.statement.iter().all(|s| s.effect == Effect::Allow && s.principal.is_none()));
+    }
+
+    #[test]
+    fn an_encrypted_bucket_adds_its_key_through_s3_only() {
+        let doc = policy_for(&request());
+        let key = by_sid(&doc, "UseDataKey0");
+        assert_eq!(key.resource, [config().limits.entitlements.kms_key("team-data").expect("key").to_owned()]);
+        assert_eq!(key.action, ["kms:Decrypt", "kms:GenerateDataKey"], "read-write on team-data");
+        assert_eq!(key.condition["StringEquals"]["kms:ViaService"], ["s3.eu-west-1.amazonaws.com"]);
+        assert_eq!(doc.statement.iter().filter(|s| s.action.iter().any(|a| a.starts_with("kms:"))).count(), 1);
+
+        let mut read_only = request();
+        read_only.data_access.iter_mut().for_each(|g| g.access = AccessLevel::Read);
+        assert_eq!(by_sid(&policy_for(&read_only), "UseDataKey0").action, ["kms:Decrypt"]);
+        let mut unencrypted = request();
+        unencrypted.data_access.retain(|g| g.bucket == "shared-data");
+        assert!(policy_for(&unencrypted).statement.iter().all(|s| s.action.iter().all(|a| a.starts_with("s3:"))));
     }
 
     #[test]
@@ -339,13 +392,19 @@ mod tests {
             r.notebook_name = name.clone();
             r.data_access = grants;
             let Ok(valid) = validate_notebook_request(&r, &config().limits) else { return Ok(()) };
-            let doc = notebook_role_policy(&valid, "fleet-assets");
+            let doc = notebook_role_policy(&valid, "fleet-assets", &config().limits.entitlements, "eu-west-1");
             let writable: Vec<String> = valid.data_access.iter()
                 .filter(|g| g.access == AccessLevel::ReadWrite)
                 .map(|g| objects_arn(&g.bucket, &g.prefix))
                 .collect();
             let readable: Vec<String> = valid.data_access.iter().map(|g| objects_arn(&g.bucket, &g.prefix)).collect();
             for statement in &doc.statement {
+                if statement.action.iter().all(|a| a.starts_with("kms:")) {
+                    // A data key: only the key the entitlements name, only through S3.
+                    prop_assert_eq!(&statement.condition["StringEquals"]["kms:ViaService"], &vec![s3_service("eu-west-1")]);
+                    prop_assert!(statement.resource.iter().all(|r| Some(r.as_str()) == config().limits.entitlements.kms_key("team-data")));
+                    continue;
+                }
                 let writes = statement.action.iter().any(|a| !(a.starts_with("s3:Get") || a.starts_with("s3:List")));
                 for resource in &statement.resource {
                     if writes {

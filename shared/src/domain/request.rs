@@ -13,6 +13,7 @@ pub const NOTEBOOK_START_REQUESTED: &str = "Notebook Start Requested";
 pub const NOTEBOOK_DECOMMISSION_REQUESTED: &str = "Notebook Decommission Requested";
 pub const OWNER_DEACTIVATED: &str = "Owner Deactivated";
 pub const CUSTODIAN_ACCESS_REQUESTED: &str = "Custodian Access Requested";
+pub const NOTEBOOK_IDLE_SNOOZE_REQUESTED: &str = "Notebook Idle Snooze Requested";
 
 /// The `detail-type`s the provisioner answers.
 pub const REQUEST_DETAIL_TYPES: &[&str] = &[
@@ -22,6 +23,7 @@ pub const REQUEST_DETAIL_TYPES: &[&str] = &[
     NOTEBOOK_DECOMMISSION_REQUESTED,
     OWNER_DEACTIVATED,
     CUSTODIAN_ACCESS_REQUESTED,
+    NOTEBOOK_IDLE_SNOOZE_REQUESTED,
 ];
 
 /// `Notebook Requested`: provision an isolated notebook.
@@ -112,12 +114,26 @@ pub struct CustodianAccessRequested {
     pub scope: Option<Vec<DataScope>>,
     pub reason: String,
     pub ticket: String,
+    /// Who approved the access: neither the custodian nor the deactivated owner.
+    pub approved_by: String,
     pub duration_hours: u32,
     /// The custodian's notebook.
     pub notebook_name: String,
     pub team: String,
     pub instance_type: String,
     pub volume_size_gb: u32,
+}
+
+/// `Notebook Idle Snooze Requested`: the owner keeps an idle notebook running for `hours`; the fleet sets the
+/// exemption tag (owners never tag notebooks themselves).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdleSnoozeRequested {
+    pub request_id: String,
+    pub notebook_name: String,
+    /// The notebook's owner: only they may snooze it.
+    pub requested_by: String,
+    pub hours: u32,
 }
 
 /// A folder of a deactivated owner's data.
@@ -137,6 +153,7 @@ pub enum Request {
     Decommission(DecommissionRequested),
     DeactivateOwner(OwnerDeactivated),
     Custodian(CustodianAccessRequested),
+    Snooze(IdleSnoozeRequested),
 }
 
 impl Request {
@@ -150,6 +167,7 @@ impl Request {
             NOTEBOOK_DECOMMISSION_REQUESTED => typed(detail).map(Request::Decommission),
             OWNER_DEACTIVATED => typed(detail).map(Request::DeactivateOwner),
             CUSTODIAN_ACCESS_REQUESTED => typed(detail).map(Request::Custodian),
+            NOTEBOOK_IDLE_SNOOZE_REQUESTED => typed(detail).map(Request::Snooze),
             other => Err(Rejection::single(
                 "detail-type",
                 format!("{other:?} is not a request this function handles; expected one of {REQUEST_DETAIL_TYPES:?}"),
@@ -164,6 +182,7 @@ impl Request {
             Request::Decommission(r) => &r.request_id,
             Request::DeactivateOwner(r) => &r.request_id,
             Request::Custodian(r) => &r.request_id,
+            Request::Snooze(r) => &r.request_id,
         }
     }
 
@@ -175,6 +194,7 @@ impl Request {
             Request::Decommission(r) => Some(&r.notebook_name),
             Request::DeactivateOwner(_) => None,
             Request::Custodian(r) => Some(&r.notebook_name),
+            Request::Snooze(r) => Some(&r.notebook_name),
         }
     }
 
@@ -184,7 +204,7 @@ impl Request {
             Request::Provision(r) => Some(&r.owner),
             Request::DeactivateOwner(r) => Some(&r.owner),
             Request::Custodian(r) => Some(&r.custodian),
-            Request::Stop(_) | Request::Start(_) | Request::Decommission(_) => None,
+            Request::Stop(_) | Request::Start(_) | Request::Decommission(_) | Request::Snooze(_) => None,
         }
     }
 
@@ -196,6 +216,7 @@ impl Request {
             Request::Decommission(r) => Some(&r.requested_by),
             Request::DeactivateOwner(r) => Some(&r.requested_by),
             Request::Custodian(r) => Some(&r.custodian),
+            Request::Snooze(r) => Some(&r.requested_by),
         }
     }
 }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::bucket::{validate_bucket_name, validate_prefix};
 use super::names::validate_notebook_name;
-use super::request::{DataAccess, DecommissionRequested, NotebookActionRequested, NotebookRequested, OwnerDeactivated};
+use super::request::{
+    DataAccess, DecommissionRequested, IdleSnoozeRequested, NotebookActionRequested, NotebookRequested, OwnerDeactivated,
+};
 use crate::config::RequestLimits;
 
 /// One thing wrong with a request.
@@ -209,6 +211,16 @@ pub fn validate_decommission(request: &DecommissionRequested) -> Result<(), Reje
                 .into()),
         );
     }
+    problems.into_result()
+}
+
+/// A snooze: well-formed, asked by someone, for 1 to `max_hours` hours.
+pub fn validate_snooze(request: &IdleSnoozeRequested, max_hours: u32) -> Result<(), Rejection> {
+    let mut problems = Problems::default();
+    problems.check("request_id", validate_request_id(&request.request_id));
+    problems.check("notebook_name", validate_notebook_name(&request.notebook_name));
+    problems.check("requested_by", validate_principal(&request.requested_by));
+    problems.check("hours", within(request.hours, &(1..=max_hours), "hours"));
     problems.into_result()
 }
 

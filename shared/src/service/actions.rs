@@ -66,6 +66,25 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         }
         let (status, already) = match notebook.status {
             NotebookStatus::Stopped => {
+                // The network may have changed since the notebook was created: check it again, now.
+                let Some(subnet) = notebook.subnet_id.as_deref() else {
+                    return refuse(format!(
+                        "notebook {:?} is in no subnet, so it is not isolated and is never started",
+                        valid.notebook_name
+                    ));
+                };
+                let groups = if notebook.security_group_ids.is_empty() {
+                    &self.config.security_group_ids
+                } else {
+                    &notebook.security_group_ids
+                };
+                if let Err(violation) = self.isolation(subnet, groups).await? {
+                    tracing::error!(%violation, notebook = %valid.notebook_name, "refusing to start a notebook whose network is not isolated");
+                    return refuse(format!(
+                        "notebook {:?} is not started: {violation}. The platform team must restore the isolation first",
+                        valid.notebook_name
+                    ));
+                }
                 self.notebooks.start_notebook(&valid.notebook_name).await?;
                 (NotebookStatus::Pending, false)
             }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::audit::AuditRecord;
-use crate::domain::isolation::{Route, RouteTarget};
+use crate::domain::isolation::{EgressDestination, EgressRule, Route, RouteTarget, SecurityGroupEgress};
 use crate::domain::lifecycle::LifecycleConfig;
 use crate::domain::notebook::{NotebookRecord, NotebookSpec, NotebookStatus, RoleRecord, RoleSpec};
 use crate::domain::outcome::OutcomeEvent;
@@ -17,6 +17,7 @@ use crate::ports::{AuditLog, AwsResult, Events, Network, Notebooks, Roles};
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub routes: HashMap<String, Vec<Route>>,
+    pub security_groups: HashMap<String, SecurityGroupEgress>,
     pub roles: BTreeMap<String, (RoleSpec, RoleRecord)>,
     pub inline_policies: BTreeMap<String, String>,
     pub lifecycle_configs: BTreeMap<String, String>,
@@ -44,6 +45,15 @@ impl FakeAws {
                 .routes
                 .insert(subnet.into(), vec![Route { destination: "10.0.0.0/16".into(), target: RouteTarget::Local }]);
         }
+        let endpoints_only = SecurityGroupEgress {
+            group_id: "sg-123".into(),
+            egress: vec![EgressRule {
+                protocol: "tcp".into(),
+                ports: Some((443, 443)),
+                destination: EgressDestination::Cidr("10.0.0.0/16".into()),
+            }],
+        };
+        fake.state().security_groups.insert("sg-123".into(), endpoints_only);
         fake
     }
 
@@ -74,6 +84,7 @@ impl FakeAws {
             "DescribeNotebookInstance",
             "ListTags",
             "DescribeRouteTables",
+            "DescribeSecurityGroups",
             "GetRole",
             "GetRolePolicy",
             "GetResources",
@@ -94,6 +105,19 @@ impl Network for FakeAws {
             .get(subnet_id)
             .cloned()
             .ok_or_else(|| AwsError::new("DescribeRouteTables", ErrorKind::NotFound, None, "no subnet"))
+    }
+
+    async fn security_groups(&self, group_ids: &[String]) -> AwsResult<Vec<SecurityGroupEgress>> {
+        self.call("DescribeSecurityGroups")?;
+        let state = self.state();
+        group_ids
+            .iter()
+            .map(|id| {
+                state.security_groups.get(id).cloned().ok_or_else(|| {
+                    AwsError::new("DescribeSecurityGroups", ErrorKind::NotFound, None, format!("no group {id}"))
+                })
+            })
+            .collect()
     }
 }
 
@@ -196,6 +220,8 @@ impl Notebooks for FakeAws {
             status: NotebookStatus::Pending,
             role_arn: Some(spec.role_arn.clone()),
             lifecycle_config_name: Some(spec.lifecycle_config_name.clone()),
+            subnet_id: Some(spec.subnet_id.clone()),
+            security_group_ids: spec.security_group_ids.clone(),
         };
         state.notebooks.insert(spec.name.clone(), (spec.clone(), record));
         Ok(arn)

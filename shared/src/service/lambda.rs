@@ -18,7 +18,7 @@ pub async fn handle_request_event<N: Network, R: Roles, S: Notebooks, E: Events,
     event: EventBridgeEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, RetryableFailure> {
     tracing::info!(event_id = event.id.as_deref(), source = %event.source, detail_type = %event.detail_type, "request event");
-    match provisioner.handle(&event.detail_type, &event.detail).await {
+    match provisioner.handle(&event.source, &event.detail_type, &event.detail).await {
         Ok(outcome) => Ok(serde_json::json!({ "detail-type": outcome.detail_type, "detail": outcome.detail })),
         Err(error) => Err(RetryableFailure(error)),
     }

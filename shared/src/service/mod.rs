@@ -13,6 +13,7 @@ mod lock;
 mod provision;
 pub mod publish;
 mod retry;
+mod snooze;
 pub mod sweep;
 
 pub use retry::RetryPolicy;
@@ -23,7 +24,7 @@ use crate::config::Config;
 use crate::domain::audit::AuditRecord;
 use crate::domain::names::validate_notebook_name;
 use crate::domain::outcome::{Failed, OutcomeEvent, Rejected};
-use crate::domain::request::Request;
+use crate::domain::request::{Request, REQUEST_DETAIL_TYPES};
 use crate::domain::validation::{validate_principal, validate_request_id, Rejection};
 use crate::error::ServiceError;
 use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
@@ -79,8 +80,13 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
     }
 
     /// Handles one request event now. See [`Provisioner::handle_at`].
-    pub async fn handle(&self, detail_type: &str, detail: &serde_json::Value) -> Result<OutcomeEvent, ServiceError> {
-        self.handle_at(detail_type, detail, Utc::now()).await
+    pub async fn handle(
+        &self,
+        source: &str,
+        detail_type: &str,
+        detail: &serde_json::Value,
+    ) -> Result<OutcomeEvent, ServiceError> {
+        self.handle_at(source, detail_type, detail, Utc::now()).await
     }
 
     /// Handles one request event at `now`: acts, writes one audit record per event, publishes the events.
@@ -88,11 +94,12 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
     /// idempotent, so a retry after a failed audit write or publish answers again).
     pub async fn handle_at(
         &self,
+        source: &str,
         detail_type: &str,
         detail: &serde_json::Value,
         now: DateTime<Utc>,
     ) -> Result<OutcomeEvent, ServiceError> {
-        let (answer, actor) = self.decide(detail_type, detail, now).await?;
+        let (answer, actor) = self.decide(source, detail_type, detail, now).await?;
         let mut events = answer.notices;
         events.push(answer.outcome.clone());
         for event in &events {
@@ -108,17 +115,31 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
     /// The answer, and who asked (for the audit trail) when the request says so.
     async fn decide(
         &self,
+        source: &str,
         detail_type: &str,
         detail: &serde_json::Value,
         now: DateTime<Utc>,
     ) -> Result<(Answer, Option<String>), ServiceError> {
-        let request = match Request::parse(detail_type, detail) {
-            Ok(request) => request,
-            Err(rejection) => {
-                let actor =
-                    detail.get("requested_by").and_then(|v| v.as_str()).filter(|v| validate_principal(v).is_ok());
-                return Ok((rejected_raw(detail_type, detail, rejection).into(), actor.map(str::to_owned)));
+        let raw_actor = || {
+            detail.get("requested_by").and_then(|v| v.as_str()).filter(|v| validate_principal(v).is_ok()).map(str::to_owned)
+        };
+        let parsed = Request::parse(detail_type, detail);
+        // The second fence behind the bus policy: a request kind only from the source named for it. Checked
+        // before anything is read or created.
+        if REQUEST_DETAIL_TYPES.contains(&detail_type) {
+            if let Err(rejection) = self.config.senders.check(detail_type, source) {
+                tracing::warn!(source, detail_type, "request from a source not allowed to send it");
+                let answer = Answer::from(rejected_raw(detail_type, detail, rejection));
+                let answer = match &parsed {
+                    Ok(request) => with_people(answer, request),
+                    Err(_) => answer,
+                };
+                return Ok((answer, raw_actor()));
             }
+        }
+        let request = match parsed {
+            Ok(request) => request,
+            Err(rejection) => return Ok((rejected_raw(detail_type, detail, rejection).into(), raw_actor())),
         };
         let actor = request.requested_by().filter(|v| validate_principal(v).is_ok()).map(str::to_owned);
         let result = match &request {
@@ -128,6 +149,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             Request::Decommission(r) => self.decommission(r, now).await.map(Answer::from),
             Request::DeactivateOwner(r) => self.deactivate_owner(r, now).await,
             Request::Custodian(r) => self.grant_custodian(r, now).await.map(Answer::from),
+            Request::Snooze(r) => self.snooze(r, now).await.map(Answer::from),
         };
         let result = match result {
             Ok(answer) => Ok(with_people(answer, &request)),

@@ -3,10 +3,10 @@
 //! the first delivery.
 
 use super::Provisioner;
-use crate::domain::isolation::check_isolation;
+use crate::domain::isolation::{check_isolation, check_security_groups, IsolationViolation};
 use crate::domain::lifecycle::{lifecycle_config, LifecycleConfig, OnStartParameters};
 use crate::domain::notebook::{notebook_spec, role_spec, NotebookRecord, RoleSpec};
-use crate::domain::outcome::{OutcomeEvent, Provisioned, Rejected};
+use crate::domain::outcome::{OpenInstructions, OutcomeEvent, Provisioned, Rejected};
 use crate::domain::request::{NotebookRequested, NOTEBOOK_REQUESTED};
 use crate::domain::tags;
 use crate::domain::validation::{validate_notebook_request, Rejection, ValidNotebookRequest};
@@ -35,6 +35,10 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             Ok(valid) => valid,
             Err(rejection) => return reject(rejection),
         };
+        // Which data a notebook may get is the platform's decision (the entitlements document), not the request's.
+        if let Err(rejection) = self.config.limits.entitlements.check(&valid.team, &valid.owner, &valid.data_access) {
+            return reject(rejection);
+        }
         if self.audit.is_deactivated(&valid.owner).await? {
             return reject(Rejection::single(
                 "detail.owner",
@@ -70,11 +74,10 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         .map_err(|reason| AwsError::new("RenderOnStartScript", ErrorKind::Invalid, None, reason))?;
         let spec_for = |role_arn: &str| notebook_spec(valid, &self.config, role_arn, &notebook_lifecycle.name);
 
-        // Pre-flight: the subnet must have no path to the internet. Nothing is created otherwise.
-        let subnet_id = spec_for("").subnet_id;
-        let routes = self.network.subnet_routes(&subnet_id).await?;
-        if let Err(violation) = check_isolation(&subnet_id, &routes) {
-            tracing::error!(%violation, "refusing to place a notebook in a subnet with an internet path");
+        // Pre-flight: no path out of the VPC, from the subnet or the security groups. Nothing is created otherwise.
+        let placement = spec_for("");
+        if let Err(violation) = self.isolation(&placement.subnet_id, &placement.security_group_ids).await? {
+            tracing::error!(%violation, "refusing to place a notebook in a network with a path out of the VPC");
             return Err(AwsError::new("IsolationCheck", ErrorKind::Invalid, None, violation.to_string()).into());
         }
 
@@ -87,7 +90,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         let spec = spec_for(&role_arn);
         match self.retry.retry_not_ready(|| self.notebooks.create_notebook(&spec)).await {
             Ok(notebook_arn) => {
-                Ok(Ok(provisioned(valid, notebook_arn, role_arn, &notebook_lifecycle.name, "Pending", false)))
+                Ok(Ok(self.provisioned(valid, notebook_arn, role_arn, &notebook_lifecycle.name, "Pending", false)))
             }
             Err(e) if e.is(ErrorKind::AlreadyExists) => {
                 // A concurrent delivery of the same request (or another request for the same name) won.
@@ -99,6 +102,21 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The isolation pre-flight, before a notebook is created and before it is started: the subnet's routes
+    /// and the security groups' egress, read now (routes and rules change between requests).
+    pub(crate) async fn isolation(
+        &self,
+        subnet_id: &str,
+        security_group_ids: &[String],
+    ) -> Result<Result<(), IsolationViolation>, AwsError> {
+        let routes = self.network.subnet_routes(subnet_id).await?;
+        if let Err(violation) = check_isolation(subnet_id, &routes, &self.config.allowed_route_targets) {
+            return Ok(Err(violation));
+        }
+        let groups = self.network.security_groups(security_group_ids).await?;
+        Ok(check_security_groups(&groups, &routes))
     }
 
     async fn ensure_lifecycle_config(&self, config: &LifecycleConfig) -> Result<(), AwsError> {
@@ -133,7 +151,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             )));
         }
         match found.get(tags::REQUEST_ID) {
-            Some(id) if *id == valid.request_id => Ok(Existing::Replay(provisioned(
+            Some(id) if *id == valid.request_id => Ok(Existing::Replay(self.provisioned(
                 valid,
                 existing.arn,
                 existing.role_arn.unwrap_or_default(),
@@ -177,17 +195,17 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         self.roles.put_inline_policy(role).await?;
         Ok(Ok(record.arn))
     }
-}
 
-fn provisioned(
-    valid: &ValidNotebookRequest,
-    notebook_arn: String,
-    role_arn: String,
-    lifecycle_config_name: &str,
-    status: &str,
-    replayed: bool,
-) -> Provisioned {
-    Provisioned {
+    fn provisioned(
+        &self,
+        valid: &ValidNotebookRequest,
+        notebook_arn: String,
+        role_arn: String,
+        lifecycle_config_name: &str,
+        status: &str,
+        replayed: bool,
+    ) -> Provisioned {
+        Provisioned {
         request_id: valid.request_id.clone(),
         notebook_name: valid.notebook_name.clone(),
         notebook_arn,
@@ -198,5 +216,7 @@ fn provisioned(
         team: valid.team.clone(),
         data_access: valid.data_access.clone(),
         replayed,
+        open: Some(OpenInstructions::new(&self.config.region, &valid.notebook_name)),
+    }
     }
 }

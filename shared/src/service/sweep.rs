@@ -14,7 +14,8 @@ use crate::domain::audit::AuditRecord;
 use crate::domain::custody::custodian_for;
 use crate::domain::idle::{access_expired, idle_verdict, IdleVerdict, SweptNotebook, VERDICT_LABELS};
 use crate::domain::names::{notebook_name_of, role_name};
-use crate::domain::outcome::{CustodianExpired, IdleStopped, IdleWarning, OutcomeEvent};
+use crate::domain::outcome::{CustodianExpired, IdleStopped, IdleWarning, OutcomeEvent, SnoozeHint};
+use crate::domain::request::NOTEBOOK_IDLE_SNOOZE_REQUESTED;
 use crate::domain::tags;
 use crate::error::{AwsError, ServiceError};
 use crate::ports::{AuditLog, Events, Fleet, HeartbeatStore};
@@ -109,12 +110,13 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
                 IdleVerdict::Warn { reason, stop_after } => warnings.push(IdleWarning {
                     owner: swept.tags.get(tags::OWNER).cloned(),
                     team: swept.tags.get(tags::TEAM).cloned(),
+                    snooze: SnoozeHint::new(&swept.name, swept.tags.get(tags::OWNER).map(String::as_str)),
                     notebook_name: swept.name,
                     reason,
                     stop_after,
                     hint: format!(
-                        "use the notebook, or tag it {}=<RFC 3339 time> to keep it running",
-                        tags::IDLE_EXEMPT_UNTIL
+                        "use the notebook, or ask the portal to snooze it: a {NOTEBOOK_IDLE_SNOOZE_REQUESTED:?} request \
+                         (see snooze) keeps it running for the hours asked"
                     ),
                 }),
                 IdleVerdict::Stop { reason } => stops.push(IdleStopped {

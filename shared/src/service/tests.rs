@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::fakes::FakeAws;
 use super::{Provisioner, RetryPolicy};
-use crate::config::tests::config;
+use crate::config::tests::{config, SENDER};
 use crate::domain::isolation::{Route, RouteTarget};
 use crate::domain::notebook::{NotebookRecord, NotebookStatus};
 use crate::domain::outcome::{
@@ -40,7 +40,7 @@ fn action(id: &str, name: &str) -> Value {
 #[tokio::test]
 async fn a_valid_request_creates_role_lifecycle_and_notebook_then_answers() {
     let fake = FakeAws::new();
-    let outcome = provisioner(&fake).handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
     assert_eq!(outcome.detail["replayed"], false);
     assert_eq!(outcome.detail["role_arn"], "arn:aws:iam::123456789012:role/notebook-fleet/notebooks/nbf-alice-nb");
@@ -64,8 +64,8 @@ async fn a_valid_request_creates_role_lifecycle_and_notebook_then_answers() {
 async fn the_shared_lifecycle_configuration_is_created_once_per_warm_function() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    p.handle(NOTEBOOK_REQUESTED, &request("r1", "nb-1")).await.expect("first");
-    p.handle(NOTEBOOK_REQUESTED, &request("r2", "nb-2")).await.expect("second");
+    p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "nb-1")).await.expect("first");
+    p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r2", "nb-2")).await.expect("second");
     let creates = fake.state().calls.iter().filter(|c| **c == "CreateNotebookInstanceLifecycleConfig").count();
     assert_eq!(creates, 1);
     let names: Vec<String> =
@@ -74,7 +74,7 @@ async fn the_shared_lifecycle_configuration_is_created_once_per_warm_function() 
 
     // A cold function finds it already there and goes on.
     let cold = provisioner(&fake);
-    let outcome = cold.handle(NOTEBOOK_REQUESTED, &request("r3", "nb-3")).await.expect("third");
+    let outcome = cold.handle(SENDER, NOTEBOOK_REQUESTED, &request("r3", "nb-3")).await.expect("third");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
     assert_eq!(fake.state().lifecycle_configs.len(), 1);
 }
@@ -84,7 +84,7 @@ async fn a_bad_request_is_rejected_once_and_creates_nothing() {
     let fake = FakeAws::new();
     let mut bad = request("r1", "alice_nb");
     bad["volume_size_gb"] = json!(100_000);
-    let outcome = provisioner(&fake).handle(NOTEBOOK_REQUESTED, &bad).await.expect("a rejection is not an error");
+    let outcome = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &bad).await.expect("a rejection is not an error");
     assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert_eq!(outcome.detail["request_id"], "r1");
     assert_eq!(outcome.detail["problems"][0]["field"], "detail.notebook_name");
@@ -100,7 +100,7 @@ async fn a_bad_request_is_rejected_once_and_creates_nothing() {
 async fn an_unparseable_detail_is_rejected_with_its_id() {
     let fake = FakeAws::new();
     let outcome = provisioner(&fake)
-        .handle(NOTEBOOK_REQUESTED, &json!({"request_id": "r9", "notebook_name": "nb"}))
+        .handle(SENDER, NOTEBOOK_REQUESTED, &json!({"request_id": "r9", "notebook_name": "nb"}))
         .await
         .expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
@@ -112,9 +112,9 @@ async fn an_unparseable_detail_is_rejected_with_its_id() {
 async fn a_redelivered_request_answers_the_same_and_creates_nothing_more() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    let first = p.handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("first");
+    let first = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("first");
     let calls_before = fake.mutating_calls().len();
-    let second = p.handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("second");
+    let second = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("second");
     assert_eq!(second.detail_type, NOTEBOOK_PROVISIONED);
     assert_eq!(second.detail["replayed"], true);
     assert_eq!(second.detail["notebook_arn"], first.detail["notebook_arn"]);
@@ -127,10 +127,10 @@ async fn a_role_left_by_an_interrupted_delivery_is_adopted() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::Throttled]);
     let p = provisioner(&fake);
-    let error = p.handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("throttled");
+    let error = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("throttled");
     assert!(error.retryable());
     assert!(fake.state().events.is_empty(), "no answer until the request is done");
-    let outcome = p.handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("retried");
+    let outcome = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("retried");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
     assert_eq!(fake.state().roles.len(), 1);
 }
@@ -139,8 +139,8 @@ async fn a_role_left_by_an_interrupted_delivery_is_adopted() {
 async fn the_same_name_from_another_request_is_rejected() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    p.handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("first");
-    let outcome = p.handle(NOTEBOOK_REQUESTED, &request("r2", "alice-nb")).await.expect("second");
+    p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("first");
+    let outcome = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r2", "alice-nb")).await.expect("second");
     assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(outcome.detail["reason"].as_str().is_some_and(|r| r.contains("already exists (request r1)")));
 }
@@ -156,12 +156,14 @@ async fn a_notebook_not_managed_by_the_fleet_is_never_adopted() {
             status: NotebookStatus::InService,
             role_arn: None,
             lifecycle_config_name: None,
+            subnet_id: None,
+            security_group_ids: Vec::new(),
         },
     );
     let p = provisioner(&fake);
-    let outcome = p.handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
     assert!(outcome.detail["reason"].as_str().is_some_and(|r| r.contains("not managed by notebook-fleet")));
-    let stop = p.handle(NOTEBOOK_STOP_REQUESTED, &action("s1", "alice-nb")).await.expect("handled");
+    let stop = p.handle(SENDER, NOTEBOOK_STOP_REQUESTED, &action("s1", "alice-nb")).await.expect("handled");
     assert_eq!(stop.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(fake.mutating_calls().is_empty());
 }
@@ -170,7 +172,7 @@ async fn a_notebook_not_managed_by_the_fleet_is_never_adopted() {
 async fn a_role_sagemaker_cannot_assume_yet_is_retried() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::NotReady, ErrorKind::NotReady]);
-    let outcome = provisioner(&fake).handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
     let creates = fake.state().calls.iter().filter(|c| **c == "CreateNotebookInstance").count();
     assert_eq!(creates, 3);
@@ -180,7 +182,7 @@ async fn a_role_sagemaker_cannot_assume_yet_is_retried() {
 async fn retries_are_bounded_and_end_in_a_retryable_error() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::NotReady; 10]);
-    let error = provisioner(&fake).handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("gives up");
+    let error = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("gives up");
     assert!(error.retryable());
     let creates = fake.state().calls.iter().filter(|c| **c == "CreateNotebookInstance").count();
     assert_eq!(creates, 4, "RetryPolicy::immediate(4)");
@@ -195,7 +197,7 @@ async fn a_subnet_with_an_internet_route_is_refused_before_anything_is_created()
             vec![Route { destination: "0.0.0.0/0".into(), target: RouteTarget::InternetGateway("igw-1".into()) }],
         );
     }
-    let outcome = provisioner(&fake).handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONING_FAILED);
     assert!(outcome.detail["error"].as_str().is_some_and(|e| e.contains("is not isolated") && e.contains("igw-1")));
     assert!(fake.mutating_calls().is_empty());
@@ -205,7 +207,7 @@ async fn a_subnet_with_an_internet_route_is_refused_before_anything_is_created()
 async fn a_quota_error_is_a_failure_event_not_a_retry() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::Invalid]);
-    let outcome = provisioner(&fake).handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONING_FAILED);
 }
 
@@ -213,7 +215,7 @@ async fn a_quota_error_is_a_failure_event_not_a_retry() {
 async fn a_failed_publish_is_retryable() {
     let fake = FakeAws::new();
     fake.fail("PutEvents", &[ErrorKind::Throttled]);
-    let error = provisioner(&fake).handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("publish");
+    let error = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("publish");
     assert!(error.retryable());
 }
 
@@ -221,27 +223,27 @@ async fn a_failed_publish_is_retryable() {
 async fn stop_and_start_act_on_managed_notebooks_by_state() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    p.handle(NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("provisioned");
+    p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("provisioned");
 
-    let early = p.handle(NOTEBOOK_STOP_REQUESTED, &action("s0", "alice-nb")).await.expect("handled");
+    let early = p.handle(SENDER, NOTEBOOK_STOP_REQUESTED, &action("s0", "alice-nb")).await.expect("handled");
     assert_eq!(early.detail_type, NOTEBOOK_REQUEST_REJECTED, "Pending cannot be stopped");
     assert!(early.detail["reason"].as_str().is_some_and(|r| r.contains("once it is InService")));
 
     fake.set_status("alice-nb", NotebookStatus::InService);
-    let stop = p.handle(NOTEBOOK_STOP_REQUESTED, &action("s1", "alice-nb")).await.expect("handled");
+    let stop = p.handle(SENDER, NOTEBOOK_STOP_REQUESTED, &action("s1", "alice-nb")).await.expect("handled");
     assert_eq!(
         (stop.detail_type, stop.detail["status"].as_str(), stop.detail["already"].as_bool()),
         (NOTEBOOK_STOPPED, Some("Stopping"), Some(false))
     );
-    let again = p.handle(NOTEBOOK_STOP_REQUESTED, &action("s1", "alice-nb")).await.expect("handled");
+    let again = p.handle(SENDER, NOTEBOOK_STOP_REQUESTED, &action("s1", "alice-nb")).await.expect("handled");
     assert_eq!(again.detail["already"], true);
 
     fake.set_status("alice-nb", NotebookStatus::Stopped);
-    let start = p.handle(NOTEBOOK_START_REQUESTED, &action("s2", "alice-nb")).await.expect("handled");
+    let start = p.handle(SENDER, NOTEBOOK_START_REQUESTED, &action("s2", "alice-nb")).await.expect("handled");
     assert_eq!((start.detail_type, start.detail["status"].as_str()), (NOTEBOOK_STARTED, Some("Pending")));
     assert_eq!(start.detail["requested_by"], "portal");
 
-    let missing = p.handle(NOTEBOOK_START_REQUESTED, &action("s3", "nobody")).await.expect("handled");
+    let missing = p.handle(SENDER, NOTEBOOK_START_REQUESTED, &action("s3", "nobody")).await.expect("handled");
     assert!(missing.detail["reason"].as_str().is_some_and(|r| r.contains("no notebook named")));
     let stops = fake.state().calls.iter().filter(|c| **c == "StopNotebookInstance").count();
     assert_eq!(stops, 1);

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::fakes::FakeAws;
 use super::{Provisioner, RetryPolicy};
-use crate::config::tests::config;
+use crate::config::tests::{config, SENDER};
 use crate::domain::notebook::NotebookStatus;
 use crate::domain::outcome::{
     CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_DECOMMISSIONED, NOTEBOOK_LOCKED, NOTEBOOK_REQUEST_REJECTED,
@@ -45,7 +45,7 @@ fn deactivate(id: &str, owner: &str) -> Value {
 fn custodian(id: &str, owner: &str, hours: u32) -> Value {
     json!({
         "request_id": id, "custodian": "carol", "deactivated_owner": owner, "reason": "close the quarter",
-        "ticket": "LEGAL-42", "duration_hours": hours, "notebook_name": "carol-custody", "team": "risk",
+        "ticket": "LEGAL-42", "approved_by": "dana", "duration_hours": hours, "notebook_name": "carol-custody", "team": "risk",
         "instance_type": "ml.t3.medium", "volume_size_gb": 10
     })
 }
@@ -54,7 +54,7 @@ fn custodian(id: &str, owner: &str, hours: u32) -> Value {
 async fn fleet(fake: &FakeAws) -> FakeProvisioner {
     let p = provisioner(fake);
     for (id, name, owner) in [("a1", "alice-one", "alice"), ("a2", "alice-two", "alice"), ("b1", "bob-nb", "bob")] {
-        p.handle_at(NOTEBOOK_REQUESTED, &notebook(id, name, owner), now()).await.expect("provisioned");
+        p.handle_at(SENDER, NOTEBOOK_REQUESTED, &notebook(id, name, owner), now()).await.expect("provisioned");
     }
     fake.set_status("alice-one", NotebookStatus::InService);
     fake.set_status("bob-nb", NotebookStatus::InService);
@@ -67,7 +67,7 @@ async fn deactivating_an_owner_stops_and_locks_their_notebooks_only_and_a_second
     let p = fleet(&fake).await;
     let before = fake.mutating_calls().len();
 
-    let outcome = p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    let outcome = p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
     assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED);
     assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
     assert_eq!(outcome.detail["pending"], json!(["alice-two"]), "a starting notebook is left to the sweeper");
@@ -90,7 +90,7 @@ async fn deactivating_an_owner_stops_and_locks_their_notebooks_only_and_a_second
     let changes = fake.mutating_calls().len() - before;
     assert_eq!(changes, 1 + 2 + 2, "one stop, two lock tags, two role rewrites");
 
-    let again = p.handle_at(OWNER_DEACTIVATED, &deactivate("d2", "alice"), now()).await.expect("handled");
+    let again = p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d2", "alice"), now()).await.expect("handled");
     assert_eq!(again.detail["already"], true);
     assert_eq!(again.detail["changed"], json!([]));
     assert_eq!(fake.mutating_calls().len() - before, changes, "the second deactivation changed nothing");
@@ -104,7 +104,7 @@ async fn a_notebook_stopped_between_describe_and_stop_is_still_locked_and_the_re
     fake.set_status("alice-one", NotebookStatus::Stopped);
     fake.state().stale_status.insert("alice-one".into(), NotebookStatus::InService);
 
-    let outcome = p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    let outcome = p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
     assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
     assert_eq!(outcome.detail["changed"], json!(["alice-one", "alice-two"]));
     let state = fake.state();
@@ -121,18 +121,18 @@ async fn a_notebook_stopped_between_describe_and_stop_is_still_locked_and_the_re
 async fn a_locked_notebook_is_not_started_and_a_deactivated_owner_gets_no_new_notebook() {
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
-    p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
     fake.set_status("alice-one", NotebookStatus::Stopped);
 
     let start = json!({"request_id": "s1", "notebook_name": "alice-one", "requested_by": "alice"});
-    let refused = p.handle_at(NOTEBOOK_START_REQUESTED, &start, now()).await.expect("handled");
+    let refused = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start, now()).await.expect("handled");
     assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(
         refused.detail["reason"].as_str().is_some_and(|r| r.contains("is locked (owner-deactivated")),
         "{refused:?}"
     );
 
-    let new = p.handle_at(NOTEBOOK_REQUESTED, &notebook("a3", "alice-three", "alice"), now()).await.expect("handled");
+    let new = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &notebook("a3", "alice-three", "alice"), now()).await.expect("handled");
     assert_eq!(new.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert_eq!(new.detail["problems"][0]["field"], "detail.owner");
     assert!(!fake.state().notebooks.contains_key("alice-three"));
@@ -143,18 +143,18 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
     let before = fake.mutating_calls().len();
-    let early = p.handle_at(CUSTODIAN_ACCESS_REQUESTED, &custodian("c1", "alice", 24), now()).await.expect("handled");
+    let early = p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c1", "alice", 24), now()).await.expect("handled");
     assert_eq!(early.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(early.detail["reason"].as_str().is_some_and(|r| r.contains("is not deactivated")));
-    let too_long = p.handle_at(CUSTODIAN_ACCESS_REQUESTED, &custodian("c2", "alice", 1000), now()).await.expect("ok");
+    let too_long = p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c2", "alice", 1000), now()).await.expect("ok");
     assert_eq!(too_long.detail["problems"][0]["field"], "detail.duration_hours");
     let in_alices_history =
         fake.state().audit.keys().filter(|k| k.starts_with("owners/alice/") && k.contains("rejected")).count();
     assert_eq!(in_alices_history, 2, "refused requests for alice's data are in her history");
     assert_eq!(fake.mutating_calls().len(), before, "a refused request creates nothing");
 
-    p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
-    let granted = p.handle_at(CUSTODIAN_ACCESS_REQUESTED, &custodian("c3", "alice", 24), now()).await.expect("ok");
+    p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    let granted = p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c3", "alice", 24), now()).await.expect("ok");
     assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
     assert_eq!(granted.detail["scope"], json!([{"bucket": "team-data", "prefix": "risk/alice/"}]));
     assert_eq!(
@@ -175,13 +175,13 @@ async fn decommission_keeps_the_notebook_unless_deletion_is_confirmed() {
     let p = fleet(&fake).await;
     let keep =
         json!({"request_id": "x1", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
-    let kept = p.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now()).await.expect("handled");
+    let kept = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now()).await.expect("handled");
     assert_eq!((kept.detail_type, kept.detail["deleted"].as_bool()), (NOTEBOOK_DECOMMISSIONED, Some(false)));
     assert!(fake.state().notebooks.contains_key("bob-nb"));
 
     let unconfirmed = json!({"request_id": "x2", "notebook_name": "bob-nb", "requested_by": "lead",
         "reason": "project ended", "delete_notebook": true});
-    let refused = p.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now()).await.expect("handled");
+    let refused = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now()).await.expect("handled");
     let fields: Vec<_> =
         refused.detail["problems"].as_array().expect("problems").iter().map(|p| p["field"].clone()).collect();
     assert_eq!(fields, [json!("detail.data_no_longer_needed"), json!("detail.confirm_notebook_name")]);
@@ -190,10 +190,10 @@ async fn decommission_keeps_the_notebook_unless_deletion_is_confirmed() {
     let confirmed = json!({"request_id": "x3", "notebook_name": "bob-nb", "requested_by": "lead",
         "reason": "project ended", "delete_notebook": true, "data_no_longer_needed": true,
         "confirm_notebook_name": "bob-nb"});
-    let deleted = p.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await.expect("handled");
+    let deleted = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await.expect("handled");
     assert_eq!(deleted.detail["deleted"], true, "{deleted:?}");
     assert!(!fake.state().notebooks.contains_key("bob-nb"));
     assert!(!fake.state().roles.contains_key("nbf-bob-nb"));
-    let replay = p.handle_at(NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await.expect("handled");
+    let replay = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await.expect("handled");
     assert_eq!(replay, deleted, "a redelivery answers what the first delivery did");
 }
