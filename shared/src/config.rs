@@ -237,11 +237,15 @@ impl Config {
         let senders = RequestSenders::parse(&var(REQUEST_SOURCES).unwrap_or_default())
             .map_err(|r| invalid(REQUEST_SOURCES, r))?
             .without(&event_source);
-        let entitlements_uri =
-            var(ENTITLEMENTS_URI).map(|uri| S3Location::parse(&uri)).transpose().map_err(|r| invalid(ENTITLEMENTS_URI, r))?;
+        let entitlements_uri = var(ENTITLEMENTS_URI)
+            .map(|uri| S3Location::parse(&uri))
+            .transpose()
+            .map_err(|r| invalid(ENTITLEMENTS_URI, r))?;
         let allowed_route_targets: BTreeSet<String> =
             list(&var(ALLOWED_ROUTE_TARGETS).unwrap_or_default()).into_iter().collect();
-        if let Some(bad) = allowed_route_targets.iter().find(|t| ["igw-", "eigw-", "nat-"].iter().any(|p| t.starts_with(p))) {
+        if let Some(bad) =
+            allowed_route_targets.iter().find(|t| ["igw-", "eigw-", "nat-"].iter().any(|p| t.starts_with(p)))
+        {
             return Err(invalid(
                 ALLOWED_ROUTE_TARGETS,
                 format!("{bad:?} leads to the internet; internet, egress-only and NAT gateways can never be allowed"),
@@ -288,15 +292,16 @@ impl Config {
     /// The configuration with the entitlements document (read from `entitlements_uri`) checked against the
     /// data perimeter.
     pub fn with_entitlements(mut self, document: &str) -> Result<Self, ConfigError> {
-        let entitlements = Entitlements::parse(document, &self.limits.data_buckets, &self.assets_bucket).map_err(|e| {
-            ConfigError::Invalid {
-                name: ENTITLEMENTS_URI,
-                reason: format!(
-                    "{}: {e}",
-                    self.entitlements_uri.as_ref().map_or_else(|| "the document".to_owned(), ToString::to_string)
-                ),
-            }
-        })?;
+        let entitlements =
+            Entitlements::parse(document, &self.limits.data_buckets, &self.assets_bucket).map_err(|e| {
+                ConfigError::Invalid {
+                    name: ENTITLEMENTS_URI,
+                    reason: format!(
+                        "{}: {e}",
+                        self.entitlements_uri.as_ref().map_or_else(|| "the document".to_owned(), ToString::to_string)
+                    ),
+                }
+            })?;
         self.limits.entitlements = entitlements;
         Ok(self)
     }
@@ -352,7 +357,14 @@ pub(crate) mod tests {
             (AGENT_OBJECT_KEY, AGENT_KEY.to_owned()),
             (AUDIT_BUCKET, "fleet-audit".to_owned()),
             (REGION, "eu-west-1".to_owned()),
-            (REQUEST_SOURCES, crate::domain::request::REQUEST_DETAIL_TYPES.iter().map(|t| format!("{t}={SENDER}")).collect::<Vec<_>>().join(",")),
+            (
+                REQUEST_SOURCES,
+                crate::domain::request::REQUEST_DETAIL_TYPES
+                    .iter()
+                    .map(|t| format!("{t}={SENDER}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
         ])
     }
 

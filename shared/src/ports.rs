@@ -21,7 +21,8 @@ pub trait Network: Send + Sync {
     fn subnet_routes(&self, subnet_id: &str) -> impl Future<Output = AwsResult<Vec<Route>>> + Send;
     /// The egress rules of the security groups (one call for all of them); a group that does not exist is
     /// a `NotFound` error.
-    fn security_groups(&self, group_ids: &[String]) -> impl Future<Output = AwsResult<Vec<SecurityGroupEgress>>> + Send;
+    fn security_groups(&self, group_ids: &[String])
+        -> impl Future<Output = AwsResult<Vec<SecurityGroupEgress>>> + Send;
 }
 
 /// Notebook roles in IAM.

@@ -22,7 +22,7 @@ use fleet::domain::policy::{data_perimeter_policy, notebook_permissions_boundary
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::emulator::{Emulator, REGION};
+use crate::emulator::{Emulator, ACCOUNT_ID, REGION};
 use crate::recorder::RequestRecorder;
 
 pub const ASSETS_BUCKET: &str = "fleet-assets";
@@ -166,7 +166,7 @@ impl Platform {
         let boundary_arn = iam
             .create_policy()
             .policy_name("notebook-fleet-notebook-boundary")
-            .policy_document(notebook_permissions_boundary(&data_buckets, ASSETS_BUCKET).to_json())
+            .policy_document(notebook_permissions_boundary(&data_buckets, ASSETS_BUCKET, REGION, ACCOUNT_ID).to_json())
             .send()
             .await?
             .policy

@@ -116,7 +116,11 @@ async fn a_request_from_a_source_not_named_for_its_kind_is_refused_and_creates_n
     // The portal cannot deactivate an owner; the identity system cannot ask for notebooks; the fleet's own
     // outcome source and an unknown source can ask for nothing.
     let forged = [
-        (PORTAL_SOURCE, OWNER_DEACTIVATED, json!({"request_id": "d1", "owner": "alice", "requested_by": "mallory", "reason": "forged"})),
+        (
+            PORTAL_SOURCE,
+            OWNER_DEACTIVATED,
+            json!({"request_id": "d1", "owner": "alice", "requested_by": "mallory", "reason": "forged"}),
+        ),
         (source_of(OWNER_DEACTIVATED), NOTEBOOK_REQUESTED, notebook_requested("r-forged", "forged-nb")),
         ("notebook-fleet", NOTEBOOK_REQUESTED, notebook_requested("r-outcome", "outcome-nb")),
         ("com.example.unknown", NOTEBOOK_STOP_REQUESTED, notebook_action("s1", "alice-nb")),
@@ -159,7 +163,10 @@ async fn a_request_for_data_outside_the_teams_entitlements_is_refused_and_create
         let reason = detail["reason"].as_str().unwrap_or_default();
         assert!(reason.contains(&format!("not covered by an entitlement of team {team:?}")), "{reason}");
         if team == "risk" {
-            assert!(reason.contains("s3://team-data/risk/alice/ (read-write)"), "lists what the team may have: {reason}");
+            assert!(
+                reason.contains("s3://team-data/risk/alice/ (read-write)"),
+                "lists what the team may have: {reason}"
+            );
         } else {
             assert!(reason.contains("has no data entitlements"), "{reason}");
         }
@@ -173,8 +180,9 @@ async fn a_custodian_request_without_a_distinct_approver_is_refused_and_creates_
     let emulator = Emulator::start()?;
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
-    let answer = handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("a1", "alice-nb")))
-        .await?;
+    let answer =
+        handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("a1", "alice-nb")))
+            .await?;
     assert_eq!(outcome(&answer).0, NOTEBOOK_PROVISIONED);
     let deactivate = json!({"request_id": "d1", "owner": "alice", "requested_by": "hr-system", "reason": "left"});
     handle_request_event(&provisioner, request_event(OWNER_DEACTIVATED, deactivate)).await?;
@@ -190,7 +198,10 @@ async fn a_custodian_request_without_a_distinct_approver_is_refused_and_creates_
         let (detail_type, detail) = outcome(&answer);
         assert_eq!(detail_type, NOTEBOOK_REQUEST_REJECTED, "{answer}");
         assert_eq!(problem_fields(detail), ["detail.approved_by"], "{answer}");
-        assert!(detail["reason"].as_str().unwrap_or_default().contains("neither the custodian nor the deactivated owner"));
+        assert!(detail["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("neither the custodian nor the deactivated owner"));
     }
     // Without any approver the request does not even parse: the field is named.
     let unapproved = json!({
@@ -220,8 +231,9 @@ async fn a_snooze_sets_the_exemption_and_the_next_sweep_leaves_the_notebook_runn
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
     let t0: DateTime<Utc> = Utc::now();
-    let answer = handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("r1", "alice-nb")))
-        .await?;
+    let answer =
+        handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("r1", "alice-nb")))
+            .await?;
     assert_eq!(outcome(&answer).0, NOTEBOOK_PROVISIONED);
     let sweeper = sweeper(&platform)?;
 
@@ -230,22 +242,26 @@ async fn a_snooze_sets_the_exemption_and_the_next_sweep_leaves_the_notebook_runn
     assert_eq!(warned.warned, ["alice-nb"], "{warned:?}");
 
     // Only the owner may snooze, and no longer than the platform allows.
-    let snooze = |id: &str, by: &str, hours: u32| {
-        json!({"request_id": id, "notebook_name": "alice-nb", "requested_by": by, "hours": hours})
-    };
+    let snooze = |id: &str, by: &str, hours: u32| json!({"request_id": id, "notebook_name": "alice-nb", "requested_by": by, "hours": hours});
     for (id, by, hours, field) in [("z1", "mallory", 4, "detail.requested_by"), ("z2", "alice", 500, "detail.hours")] {
-        let refused =
-            provisioner.handle_at(PORTAL_SOURCE, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze(id, by, hours), t0 + Duration::hours(2)).await?;
+        let refused = provisioner
+            .handle_at(PORTAL_SOURCE, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze(id, by, hours), t0 + Duration::hours(2))
+            .await?;
         assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED, "{refused:?}");
         assert_eq!(problem_fields(&refused.detail), [field], "{refused:?}");
     }
     assert!(!tags_of(&platform, "alice-nb").await?.contains_key(tags::IDLE_EXEMPT_UNTIL));
 
     let at = t0 + Duration::hours(2) + Duration::minutes(5);
-    let snoozed = provisioner.handle_at(PORTAL_SOURCE, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze("z3", "alice", 4), at).await?;
+    let snoozed =
+        provisioner.handle_at(PORTAL_SOURCE, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze("z3", "alice", 4), at).await?;
     assert_eq!(snoozed.detail_type, NOTEBOOK_IDLE_SNOOZED, "{snoozed:?}");
     let until = snoozed.detail["idle_exempt_until"].as_str().context("the new time")?.to_owned();
-    assert_eq!(tags_of(&platform, "alice-nb").await?.get(tags::IDLE_EXEMPT_UNTIL), Some(&until), "the fleet set the tag");
+    assert_eq!(
+        tags_of(&platform, "alice-nb").await?.get(tags::IDLE_EXEMPT_UNTIL),
+        Some(&until),
+        "the fleet set the tag"
+    );
     let until_time = DateTime::parse_from_rfc3339(&until)?.with_timezone(&Utc);
     assert!((until_time - (at + Duration::hours(4))).num_seconds().abs() <= 1, "{until}");
 
@@ -266,10 +282,12 @@ async fn a_notebook_whose_network_lost_its_isolation_is_not_started() -> Result<
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
     let ec2 = aws_sdk_ec2::Client::new(&platform.sdk);
-    let answer = handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("r1", "alice-nb")))
-        .await?;
+    let answer =
+        handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("r1", "alice-nb")))
+            .await?;
     assert_eq!(outcome(&answer).0, NOTEBOOK_PROVISIONED);
-    handle_request_event(&provisioner, request_event(NOTEBOOK_STOP_REQUESTED, notebook_action("s1", "alice-nb"))).await?;
+    handle_request_event(&provisioner, request_event(NOTEBOOK_STOP_REQUESTED, notebook_action("s1", "alice-nb")))
+        .await?;
     assert_eq!(status_of(&platform, "alice-nb").await?, "Stopped");
 
     // Someone adds a NAT-less internet path to the notebook's subnet: half the address space through an
@@ -291,7 +309,13 @@ async fn a_notebook_whose_network_lost_its_isolation_is_not_started() -> Result<
         .into_iter()
         .find_map(|t| t.route_table_id)
         .context("the subnet's route table")?;
-    let igw = ec2.create_internet_gateway().send().await?.internet_gateway.and_then(|g| g.internet_gateway_id).context("igw")?;
+    let igw = ec2
+        .create_internet_gateway()
+        .send()
+        .await?
+        .internet_gateway
+        .and_then(|g| g.internet_gateway_id)
+        .context("igw")?;
     ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&platform.vpc_id).send().await?;
     ec2.create_route().route_table_id(&table).destination_cidr_block("128.0.0.0/1").gateway_id(&igw).send().await?;
 
@@ -301,7 +325,10 @@ async fn a_notebook_whose_network_lost_its_isolation_is_not_started() -> Result<
     let (detail_type, detail) = outcome(&refused);
     assert_eq!(detail_type, NOTEBOOK_REQUEST_REJECTED, "{refused}");
     let reason = detail["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains(&format!("subnet {subnet} is not isolated: route to 128.0.0.0/1 goes through {igw}")), "{reason}");
+    assert!(
+        reason.contains(&format!("subnet {subnet} is not isolated: route to 128.0.0.0/1 goes through {igw}")),
+        "{reason}"
+    );
     assert_eq!(status_of(&platform, "alice-nb").await?, "Stopped", "not started");
 
     // Routes fixed, but the security group now lets everything out: still refused, naming the group.
@@ -348,7 +375,12 @@ async fn the_entitlements_document_is_read_from_s3_and_a_broken_one_stops_the_st
     assert_eq!(loaded.limits.entitlements.rules().len(), 2);
 
     let broken = integration_tests::platform::ENTITLEMENTS.replace("\"reference/\"", "\"reference/*\"");
-    s3.put_object().bucket(PLATFORM_CONFIG_BUCKET).key(ENTITLEMENTS_KEY).body(broken.into_bytes().into()).send().await?;
+    s3.put_object()
+        .bucket(PLATFORM_CONFIG_BUCKET)
+        .key(ENTITLEMENTS_KEY)
+        .body(broken.into_bytes().into())
+        .send()
+        .await?;
     match load_entitlements(&s3, unloaded.clone()).await {
         Err(ConfigError::Invalid { name, reason }) => {
             assert_eq!(name, fleet::config::ENTITLEMENTS_URI);

@@ -300,7 +300,7 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
     // the subnets fall back to the main table here; the associations are checked in the template.
     let network = Ec2Network::new(ec2.clone());
     for subnet in &subnet_ids {
-        check_isolation(subnet, &network.subnet_routes(subnet).await?)?;
+        check_isolation(subnet, &network.subnet_routes(subnet).await?, &Default::default())?;
     }
     for (association, subnet, table) in [
         ("PrivateSubnetARouteTable", "PrivateSubnetA", "PrivateRouteTableA"),
@@ -374,7 +374,7 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
                "Condition": {"StringNotEquals": {"aws:SourceVpce": out["S3GatewayEndpointId"]}}})
     );
     let allows: PolicyDocument = serde_json::from_value(document)?;
-    assert_eq!(allows, notebook_permissions_boundary(&data_buckets, &assets_bucket));
+    assert_eq!(allows, notebook_permissions_boundary(&data_buckets, &assets_bucket, REGION, ACCOUNT_ID));
 
     // --- the functions ---------------------------------------------------------------------------------
     let provisioner_fn = lambda_get(

@@ -118,13 +118,17 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
     for (id, name, owner) in [("a1", "alice-one", "alice"), ("a2", "alice-two", "alice"), ("b1", "bob-nb", "bob")] {
-        let outcome = provisioner.handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook(id, name, owner), now()).await?;
+        let outcome = provisioner
+            .handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook(id, name, owner), now())
+            .await?;
         assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED, "{outcome:?}");
     }
     let s3 = s3_client(&platform.sdk);
     s3.put_object().bucket("team-data").key("risk/alice/model.pkl").body(b"weights".to_vec().into()).send().await?;
 
-    let outcome = provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await?;
+    let outcome = provisioner
+        .handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &deactivate("d1", "alice"), now())
+        .await?;
     assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
     assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
     assert_eq!(outcome.detail["already"], false);
@@ -148,8 +152,14 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
 
     // The second time: the same answer, nothing changed, and no call that could change anything.
     platform.calls.reset();
-    let again =
-        provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &deactivate("d2", "alice"), now() + Duration::hours(1)).await?;
+    let again = provisioner
+        .handle_at(
+            source_of(OWNER_DEACTIVATED),
+            OWNER_DEACTIVATED,
+            &deactivate("d2", "alice"),
+            now() + Duration::hours(1),
+        )
+        .await?;
     assert_eq!((again.detail["already"].as_bool(), again.detail["changed"].clone()), (Some(true), json!([])));
     let mut after_second = Vec::new();
     for name in ["alice-one", "alice-two"] {
@@ -164,7 +174,9 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
 
     // A locked notebook is not started.
     let start = json!({"request_id": "s1", "notebook_name": "alice-one", "requested_by": "alice"});
-    let refused = provisioner.handle_at(source_of(NOTEBOOK_START_REQUESTED), NOTEBOOK_START_REQUESTED, &start, now() + Duration::hours(2)).await?;
+    let refused = provisioner
+        .handle_at(source_of(NOTEBOOK_START_REQUESTED), NOTEBOOK_START_REQUESTED, &start, now() + Duration::hours(2))
+        .await?;
     assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(refused.detail["reason"].as_str().is_some_and(|r| r.contains("is locked")), "{refused:?}");
     assert_eq!(notebook_state(&platform, "alice-one").await?.0, "Stopped");
@@ -185,7 +197,10 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
 async fn an_audit_record_cannot_be_deleted_or_replaced() -> Result<()> {
     let emulator = Emulator::start()?;
     let platform = Platform::build(&emulator).await?;
-    platform.provisioner().handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook("a1", "alice-nb", "alice"), now()).await?;
+    platform
+        .provisioner()
+        .handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook("a1", "alice-nb", "alice"), now())
+        .await?;
     let s3 = s3_client(&platform.sdk);
     let versions = s3
         .list_object_versions()
@@ -226,7 +241,9 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
     for (id, name, owner) in [("a1", "alice-nb", "alice"), ("b1", "bob-nb", "bob")] {
-        provisioner.handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook(id, name, owner), now()).await?;
+        provisioner
+            .handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook(id, name, owner), now())
+            .await?;
     }
     let s3 = s3_client(&platform.sdk);
     for key in ["risk/alice/a.csv", "risk/bob/b.csv"] {
@@ -249,20 +266,27 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
         ("the owner themself", by_self, "detail.custodian"),
     ];
     for (what, detail, field) in refusals {
-        let outcome = provisioner.handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &detail, now()).await?;
+        let outcome = provisioner
+            .handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &detail, now())
+            .await?;
         assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED, "{what}");
         assert_eq!(outcome.detail["problems"][0]["field"], field, "{what}: {outcome:?}");
     }
     provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await?;
     let wide = custodian("c4", Some(json!([{"bucket": "team-data", "prefix": "risk/"}])), 24);
-    let outcome = provisioner.handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &wide, now()).await?;
+    let outcome =
+        provisioner.handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &wide, now()).await?;
     assert_eq!(outcome.detail["problems"][0]["field"], "detail.scope[0]", "{outcome:?}");
     let foreign = custodian("c5", Some(json!([{"bucket": "team-data", "prefix": "risk/bob/"}])), 24);
-    let outcome = provisioner.handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &foreign, now()).await?;
+    let outcome = provisioner
+        .handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &foreign, now())
+        .await?;
     assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert_eq!(resources(&platform).await?, before, "every refused request left zero resources");
 
-    let granted = provisioner.handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &custodian("c6", None, 24), now()).await?;
+    let granted = provisioner
+        .handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &custodian("c6", None, 24), now())
+        .await?;
     assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
     assert_eq!(granted.detail["expires_at"], "2026-11-24T09:00:00Z");
     let role_arn = granted.detail["role_arn"].as_str().context("role arn")?.to_owned();
@@ -329,19 +353,25 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
     let emulator = Emulator::start()?;
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
-    provisioner.handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook("b1", "bob-nb", "bob"), now()).await?;
+    provisioner
+        .handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook("b1", "bob-nb", "bob"), now())
+        .await?;
     let s3 = s3_client(&platform.sdk);
     s3.put_object().bucket("team-data").key("risk/bob/b.csv").body(b"data".to_vec().into()).send().await?;
 
     let unconfirmed = json!({"request_id": "x1", "notebook_name": "bob-nb", "requested_by": "lead",
         "reason": "project ended", "delete_notebook": true, "data_no_longer_needed": true});
-    let refused = provisioner.handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now()).await?;
+    let refused = provisioner
+        .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now())
+        .await?;
     assert_eq!(refused.detail["problems"][0]["field"], "detail.confirm_notebook_name");
     assert_eq!(notebook_state(&platform, "bob-nb").await?.0, "InService", "a refused request changes nothing");
 
     let keep =
         json!({"request_id": "x2", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
-    let kept = provisioner.handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now()).await?;
+    let kept = provisioner
+        .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now())
+        .await?;
     assert_eq!((kept.detail_type, kept.detail["deleted"].as_bool()), (NOTEBOOK_DECOMMISSIONED, Some(false)));
     let (status, found, _) = notebook_state(&platform, "bob-nb").await?;
     assert_eq!(status, "Stopped");
@@ -350,12 +380,16 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
     let confirmed = json!({"request_id": "x3", "notebook_name": "bob-nb", "requested_by": "lead",
         "reason": "project ended", "delete_notebook": true, "data_no_longer_needed": true,
         "confirm_notebook_name": "bob-nb"});
-    let deleted = provisioner.handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await?;
+    let deleted = provisioner
+        .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now())
+        .await?;
     assert_eq!(deleted.detail["deleted"], true, "{deleted:?}");
     let (notebooks, roles) = resources(&platform).await?;
     assert!(!notebooks.contains(&"bob-nb".to_owned()) && !roles.contains(&"nbf-bob-nb".to_owned()));
     s3.get_object().bucket("team-data").key("risk/bob/b.csv").send().await.context("bob's data is kept")?;
-    let replay = provisioner.handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await?;
+    let replay = provisioner
+        .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now())
+        .await?;
     assert_eq!(replay.detail, deleted.detail, "a redelivery answers what was done");
     Ok(())
 }
@@ -366,10 +400,13 @@ async fn ten_concurrent_deliveries_of_a_deactivation_all_answer_and_lock_each_no
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
     for (id, name) in [("a1", "alice-one"), ("a2", "alice-two"), ("a3", "alice-three")] {
-        provisioner.handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook(id, name, "alice"), now()).await?;
+        provisioner
+            .handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook(id, name, "alice"), now())
+            .await?;
     }
     let request = deactivate("d1", "alice");
-    let deliveries = (0..10).map(|_| provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &request, now()));
+    let deliveries =
+        (0..10).map(|_| provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &request, now()));
     let answers = futures::future::join_all(deliveries).await;
     for answer in answers {
         let answer = answer?;

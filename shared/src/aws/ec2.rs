@@ -57,11 +57,14 @@ impl Network for Ec2Network {
     #[instrument(skip(self))]
     async fn security_groups(&self, group_ids: &[String]) -> AwsResult<Vec<SecurityGroupEgress>> {
         let output =
-            self.client.describe_security_groups().set_group_ids(Some(group_ids.to_vec())).send().await.map_err(|e| {
-                classify("DescribeSecurityGroups", e, |code, _| {
-                    (code == "InvalidGroup.NotFound" || code == "InvalidGroupId.Malformed").then_some(ErrorKind::NotFound)
-                })
-            })?;
+            self.client.describe_security_groups().set_group_ids(Some(group_ids.to_vec())).send().await.map_err(
+                |e| {
+                    classify("DescribeSecurityGroups", e, |code, _| {
+                        (code == "InvalidGroup.NotFound" || code == "InvalidGroupId.Malformed")
+                            .then_some(ErrorKind::NotFound)
+                    })
+                },
+            )?;
         Ok(output
             .security_groups
             .unwrap_or_default()
@@ -83,7 +86,13 @@ fn egress_rules(permission: aws_sdk_ec2::types::IpPermission) -> Vec<EgressRule>
         .unwrap_or_default()
         .into_iter()
         .filter_map(|r| r.cidr_ip.map(EgressDestination::Cidr))
-        .chain(permission.ipv6_ranges.unwrap_or_default().into_iter().filter_map(|r| r.cidr_ipv6.map(EgressDestination::Cidr)))
+        .chain(
+            permission
+                .ipv6_ranges
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|r| r.cidr_ipv6.map(EgressDestination::Cidr)),
+        )
         .chain(
             permission
                 .prefix_list_ids

@@ -108,7 +108,10 @@ impl Entitlements {
             return Err(EntitlementsError {
                 line: 1,
                 field: "version".into(),
-                reason: format!("{} is not supported; this provisioner reads version {ENTITLEMENTS_VERSION}", document.version),
+                reason: format!(
+                    "{} is not supported; this provisioner reads version {ENTITLEMENTS_VERSION}",
+                    document.version
+                ),
             });
         }
         let in_perimeter = |bucket: &str| -> Result<(), String> {
@@ -134,7 +137,12 @@ impl Entitlements {
         for (i, key) in document.kms_keys.iter().enumerate() {
             in_perimeter(&key.bucket).map_err(|reason| at("kms_keys", i, "bucket", reason))?;
             if kms_keys.insert(key.bucket.clone(), key.key_arn.clone()).is_some() {
-                return Err(at("kms_keys", i, "bucket", "names a bucket an earlier entry names; a bucket has one key".into()));
+                return Err(at(
+                    "kms_keys",
+                    i,
+                    "bucket",
+                    "names a bucket an earlier entry names; a bucket has one key".into(),
+                ));
             }
         }
         Ok(Entitlements { rules: document.rules, kms_keys })
@@ -231,7 +239,9 @@ fn validate_key_arn(arn: &str) -> Result<(), String> {
         && !parts[3].is_empty()
         && parts[4].len() == 12
         && parts[4].chars().all(|c| c.is_ascii_digit())
-        && parts[5].strip_prefix("key/").is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        && parts[5]
+            .strip_prefix("key/")
+            .is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     if ok {
         Ok(())
     } else {
@@ -391,13 +401,36 @@ pub(crate) mod tests {
         let cases = [
             (DOCUMENT.replace("\"{team}/shared/\"", "\"{team}*/\""), 6, "rules[2].prefix", "placeholder"),
             (DOCUMENT.replace("\"reference/\"", "\"reference\""), 5, "rules[1].prefix", "must end with '/'"),
-            (DOCUMENT.replace("\"access\": \"read\"}", "\"access\": \"write\"}"), 5, "rules[1].access", "unknown variant"),
-            (DOCUMENT.replace("\"shared-data\", \"prefix\"", "\"elsewhere\", \"prefix\""), 5, "rules[1].bucket", "outside the data perimeter"),
+            (
+                DOCUMENT.replace("\"access\": \"read\"}", "\"access\": \"write\"}"),
+                5,
+                "rules[1].access",
+                "unknown variant",
+            ),
+            (
+                DOCUMENT.replace("\"shared-data\", \"prefix\"", "\"elsewhere\", \"prefix\""),
+                5,
+                "rules[1].bucket",
+                "outside the data perimeter",
+            ),
             (DOCUMENT.replace("\"fraud\"", "\"fr aud\""), 6, "rules[2].team", "may contain only"),
             (DOCUMENT.replace("key/1234abcd", "alias/1234abcd"), 8, "kms_keys[0].key_arn", "not a KMS key ARN"),
             (DOCUMENT.replace("\"version\": 1", "\"version\": 2"), 1, "version", "not supported"),
-            (DOCUMENT.replace("\"access\": \"read-write\"}", "\"access\": \"read-write\", \"team_lead\": \"x\"}"), 4, "rules[0]", "unknown field"),
-            (DOCUMENT.replace("\"fraud\", \"bucket\": \"team-data\", \"prefix\": \"{team}/shared/\"", "\"risk\", \"bucket\": \"team-data\", \"prefix\": \"risk/{owner}/\""), 6, "rules[2].prefix", "repeats"),
+            (
+                DOCUMENT.replace("\"access\": \"read-write\"}", "\"access\": \"read-write\", \"team_lead\": \"x\"}"),
+                4,
+                "rules[0].team_lead",
+                "unknown field",
+            ),
+            (
+                DOCUMENT.replace(
+                    "\"fraud\", \"bucket\": \"team-data\", \"prefix\": \"{team}/shared/\"",
+                    "\"risk\", \"bucket\": \"team-data\", \"prefix\": \"risk/{owner}/\"",
+                ),
+                6,
+                "rules[2].prefix",
+                "repeats",
+            ),
             ("{\"version\": 1,\n \"rules\": [\n".to_owned(), 3, "rules", "EOF"),
         ];
         for (text, line, field, reason) in cases {

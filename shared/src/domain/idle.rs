@@ -233,15 +233,19 @@ pub fn idle_verdict(notebook: &SweptNotebook, policy: &IdlePolicy, now: DateTime
         }
     };
 
-    // A warning from before an exemption (a snooze) that has since ended announces nothing: the owner kept
-    // the notebook on purpose, so the end of the exemption is warned about afresh.
+    // An idle warning from before an exemption (a snooze) that has since ended announces nothing: the owner
+    // kept the notebook on purpose, so the end of the exemption is warned about afresh.
     let ended_exemption = notebook
         .tags
         .get(tags::IDLE_EXEMPT_UNTIL)
         .and_then(|v| DateTime::parse_from_rfc3339(v.trim()).ok())
         .map(|t| t.with_timezone(&Utc))
         .filter(|until| *until <= now);
-    let announced_since = ended_exemption.map_or(announced_since, |until| announced_since.max(until));
+    let announced_since = match (&reason, ended_exemption) {
+        // The runtime cap is the platform's limit: its warning stands.
+        (StopReason::Idle { .. }, Some(until)) => announced_since.max(until),
+        _ => announced_since,
+    };
     // S3 reports LastModified in whole seconds, SageMaker its times to the millisecond: a warning recorded
     // in the same second as the start it follows must still count.
     let announced_since = announced_since.with_nanosecond(0).unwrap_or(announced_since);

@@ -248,7 +248,11 @@ mod tests {
             EgressDestination::PrefixList("pl-63a5400a".into()),
             EgressDestination::SecurityGroup("sg-endpoints".into()),
         ] {
-            assert_eq!(check_security_groups(&[group(destination.clone())], &isolated_table()), Ok(()), "{destination:?}");
+            assert_eq!(
+                check_security_groups(&[group(destination.clone())], &isolated_table()),
+                Ok(()),
+                "{destination:?}"
+            );
         }
         assert_eq!(check_security_groups(&[], &isolated_table()), Ok(()));
     }

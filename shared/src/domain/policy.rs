@@ -241,12 +241,28 @@ pub fn data_perimeter_policy(data_buckets: &[String], assets_bucket: &str) -> Po
     }
 }
 
-/// The permissions boundary every notebook role is created under.
-pub fn notebook_permissions_boundary(data_buckets: &[String], assets_bucket: &str) -> PolicyDocument {
-    PolicyDocument {
-        version: POLICY_VERSION.into(),
-        statement: perimeter_statements(data_buckets, assets_bucket, None),
-    }
+/// The permissions boundary every notebook role is created under: the perimeter, and the account's KMS keys
+/// for S3 alone (a data bucket's customer-managed key, named in the entitlements document, reaches a role's
+/// policy only for the buckets it was given; the boundary keeps every use of a key behind S3).
+pub fn notebook_permissions_boundary(
+    data_buckets: &[String],
+    assets_bucket: &str,
+    region: &str,
+    account_id: &str,
+) -> PolicyDocument {
+    let mut statement = perimeter_statements(data_buckets, assets_bucket, None);
+    statement.push(Statement {
+        sid: Some("UseDataKeysThroughS3".into()),
+        effect: Effect::Allow,
+        principal: None,
+        action: KMS_WRITE_ACTIONS.iter().map(|a| (*a).to_owned()).collect(),
+        resource: vec![format!("arn:aws:kms:{region}:{account_id}:key/*")],
+        condition: BTreeMap::from([(
+            "StringEquals".to_owned(),
+            BTreeMap::from([("kms:ViaService".to_owned(), vec![s3_service(region)])]),
+        )]),
+    });
+    PolicyDocument { version: POLICY_VERSION.into(), statement }
 }
 
 /// Accepts IAM's `"x"` or `["x", "y"]` forms when reading a document back.
@@ -360,9 +376,12 @@ mod tests {
                 "arn:aws:s3:::fleet-assets/heartbeats/*"
             ]
         );
-        let boundary = notebook_permissions_boundary(&buckets, "fleet-assets");
+        let boundary = notebook_permissions_boundary(&buckets, "fleet-assets", "eu-west-1", "123456789012");
         assert!(boundary.statement.iter().all(|s| s.principal.is_none()));
-        assert_eq!(boundary.statement.len(), endpoint.statement.len());
+        assert_eq!(boundary.statement.len(), endpoint.statement.len() + 1, "the perimeter and the data keys");
+        let keys = by_sid(&boundary, "UseDataKeysThroughS3");
+        assert_eq!(keys.resource, ["arn:aws:kms:eu-west-1:123456789012:key/*"]);
+        assert_eq!(keys.condition["StringEquals"]["kms:ViaService"], ["s3.eu-west-1.amazonaws.com"]);
         // A request's policy always fits inside the boundary: every notebook action is one the boundary allows.
         let request_actions: std::collections::BTreeSet<String> =
             policy_for(&request()).statement.into_iter().flat_map(|s| s.action).collect();

@@ -90,9 +90,8 @@ mod tests {
 
     #[test]
     fn each_kind_is_accepted_only_from_its_sources() {
-        let senders =
-            RequestSenders::parse("Notebook Requested=com.example.portal, Owner Deactivated=com.example.idp")
-                .expect("valid");
+        let senders = RequestSenders::parse("Notebook Requested=com.example.portal, Owner Deactivated=com.example.idp")
+            .expect("valid");
         assert_eq!(senders.check(NOTEBOOK_REQUESTED, "com.example.portal"), Ok(()));
         assert_eq!(senders.check(OWNER_DEACTIVATED, "com.example.idp"), Ok(()));
         let refused = senders.check(OWNER_DEACTIVATED, "com.example.portal").expect_err("wrong source");

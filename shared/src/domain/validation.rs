@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::bucket::{validate_bucket_name, validate_prefix};
 use super::names::validate_notebook_name;
 use super::request::{
-    DataAccess, DecommissionRequested, IdleSnoozeRequested, NotebookActionRequested, NotebookRequested, OwnerDeactivated,
+    DataAccess, DecommissionRequested, IdleSnoozeRequested, NotebookActionRequested, NotebookRequested,
+    OwnerDeactivated,
 };
 use crate::config::RequestLimits;
 

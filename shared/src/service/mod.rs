@@ -121,7 +121,11 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         now: DateTime<Utc>,
     ) -> Result<(Answer, Option<String>), ServiceError> {
         let raw_actor = || {
-            detail.get("requested_by").and_then(|v| v.as_str()).filter(|v| validate_principal(v).is_ok()).map(str::to_owned)
+            detail
+                .get("requested_by")
+                .and_then(|v| v.as_str())
+                .filter(|v| validate_principal(v).is_ok())
+                .map(str::to_owned)
         };
         let parsed = Request::parse(detail_type, detail);
         // The second fence behind the bus policy: a request kind only from the source named for it. Checked
@@ -219,6 +223,8 @@ fn rejected_raw(detail_type: &str, detail: &serde_json::Value, rejection: Reject
     ))
 }
 
+#[cfg(test)]
+mod authorization_tests;
 #[cfg(test)]
 pub(crate) mod fakes;
 #[cfg(test)]

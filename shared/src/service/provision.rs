@@ -36,7 +36,8 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             Err(rejection) => return reject(rejection),
         };
         // Which data a notebook may get is the platform's decision (the entitlements document), not the request's.
-        if let Err(rejection) = self.config.limits.entitlements.check(&valid.team, &valid.owner, &valid.data_access) {
+        // The request's own order, so that each problem names the item as it was sent.
+        if let Err(rejection) = self.config.limits.entitlements.check(&valid.team, &valid.owner, &request.data_access) {
             return reject(rejection);
         }
         if self.audit.is_deactivated(&valid.owner).await? {
@@ -206,17 +207,17 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         replayed: bool,
     ) -> Provisioned {
         Provisioned {
-        request_id: valid.request_id.clone(),
-        notebook_name: valid.notebook_name.clone(),
-        notebook_arn,
-        role_arn,
-        lifecycle_config_name: lifecycle_config_name.to_owned(),
-        status: status.to_owned(),
-        owner: valid.owner.clone(),
-        team: valid.team.clone(),
-        data_access: valid.data_access.clone(),
-        replayed,
-        open: Some(OpenInstructions::new(&self.config.region, &valid.notebook_name)),
-    }
+            request_id: valid.request_id.clone(),
+            notebook_name: valid.notebook_name.clone(),
+            notebook_arn,
+            role_arn,
+            lifecycle_config_name: lifecycle_config_name.to_owned(),
+            status: status.to_owned(),
+            owner: valid.owner.clone(),
+            team: valid.team.clone(),
+            data_access: valid.data_access.clone(),
+            replayed,
+            open: Some(OpenInstructions::new(&self.config.region, &valid.notebook_name)),
+        }
     }
 }

@@ -59,13 +59,20 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         if let Some((at, why)) = lock_of(&found) {
             return refuse(
                 "detail.notebook_name",
-                format!("notebook {:?} is locked ({why}, since {at}); a locked notebook is never kept running", request.notebook_name),
+                format!(
+                    "notebook {:?} is locked ({why}, since {at}); a locked notebook is never kept running",
+                    request.notebook_name
+                ),
             );
         }
         if let Some(expired) = access_expired(&found, now) {
             return refuse(
                 "detail.notebook_name",
-                format!("the custodian access of notebook {:?} expired at {}", request.notebook_name, expired.to_rfc3339()),
+                format!(
+                    "the custodian access of notebook {:?} expired at {}",
+                    request.notebook_name,
+                    expired.to_rfc3339()
+                ),
             );
         }
         // Whole seconds: the time is a tag, an event field and an audit record, and all three must agree.

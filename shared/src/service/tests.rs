@@ -40,7 +40,8 @@ fn action(id: &str, name: &str) -> Value {
 #[tokio::test]
 async fn a_valid_request_creates_role_lifecycle_and_notebook_then_answers() {
     let fake = FakeAws::new();
-    let outcome = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome =
+        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
     assert_eq!(outcome.detail["replayed"], false);
     assert_eq!(outcome.detail["role_arn"], "arn:aws:iam::123456789012:role/notebook-fleet/notebooks/nbf-alice-nb");
@@ -84,7 +85,8 @@ async fn a_bad_request_is_rejected_once_and_creates_nothing() {
     let fake = FakeAws::new();
     let mut bad = request("r1", "alice_nb");
     bad["volume_size_gb"] = json!(100_000);
-    let outcome = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &bad).await.expect("a rejection is not an error");
+    let outcome =
+        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &bad).await.expect("a rejection is not an error");
     assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert_eq!(outcome.detail["request_id"], "r1");
     assert_eq!(outcome.detail["problems"][0]["field"], "detail.notebook_name");
@@ -172,7 +174,8 @@ async fn a_notebook_not_managed_by_the_fleet_is_never_adopted() {
 async fn a_role_sagemaker_cannot_assume_yet_is_retried() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::NotReady, ErrorKind::NotReady]);
-    let outcome = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome =
+        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
     let creates = fake.state().calls.iter().filter(|c| **c == "CreateNotebookInstance").count();
     assert_eq!(creates, 3);
@@ -182,7 +185,8 @@ async fn a_role_sagemaker_cannot_assume_yet_is_retried() {
 async fn retries_are_bounded_and_end_in_a_retryable_error() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::NotReady; 10]);
-    let error = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("gives up");
+    let error =
+        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("gives up");
     assert!(error.retryable());
     let creates = fake.state().calls.iter().filter(|c| **c == "CreateNotebookInstance").count();
     assert_eq!(creates, 4, "RetryPolicy::immediate(4)");
@@ -197,7 +201,8 @@ async fn a_subnet_with_an_internet_route_is_refused_before_anything_is_created()
             vec![Route { destination: "0.0.0.0/0".into(), target: RouteTarget::InternetGateway("igw-1".into()) }],
         );
     }
-    let outcome = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome =
+        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONING_FAILED);
     assert!(outcome.detail["error"].as_str().is_some_and(|e| e.contains("is not isolated") && e.contains("igw-1")));
     assert!(fake.mutating_calls().is_empty());
@@ -207,7 +212,8 @@ async fn a_subnet_with_an_internet_route_is_refused_before_anything_is_created()
 async fn a_quota_error_is_a_failure_event_not_a_retry() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::Invalid]);
-    let outcome = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome =
+        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONING_FAILED);
 }
 
@@ -215,7 +221,8 @@ async fn a_quota_error_is_a_failure_event_not_a_retry() {
 async fn a_failed_publish_is_retryable() {
     let fake = FakeAws::new();
     fake.fail("PutEvents", &[ErrorKind::Throttled]);
-    let error = provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("publish");
+    let error =
+        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("publish");
     assert!(error.retryable());
 }
 

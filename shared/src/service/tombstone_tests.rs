@@ -132,7 +132,8 @@ async fn a_locked_notebook_is_not_started_and_a_deactivated_owner_gets_no_new_no
         "{refused:?}"
     );
 
-    let new = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &notebook("a3", "alice-three", "alice"), now()).await.expect("handled");
+    let new =
+        p.handle_at(SENDER, NOTEBOOK_REQUESTED, &notebook("a3", "alice-three", "alice"), now()).await.expect("handled");
     assert_eq!(new.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert_eq!(new.detail["problems"][0]["field"], "detail.owner");
     assert!(!fake.state().notebooks.contains_key("alice-three"));
@@ -143,10 +144,12 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
     let before = fake.mutating_calls().len();
-    let early = p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c1", "alice", 24), now()).await.expect("handled");
+    let early =
+        p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c1", "alice", 24), now()).await.expect("handled");
     assert_eq!(early.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(early.detail["reason"].as_str().is_some_and(|r| r.contains("is not deactivated")));
-    let too_long = p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c2", "alice", 1000), now()).await.expect("ok");
+    let too_long =
+        p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c2", "alice", 1000), now()).await.expect("ok");
     assert_eq!(too_long.detail["problems"][0]["field"], "detail.duration_hours");
     let in_alices_history =
         fake.state().audit.keys().filter(|k| k.starts_with("owners/alice/") && k.contains("rejected")).count();
@@ -154,7 +157,8 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
     assert_eq!(fake.mutating_calls().len(), before, "a refused request creates nothing");
 
     p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
-    let granted = p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c3", "alice", 24), now()).await.expect("ok");
+    let granted =
+        p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c3", "alice", 24), now()).await.expect("ok");
     assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
     assert_eq!(granted.detail["scope"], json!([{"bucket": "team-data", "prefix": "risk/alice/"}]));
     assert_eq!(

@@ -1,0 +1,195 @@
+//! Who may ask for what, over in-memory ports: the sender map, the entitlements, the snooze, and the
+//! isolation fences on create and on start. Each refusal is checked to have made no call that changes
+//! anything.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{json, Value};
+
+use super::fakes::FakeAws;
+use super::{Provisioner, RetryPolicy};
+use crate::config::tests::{config, SENDER};
+use crate::domain::isolation::{EgressDestination, EgressRule, Route, RouteTarget, SecurityGroupEgress};
+use crate::domain::notebook::NotebookStatus;
+use crate::domain::outcome::{
+    NOTEBOOK_IDLE_SNOOZED, NOTEBOOK_PROVISIONED, NOTEBOOK_PROVISIONING_FAILED, NOTEBOOK_REQUEST_REJECTED,
+    NOTEBOOK_STARTED,
+};
+use crate::domain::request::{
+    NOTEBOOK_IDLE_SNOOZE_REQUESTED, NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED,
+    OWNER_DEACTIVATED,
+};
+use crate::domain::senders::RequestSenders;
+use crate::domain::tags;
+
+type FakeProvisioner = Provisioner<FakeAws, FakeAws, FakeAws, FakeAws, FakeAws>;
+
+fn provisioner(fake: &FakeAws) -> FakeProvisioner {
+    Provisioner::new(fake.clone(), fake.clone(), fake.clone(), fake.clone(), fake.clone(), config())
+        .with_retry(RetryPolicy::immediate(4))
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).single().expect("valid time")
+}
+
+fn request(id: &str, name: &str) -> Value {
+    json!({
+        "request_id": id, "notebook_name": name, "owner": "alice", "team": "risk",
+        "instance_type": "ml.t3.medium", "volume_size_gb": 20,
+        "data_access": [{"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"}]
+    })
+}
+
+fn fields(detail: &Value) -> Vec<String> {
+    detail["problems"].as_array().into_iter().flatten().filter_map(|p| p["field"].as_str().map(str::to_owned)).collect()
+}
+
+/// Calls other than writing the audit record and publishing the answer.
+fn work_calls(fake: &FakeAws) -> Vec<&'static str> {
+    fake.state().calls.iter().copied().filter(|c| !matches!(*c, "PutAuditRecord" | "PutEvents")).collect()
+}
+
+#[tokio::test]
+async fn a_request_from_a_source_not_named_for_its_kind_is_refused_before_any_call() {
+    let fake = FakeAws::new();
+    let mut config = config();
+    config.senders = RequestSenders::parse("Notebook Requested=platform.portal,Owner Deactivated=platform.hr")
+        .expect("valid")
+        .without("notebook-fleet");
+    let p = Provisioner::new(fake.clone(), fake.clone(), fake.clone(), fake.clone(), fake.clone(), config);
+    let deactivate = json!({"request_id": "d1", "owner": "alice", "requested_by": "mallory", "reason": "forged"});
+    for (source, detail_type, detail) in [
+        ("platform.portal", OWNER_DEACTIVATED, deactivate),
+        ("platform.hr", NOTEBOOK_REQUESTED, request("r1", "alice-nb")),
+        ("notebook-fleet", NOTEBOOK_REQUESTED, request("r2", "alice-nb")),
+        ("platform.portal", NOTEBOOK_STOP_REQUESTED, json!({"request_id": "s1", "notebook_name": "alice-nb"})),
+    ] {
+        let outcome = p.handle_at(source, detail_type, &detail, now()).await.expect("answered");
+        assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED, "{source} {detail_type}");
+        assert_eq!(fields(&outcome.detail), ["source"], "{outcome:?}");
+        assert_eq!(outcome.detail["request_id"], detail["request_id"], "the answer names the request");
+    }
+    assert!(work_calls(&fake).is_empty(), "nothing read, nothing created: {:?}", work_calls(&fake));
+    let state = fake.state();
+    assert_eq!(state.events.len(), 4);
+    assert!(state.audit.keys().any(|k| k.starts_with("owners/alice/")), "the refusal is in alice's history");
+}
+
+#[tokio::test]
+async fn data_outside_the_entitlements_is_refused_before_any_call_and_a_covered_request_passes() {
+    let fake = FakeAws::new();
+    let p = provisioner(&fake);
+    let mut wide = request("r1", "alice-nb");
+    wide["data_access"] = json!([
+        {"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"},
+        {"bucket": "team-data", "prefix": "risk/", "access": "read"}
+    ]);
+    let outcome = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &wide, now()).await.expect("answered");
+    assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
+    assert_eq!(fields(&outcome.detail), ["detail.data_access[1]"], "{outcome:?}");
+    assert!(work_calls(&fake).is_empty(), "{:?}", work_calls(&fake));
+
+    let outcome = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request("r2", "alice-nb"), now()).await.expect("answered");
+    assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED, "{outcome:?}");
+    assert!(outcome.detail["open"]["cli"].as_str().is_some_and(|c| c.contains("--notebook-instance-name alice-nb")));
+    assert!(outcome.detail["open"]["console_url"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("https://eu-west-1.console.aws.amazon.com/sagemaker/")));
+    let policy = fake.state().inline_policies["nbf-alice-nb"].clone();
+    assert!(policy.contains("kms:GenerateDataKey") && policy.contains("s3.eu-west-1.amazonaws.com"), "{policy}");
+}
+
+#[tokio::test]
+async fn a_snooze_by_the_owner_sets_the_exemption_and_never_shortens_one() {
+    let fake = FakeAws::new();
+    let p = provisioner(&fake);
+    p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb"), now()).await.expect("provisioned");
+    let snooze = |id: &str, by: &str, hours: u32| json!({"request_id": id, "notebook_name": "alice-nb", "requested_by": by, "hours": hours});
+    let tag = |fake: &FakeAws| {
+        fake.state().notebooks["alice-nb"]
+            .0
+            .tags
+            .iter()
+            .find(|(k, _)| k == tags::IDLE_EXEMPT_UNTIL)
+            .map(|(_, v)| v.clone())
+    };
+
+    for (by, hours, field) in
+        [("mallory", 4, "detail.requested_by"), ("alice", 25, "detail.hours"), ("alice", 0, "detail.hours")]
+    {
+        let refused = p
+            .handle_at(SENDER, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze("z0", by, hours), now())
+            .await
+            .expect("answered");
+        assert_eq!((refused.detail_type, fields(&refused.detail)), (NOTEBOOK_REQUEST_REJECTED, vec![field.to_owned()]));
+    }
+    assert_eq!(tag(&fake), None);
+
+    let snoozed =
+        p.handle_at(SENDER, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze("z1", "alice", 8), now()).await.expect("ok");
+    assert_eq!(snoozed.detail_type, NOTEBOOK_IDLE_SNOOZED);
+    assert_eq!(snoozed.detail["idle_exempt_until"], "2026-11-23T23:00:00Z");
+    assert_eq!(tag(&fake).as_deref(), Some("2026-11-23T23:00:00Z"));
+
+    let adds = |fake: &FakeAws| fake.state().calls.iter().filter(|c| **c == "AddTags").count();
+    let before = adds(&fake);
+    let shorter = p
+        .handle_at(SENDER, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze("z2", "alice", 2), now() + Duration::hours(1))
+        .await
+        .expect("ok");
+    assert_eq!(
+        (shorter.detail["already"].clone(), shorter.detail["idle_exempt_until"].clone()),
+        (json!(true), json!("2026-11-23T23:00:00Z"))
+    );
+    assert_eq!(adds(&fake), before, "a shorter snooze writes nothing");
+}
+
+#[tokio::test]
+async fn a_start_is_refused_when_the_subnet_or_the_security_group_lost_its_isolation() {
+    let fake = FakeAws::new();
+    let p = provisioner(&fake);
+    p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb"), now()).await.expect("provisioned");
+    fake.state().notebooks.get_mut("alice-nb").expect("notebook").1.status = NotebookStatus::Stopped;
+    let subnet = fake.state().notebooks["alice-nb"].0.subnet_id.clone();
+    let start = |id: &str| json!({"request_id": id, "notebook_name": "alice-nb", "requested_by": "alice"});
+    let starts = |fake: &FakeAws| fake.state().calls.iter().filter(|c| **c == "StartNotebookInstance").count();
+
+    fake.state()
+        .routes
+        .get_mut(&subnet)
+        .expect("routes")
+        .push(Route { destination: "0.0.0.0/1".into(), target: RouteTarget::Other("eni-0abc".into()) });
+    let refused = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start("s1"), now()).await.expect("answered");
+    assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
+    assert!(refused.detail["reason"].as_str().is_some_and(|r| r.contains("route to 0.0.0.0/1 goes through eni-0abc")));
+    fake.state().routes.get_mut(&subnet).expect("routes").pop();
+
+    fake.state().security_groups.get_mut("sg-123").expect("group").egress.push(EgressRule {
+        protocol: "-1".into(),
+        ports: None,
+        destination: EgressDestination::Cidr("0.0.0.0/0".into()),
+    });
+    let refused = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start("s2"), now()).await.expect("answered");
+    assert!(refused.detail["reason"].as_str().is_some_and(|r| r.contains("security group sg-123 is not isolated")));
+    assert_eq!(starts(&fake), 0, "never started");
+
+    // A create in that network fails before anything is made.
+    let creates = fake.state().calls.iter().filter(|c| **c == "CreateRole").count();
+    let failed = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request("r2", "alice-two"), now()).await.expect("answered");
+    assert_eq!(failed.detail_type, NOTEBOOK_PROVISIONING_FAILED);
+    assert_eq!(fake.state().calls.iter().filter(|c| **c == "CreateRole").count(), creates);
+
+    fake.state().security_groups.insert(
+        "sg-123".into(),
+        SecurityGroupEgress {
+            group_id: "sg-123".into(),
+            egress: vec![EgressRule {
+                protocol: "tcp".into(),
+                ports: Some((443, 443)),
+                destination: EgressDestination::SecurityGroup("sg-endpoints".into()),
+            }],
+        },
+    );
+    let started = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start("s3"), now()).await.expect("answered");
+    assert_eq!(started.detail_type, NOTEBOOK_STARTED, "{started:?}");
+}
