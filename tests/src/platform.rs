@@ -4,7 +4,7 @@
 //! buckets with the published agent, the audit bucket under object lock, and the event bus whose outcome
 //! events are captured in SQS.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -110,14 +110,7 @@ impl Platform {
 
         let public_subnet_id = subnet(&ec2, &vpc_id, "10.0.100.0/24", "a").await?;
         let public_table = route_table(&ec2, &vpc_id, &public_subnet_id).await?;
-        let igw = ec2
-            .create_internet_gateway()
-            .send()
-            .await?
-            .internet_gateway
-            .and_then(|g| g.internet_gateway_id)
-            .context("igw")?;
-        ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc_id).send().await?;
+        let igw = internet_gateway(&ec2, &vpc_id).await?;
         ec2.create_route()
             .route_table_id(&public_table)
             .destination_cidr_block("0.0.0.0/0")
@@ -326,6 +319,57 @@ impl Platform {
         })
     }
 
+    /// What a notebook looks like from outside: status, tags, its role's inline policy (empty when none).
+    pub async fn notebook_state(&self, name: &str) -> Result<(String, BTreeMap<String, String>, String)> {
+        let sagemaker = aws_sdk_sagemaker::Client::new(&self.sdk);
+        let described = sagemaker.describe_notebook_instance().notebook_instance_name(name).send().await?;
+        let arn = described.notebook_instance_arn().context("arn")?.to_owned();
+        let tags = sagemaker
+            .list_tags()
+            .resource_arn(&arn)
+            .send()
+            .await?
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| Some((t.key?, t.value?)))
+            .collect();
+        let policy = aws_sdk_iam::Client::new(&self.sdk)
+            .get_role_policy()
+            .role_name(format!("nbf-{name}"))
+            .policy_name("notebook-fleet-data-access")
+            .send()
+            .await
+            .map(|p| percent_encoding::percent_decode_str(&p.policy_document).decode_utf8_lossy().into_owned())
+            .unwrap_or_default();
+        let status = described.notebook_instance_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        Ok((status, tags, policy))
+    }
+
+    /// Every notebook and every role under the fleet's path on the account: what a refused request must
+    /// leave as it was.
+    pub async fn notebooks_and_roles(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let notebooks = aws_sdk_sagemaker::Client::new(&self.sdk)
+            .list_notebook_instances()
+            .send()
+            .await?
+            .notebook_instances
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n| n.notebook_instance_name)
+            .collect();
+        let roles = aws_sdk_iam::Client::new(&self.sdk)
+            .list_roles()
+            .path_prefix("/notebook-fleet/")
+            .send()
+            .await?
+            .roles
+            .into_iter()
+            .map(|r| r.role_name)
+            .collect();
+        Ok((notebooks, roles))
+    }
+
     /// moto does not implement ListNotebookInstanceLifecycleConfigs: look for the one name the platform's
     /// configuration would produce.
     pub async fn lifecycle_config_exists(&self) -> Result<bool> {
@@ -388,6 +432,19 @@ async fn subnet(ec2: &aws_sdk_ec2::Client, vpc_id: &str, cidr: &str, az: &str) -
         .subnet
         .and_then(|s| s.subnet_id)
         .context("subnet id")
+}
+
+/// A new internet gateway attached to the VPC.
+pub async fn internet_gateway(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> Result<String> {
+    let igw = ec2
+        .create_internet_gateway()
+        .send()
+        .await?
+        .internet_gateway
+        .and_then(|g| g.internet_gateway_id)
+        .context("igw")?;
+    ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(vpc_id).send().await?;
+    Ok(igw)
 }
 
 async fn route_table(ec2: &aws_sdk_ec2::Client, vpc_id: &str, subnet_id: &str) -> Result<String> {

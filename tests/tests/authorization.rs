@@ -24,8 +24,8 @@ use fleet::service::lambda::handle_request_event;
 use fleet::sweep_config::SweepConfig;
 use integration_tests::events::{notebook_action, notebook_requested, request_event};
 use integration_tests::platform::{
-    s3_client, source_of, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME, ENTITLEMENTS_KEY, PLATFORM_CONFIG_BUCKET,
-    PORTAL_SOURCE,
+    internet_gateway, s3_client, source_of, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME, ENTITLEMENTS_KEY,
+    PLATFORM_CONFIG_BUCKET, PORTAL_SOURCE,
 };
 use integration_tests::{Emulator, Platform};
 use serde_json::{json, Value};
@@ -37,59 +37,12 @@ fn event_from(source: &str, detail_type: &str, detail: Value) -> EventBridgeEven
     event
 }
 
-/// Every notebook and every role of the fleet on the account.
-async fn resources(platform: &Platform) -> Result<(Vec<String>, Vec<String>)> {
-    let notebooks = aws_sdk_sagemaker::Client::new(&platform.sdk)
-        .list_notebook_instances()
-        .send()
-        .await?
-        .notebook_instances
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|n| n.notebook_instance_name)
-        .collect();
-    let roles = aws_sdk_iam::Client::new(&platform.sdk)
-        .list_roles()
-        .path_prefix("/notebook-fleet/")
-        .send()
-        .await?
-        .roles
-        .into_iter()
-        .map(|r| r.role_name)
-        .collect();
-    Ok((notebooks, roles))
-}
-
 async fn tags_of(platform: &Platform, name: &str) -> Result<BTreeMap<String, String>> {
-    let sagemaker = aws_sdk_sagemaker::Client::new(&platform.sdk);
-    let arn = sagemaker
-        .describe_notebook_instance()
-        .notebook_instance_name(name)
-        .send()
-        .await?
-        .notebook_instance_arn
-        .context("arn")?;
-    Ok(sagemaker
-        .list_tags()
-        .resource_arn(arn)
-        .send()
-        .await?
-        .tags
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| Some((t.key?, t.value?)))
-        .collect())
+    Ok(platform.notebook_state(name).await?.1)
 }
 
 async fn status_of(platform: &Platform, name: &str) -> Result<String> {
-    Ok(aws_sdk_sagemaker::Client::new(&platform.sdk)
-        .describe_notebook_instance()
-        .notebook_instance_name(name)
-        .send()
-        .await?
-        .notebook_instance_status
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_default())
+    Ok(platform.notebook_state(name).await?.0)
 }
 
 fn outcome(answer: &Value) -> (&str, &Value) {
@@ -111,7 +64,7 @@ async fn a_request_from_a_source_not_named_for_its_kind_is_refused_and_creates_n
     )
     .await?;
     assert_eq!(outcome(&provisioned).0, NOTEBOOK_PROVISIONED, "{provisioned}");
-    let before = resources(&platform).await?;
+    let before = platform.notebooks_and_roles().await?;
 
     // The portal cannot deactivate an owner; the identity system cannot ask for notebooks; the fleet's own
     // outcome source and an unknown source can ask for nothing.
@@ -134,7 +87,7 @@ async fn a_request_from_a_source_not_named_for_its_kind_is_refused_and_creates_n
         assert!(reason.contains(&format!("{source:?} may not send it")), "{reason}");
         assert!(reason.contains(&format!("{:?}", source_of(detail_type))), "names who may: {reason}");
     }
-    assert_eq!(resources(&platform).await?, before, "a refused request creates nothing");
+    assert_eq!(platform.notebooks_and_roles().await?, before, "a refused request creates nothing");
     assert_eq!(status_of(&platform, "alice-nb").await?, "InService", "the forged stop and deactivation did nothing");
     assert!(!tags_of(&platform, "alice-nb").await?.contains_key(tags::LOCKED_AT));
     Ok(())
@@ -171,7 +124,11 @@ async fn a_request_for_data_outside_the_teams_entitlements_is_refused_and_create
             assert!(reason.contains("has no data entitlements"), "{reason}");
         }
     }
-    assert_eq!(resources(&platform).await?, (vec![], vec![]), "no notebook and no role for a refused request");
+    assert_eq!(
+        platform.notebooks_and_roles().await?,
+        (vec![], vec![]),
+        "no notebook and no role for a refused request"
+    );
     Ok(())
 }
 
@@ -186,7 +143,7 @@ async fn a_custodian_request_without_a_distinct_approver_is_refused_and_creates_
     assert_eq!(outcome(&answer).0, NOTEBOOK_PROVISIONED);
     let deactivate = json!({"request_id": "d1", "owner": "alice", "requested_by": "hr-system", "reason": "left"});
     handle_request_event(&provisioner, request_event(OWNER_DEACTIVATED, deactivate)).await?;
-    let before = resources(&platform).await?;
+    let before = platform.notebooks_and_roles().await?;
 
     for (i, approver) in ["carol", "alice"].into_iter().enumerate() {
         let detail = json!({
@@ -211,7 +168,7 @@ async fn a_custodian_request_without_a_distinct_approver_is_refused_and_creates_
     });
     let answer = handle_request_event(&provisioner, request_event(CUSTODIAN_ACCESS_REQUESTED, unapproved)).await?;
     assert!(outcome(&answer).1["reason"].as_str().unwrap_or_default().contains("approved_by"), "{answer}");
-    assert_eq!(resources(&platform).await?, before, "no custodian notebook and no role");
+    assert_eq!(platform.notebooks_and_roles().await?, before, "no custodian notebook and no role");
     Ok(())
 }
 
@@ -309,14 +266,7 @@ async fn a_notebook_whose_network_lost_its_isolation_is_not_started() -> Result<
         .into_iter()
         .find_map(|t| t.route_table_id)
         .context("the subnet's route table")?;
-    let igw = ec2
-        .create_internet_gateway()
-        .send()
-        .await?
-        .internet_gateway
-        .and_then(|g| g.internet_gateway_id)
-        .context("igw")?;
-    ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&platform.vpc_id).send().await?;
+    let igw = internet_gateway(&ec2, &platform.vpc_id).await?;
     ec2.create_route().route_table_id(&table).destination_cidr_block("128.0.0.0/1").gateway_id(&igw).send().await?;
 
     let refused =
@@ -352,7 +302,7 @@ async fn a_notebook_whose_network_lost_its_isolation_is_not_started() -> Result<
         handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("r2", "alice-two")))
             .await?;
     assert_eq!(outcome(&failed).0, NOTEBOOK_PROVISIONING_FAILED, "{failed}");
-    assert!(!resources(&platform).await?.0.contains(&"alice-two".to_owned()));
+    assert!(!platform.notebooks_and_roles().await?.0.contains(&"alice-two".to_owned()));
 
     ec2.revoke_security_group_egress().group_id(&platform.security_group_id).ip_permissions(everything).send().await?;
     let started =

@@ -57,56 +57,6 @@ fn custodian(id: &str, scope: Option<Value>, hours: u32) -> Value {
     detail
 }
 
-/// What a notebook looks like from outside: status, tags, its role's inline policy.
-async fn notebook_state(platform: &Platform, name: &str) -> Result<(String, BTreeMap<String, String>, String)> {
-    let sagemaker = aws_sdk_sagemaker::Client::new(&platform.sdk);
-    let described = sagemaker.describe_notebook_instance().notebook_instance_name(name).send().await?;
-    let arn = described.notebook_instance_arn().context("arn")?.to_owned();
-    let tags = sagemaker
-        .list_tags()
-        .resource_arn(&arn)
-        .send()
-        .await?
-        .tags
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| Some((t.key?, t.value?)))
-        .collect();
-    let policy = aws_sdk_iam::Client::new(&platform.sdk)
-        .get_role_policy()
-        .role_name(format!("nbf-{name}"))
-        .policy_name("notebook-fleet-data-access")
-        .send()
-        .await
-        .map(|p| percent_encoding::percent_decode_str(&p.policy_document).decode_utf8_lossy().into_owned())
-        .unwrap_or_default();
-    let status = described.notebook_instance_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
-    Ok((status, tags, policy))
-}
-
-/// Every notebook and every notebook role on the account.
-async fn resources(platform: &Platform) -> Result<(Vec<String>, Vec<String>)> {
-    let notebooks = aws_sdk_sagemaker::Client::new(&platform.sdk)
-        .list_notebook_instances()
-        .send()
-        .await?
-        .notebook_instances
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|n| n.notebook_instance_name)
-        .collect();
-    let roles = aws_sdk_iam::Client::new(&platform.sdk)
-        .list_roles()
-        .path_prefix("/notebook-fleet/")
-        .send()
-        .await?
-        .roles
-        .into_iter()
-        .map(|r| r.role_name)
-        .collect();
-    Ok((notebooks, roles))
-}
-
 fn audit(platform: &Platform) -> S3AuditLog {
     S3AuditLog::new(s3_client(&platform.sdk), AUDIT_BUCKET)
 }
@@ -138,14 +88,14 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
 
     let mut after_first = Vec::new();
     for name in ["alice-one", "alice-two"] {
-        let (status, tags, policy) = notebook_state(&platform, name).await?;
+        let (status, tags, policy) = platform.notebook_state(name).await?;
         assert_eq!(status, "Stopped", "{name}");
         assert_eq!(tags.get(tags::LOCK_REASON).map(String::as_str), Some("owner-deactivated"), "{name}");
         assert!(!policy.is_empty() && !policy.contains("s3:PutObject"), "{name}'s role can no longer write: {policy}");
         assert!(policy.contains("risk/alice/"), "{name}'s role still names its data: {policy}");
         after_first.push((status, tags, policy));
     }
-    let (bob_status, bob_tags, bob_policy) = notebook_state(&platform, "bob-nb").await?;
+    let (bob_status, bob_tags, bob_policy) = platform.notebook_state("bob-nb").await?;
     assert_eq!(bob_status, "InService");
     assert!(!bob_tags.contains_key(tags::LOCKED_AT) && bob_policy.contains("s3:PutObject"), "bob is not touched");
     s3.get_object().bucket("team-data").key("risk/alice/model.pkl").send().await.context("alice's data is kept")?;
@@ -163,7 +113,7 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
     assert_eq!((again.detail["already"].as_bool(), again.detail["changed"].clone()), (Some(true), json!([])));
     let mut after_second = Vec::new();
     for name in ["alice-one", "alice-two"] {
-        after_second.push(notebook_state(&platform, name).await?);
+        after_second.push(platform.notebook_state(name).await?);
     }
     assert_eq!(after_second, after_first, "the second deactivation changed nothing");
     let calls = platform.calls.snapshot();
@@ -179,7 +129,7 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
         .await?;
     assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(refused.detail["reason"].as_str().is_some_and(|r| r.contains("is locked")), "{refused:?}");
-    assert_eq!(notebook_state(&platform, "alice-one").await?.0, "Stopped");
+    assert_eq!(platform.notebook_state("alice-one").await?.0, "Stopped");
 
     // The owner's history is one prefix listing: provisioned, locked twice (two runs), the two summaries.
     let history = audit(&platform).history(&owner_history_prefix("alice")).await?;
@@ -252,7 +202,7 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
 
     // Refused, and nothing created: an owner who is not deactivated, a scope wider than the owner's data,
     // a duration over the bound, a custodian who is the owner.
-    let before = resources(&platform).await?;
+    let before = platform.notebooks_and_roles().await?;
     let mut by_self = custodian("c0", None, 24);
     by_self["custodian"] = json!("alice");
     let refusals = [
@@ -282,7 +232,7 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
         .handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &foreign, now())
         .await?;
     assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert_eq!(resources(&platform).await?, before, "every refused request left zero resources");
+    assert_eq!(platform.notebooks_and_roles().await?, before, "every refused request left zero resources");
 
     let granted = provisioner
         .handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &custodian("c6", None, 24), now())
@@ -290,7 +240,7 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
     assert_eq!(granted.detail["expires_at"], "2026-11-24T09:00:00Z");
     let role_arn = granted.detail["role_arn"].as_str().context("role arn")?.to_owned();
-    let (_, custody_tags, _) = notebook_state(&platform, "carol-custody").await?;
+    let (_, custody_tags, _) = platform.notebook_state("carol-custody").await?;
     assert_eq!(custody_tags.get(tags::CUSTODIAN_FOR).map(String::as_str), Some("alice"));
     assert_eq!(custody_tags.get(tags::TICKET).map(String::as_str), Some("LEGAL-42"));
 
@@ -365,7 +315,7 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
         .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now())
         .await?;
     assert_eq!(refused.detail["problems"][0]["field"], "detail.confirm_notebook_name");
-    assert_eq!(notebook_state(&platform, "bob-nb").await?.0, "InService", "a refused request changes nothing");
+    assert_eq!(platform.notebook_state("bob-nb").await?.0, "InService", "a refused request changes nothing");
 
     let keep =
         json!({"request_id": "x2", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
@@ -373,7 +323,7 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
         .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now())
         .await?;
     assert_eq!((kept.detail_type, kept.detail["deleted"].as_bool()), (NOTEBOOK_DECOMMISSIONED, Some(false)));
-    let (status, found, _) = notebook_state(&platform, "bob-nb").await?;
+    let (status, found, _) = platform.notebook_state("bob-nb").await?;
     assert_eq!(status, "Stopped");
     assert!(found.contains_key(tags::DECOMMISSIONED_AT) && found.contains_key(tags::LOCKED_AT), "{found:?}");
 
@@ -384,7 +334,7 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
         .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now())
         .await?;
     assert_eq!(deleted.detail["deleted"], true, "{deleted:?}");
-    let (notebooks, roles) = resources(&platform).await?;
+    let (notebooks, roles) = platform.notebooks_and_roles().await?;
     assert!(!notebooks.contains(&"bob-nb".to_owned()) && !roles.contains(&"nbf-bob-nb".to_owned()));
     s3.get_object().bucket("team-data").key("risk/bob/b.csv").send().await.context("bob's data is kept")?;
     let replay = provisioner
@@ -414,7 +364,7 @@ async fn ten_concurrent_deliveries_of_a_deactivation_all_answer_and_lock_each_no
         assert_eq!(answer.detail["notebooks"], json!(["alice-one", "alice-three", "alice-two"]));
     }
     for name in ["alice-one", "alice-two", "alice-three"] {
-        let (status, found, policy) = notebook_state(&platform, name).await?;
+        let (status, found, policy) = platform.notebook_state(name).await?;
         assert_eq!(status, "Stopped", "{name}");
         assert_eq!(found.get(tags::LOCK_REASON).map(String::as_str), Some("owner-deactivated"), "{name}");
         assert!(!policy.contains("s3:PutObject") && policy.contains("s3:GetObject"), "{name}: {policy}");

@@ -73,6 +73,17 @@ pub struct NotebookActionRequested {
     pub requested_by: Option<String>,
 }
 
+impl NotebookActionRequested {
+    /// The action another request takes on its notebook (a decommission, a snooze), for the shared lookup.
+    pub fn on(request_id: &str, notebook_name: &str, requested_by: &str) -> Self {
+        NotebookActionRequested {
+            request_id: request_id.to_owned(),
+            notebook_name: notebook_name.to_owned(),
+            requested_by: Some(requested_by.to_owned()),
+        }
+    }
+}
+
 /// `Notebook Decommission Requested`: stop the notebook, lock it and mark it for deletion. The notebook and
 /// its volume are deleted only when `delete_notebook` is true, `data_no_longer_needed` is true and
 /// `confirm_notebook_name` repeats the name; S3 objects are never deleted.

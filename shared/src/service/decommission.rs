@@ -30,11 +30,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
                 rejection,
             ));
         }
-        let action = NotebookActionRequested {
-            request_id: request.request_id.clone(),
-            notebook_name: request.notebook_name.clone(),
-            requested_by: Some(request.requested_by.clone()),
-        };
+        let action = NotebookActionRequested::on(&request.request_id, &request.notebook_name, &request.requested_by);
         let (_, notebook, found) = match self.managed_notebook(NOTEBOOK_DECOMMISSION_REQUESTED, &action).await? {
             Ok(managed) => managed,
             Err(rejected) => {

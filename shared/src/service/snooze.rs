@@ -20,27 +20,19 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         request: &IdleSnoozeRequested,
         now: DateTime<Utc>,
     ) -> Result<OutcomeEvent, ServiceError> {
-        let refuse = |field: &str, reason: String| {
+        let rejected = |rejection: Rejection| {
             Ok(super::rejected(
                 NOTEBOOK_IDLE_SNOOZE_REQUESTED,
                 &request.request_id,
                 Some(&request.notebook_name),
-                Rejection::single(field, reason),
+                rejection,
             ))
         };
+        let refuse = |field: &str, reason: String| rejected(Rejection::single(field, reason));
         if let Err(rejection) = validate_snooze(request, self.config.max_snooze_hours) {
-            return Ok(super::rejected(
-                NOTEBOOK_IDLE_SNOOZE_REQUESTED,
-                &request.request_id,
-                Some(&request.notebook_name),
-                rejection,
-            ));
+            return rejected(rejection);
         }
-        let action = NotebookActionRequested {
-            request_id: request.request_id.clone(),
-            notebook_name: request.notebook_name.clone(),
-            requested_by: Some(request.requested_by.clone()),
-        };
+        let action = NotebookActionRequested::on(&request.request_id, &request.notebook_name, &request.requested_by);
         let (_, notebook, found) = match self.managed_notebook(NOTEBOOK_IDLE_SNOOZE_REQUESTED, &action).await? {
             Ok(managed) => managed,
             Err(rejected) => return Ok(rejected),
