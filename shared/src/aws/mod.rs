@@ -38,7 +38,7 @@ mod sweeper;
 pub use sweeper::AwsSweeper;
 
 /// SDK timestamps as chrono's.
-#[cfg(feature = "sweeper")]
+#[cfg(any(feature = "sweeper", feature = "audit"))]
 pub(crate) fn to_chrono(time: &aws_smithy_types::DateTime) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(time.secs(), time.subsec_nanos()).unwrap_or_default()
 }
