@@ -19,6 +19,7 @@ const THROTTLING_CODES: &[&str] = &[
 ];
 
 /// A "not found" answer as `None`: for reads of what may not exist, and deletes of what may be gone already.
+#[cfg(any(feature = "publisher", feature = "provisioner", feature = "sweeper"))]
 pub(crate) fn not_found_as_none<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     match result {
         Ok(value) => Ok(Some(value)),

@@ -10,6 +10,7 @@ pub mod custom_resource;
 mod error;
 pub use call_counter::CallCounter;
 pub use error::classify;
+#[cfg(any(feature = "publisher", feature = "provisioner", feature = "sweeper"))]
 pub(crate) use error::not_found_as_none;
 
 #[cfg(feature = "provisioner")]
