@@ -182,7 +182,10 @@ pub trait AuditLog: Send + Sync {
                     continue;
                 }
                 if let Some(first) = versions.first() {
-                    records.push(parse_record(&versions.key, &self.read_version(&versions.key, &first.version_id).await?)?);
+                    records.push(parse_record(
+                        &versions.key,
+                        &self.read_version(&versions.key, &first.version_id).await?,
+                    )?);
                 }
             }
             records.sort_by_key(|r| r.recorded_at);
@@ -216,9 +219,8 @@ pub trait AuditLog: Send + Sync {
 
 /// A stored body as a record; one that is not is an `Invalid` error naming the key.
 fn parse_record(key: &str, body: &[u8]) -> AwsResult<AuditRecord> {
-    serde_json::from_slice(body).map_err(|e| {
-        AwsError::new("GetObject", ErrorKind::Invalid, None, format!("{key} is not an audit record: {e}"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| AwsError::new("GetObject", ErrorKind::Invalid, None, format!("{key} is not an audit record: {e}")))
 }
 
 /// Heartbeats in the assets bucket, read in bulk: a page lists up to 1,000.

@@ -98,7 +98,11 @@ impl AuditRecord {
     /// The history prefixes (`notebooks/<n>/`, `owners/<o>/`, …) this record is written under: [`Self::keys`]
     /// without the name.
     pub fn history_prefixes(&self) -> Vec<String> {
-        self.keys().iter().map(|key| key.rsplit_once('/').map_or("", |(prefix, _)| prefix)).map(|p| format!("{p}/")).collect()
+        self.keys()
+            .iter()
+            .map(|key| key.rsplit_once('/').map_or("", |(prefix, _)| prefix))
+            .map(|p| format!("{p}/"))
+            .collect()
     }
 
     /// One line for people: time, action, notebook, actor, reason.

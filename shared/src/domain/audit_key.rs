@@ -70,8 +70,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn at() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 23, 9, 30, 0).single().expect("valid time")
-            + chrono::Duration::milliseconds(250)
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 30, 0).single().expect("valid time") + chrono::Duration::milliseconds(250)
     }
 
     #[test]

@@ -42,7 +42,10 @@ pub fn incomplete_deactivations(records: &[AuditRecord], marked: bool) -> Vec<In
         } else if record.action == OWNER_DEACTIVATION_COMPLETED {
             let named = record.detail.get("notebooks").and_then(|v| v.as_array()).cloned().unwrap_or_default();
             let steps = requests.entry(request_id).or_default();
-            steps.completed.get_or_insert_with(BTreeSet::new).extend(named.iter().filter_map(|n| n.as_str()).map(str::to_owned));
+            steps
+                .completed
+                .get_or_insert_with(BTreeSet::new)
+                .extend(named.iter().filter_map(|n| n.as_str()).map(str::to_owned));
         }
     }
     let mut incomplete = Vec::new();
@@ -86,7 +89,12 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use serde_json::json;
 
-    fn record(action: &str, request_id: Option<&str>, notebook: Option<&str>, detail: serde_json::Value) -> AuditRecord {
+    fn record(
+        action: &str,
+        request_id: Option<&str>,
+        notebook: Option<&str>,
+        detail: serde_json::Value,
+    ) -> AuditRecord {
         AuditRecord {
             recorded_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().expect("valid time"),
             action: action.into(),
@@ -164,6 +172,10 @@ mod tests {
         let found = incomplete_deactivations(&records, true);
         assert_eq!(found.iter().map(|f| f.request_id.as_str()).collect::<Vec<_>>(), ["d2"]);
         let only_single_steps = [record("Notebook Provisioned", Some("p1"), Some("a"), json!({}))];
-        assert_eq!(incomplete_deactivations(&only_single_steps, false), Vec::<IncompleteRequest>::new(), "no deactivation, no marker needed");
+        assert_eq!(
+            incomplete_deactivations(&only_single_steps, false),
+            Vec::<IncompleteRequest>::new(),
+            "no deactivation, no marker needed"
+        );
     }
 }

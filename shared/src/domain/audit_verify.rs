@@ -137,11 +137,8 @@ fn has_deactivation<'a>(mut records: impl Iterator<Item = &'a AuditRecord>) -> b
 pub fn listings_needed(prefix: &str, stored: &[StoredKey]) -> BTreeSet<String> {
     let mut ignored = Vec::new();
     let checked: Vec<_> = stored.iter().filter_map(|s| check(prefix, s, &mut ignored)).collect();
-    let mut needed: BTreeSet<String> = checked
-        .iter()
-        .flat_map(|c| c.record.history_prefixes())
-        .filter(|p| p != prefix)
-        .collect();
+    let mut needed: BTreeSet<String> =
+        checked.iter().flat_map(|c| c.record.history_prefixes()).filter(|p| p != prefix).collect();
     if let Some(owner) = owner_of(prefix).filter(|_| has_deactivation(checked.iter().map(|c| &c.record))) {
         needed.insert(deactivation_marker_key(owner));
     }
@@ -185,10 +182,11 @@ pub fn verify(prefix: &str, stored: &[StoredKey], elsewhere: &BTreeSet<String>) 
     }
     if let Some(owner) = owner_of(prefix) {
         let marked = elsewhere.contains(&deactivation_marker_key(owner));
-        findings.extend(incomplete_deactivations(&records, marked).into_iter().map(|i| Finding::IncompleteRequest {
-            request_id: i.request_id,
-            missing: i.missing,
-        }));
+        findings.extend(
+            incomplete_deactivations(&records, marked)
+                .into_iter()
+                .map(|i| Finding::IncompleteRequest { request_id: i.request_id, missing: i.missing }),
+        );
     }
     Verification { records: records.len(), findings }
 }
@@ -282,7 +280,12 @@ mod tests {
         let found = verify(NOTEBOOK, &[odd, deeper], &BTreeSet::new());
         assert_eq!(found.records, 0);
         let lines: Vec<_> = found.findings.iter().map(Finding::to_string).collect();
-        assert!(lines[0].starts_with("outside the key layout: notebooks/alice-nb/notes.json: not <time>_<action>_<12 hex>.json"), "{lines:?}");
+        assert!(
+            lines[0].starts_with(
+                "outside the key layout: notebooks/alice-nb/notes.json: not <time>_<action>_<12 hex>.json"
+            ),
+            "{lines:?}"
+        );
         assert!(lines[1].ends_with("not directly under notebooks/alice-nb/"), "{lines:?}");
     }
 
@@ -298,7 +301,10 @@ mod tests {
         marker_only.first_body = None;
         let found = verify(NOTEBOOK, &[junk, marker_only], &BTreeSet::new()).findings;
         assert!(matches!(&found[0], Finding::NotARecord { problem, .. } if problem.contains("expected")), "{found:?}");
-        assert!(matches!(&found[1], Finding::NotARecord { problem, .. } if problem == "only a delete marker"), "{found:?}");
+        assert!(
+            matches!(&found[1], Finding::NotARecord { problem, .. } if problem == "only a delete marker"),
+            "{found:?}"
+        );
         assert_eq!(found.len(), 2, "no other finding: the hash of the junk body matches its name");
     }
 
@@ -318,7 +324,9 @@ mod tests {
                 hashed: body_hash(&edited.body()),
             }]
         );
-        assert!(found[0].to_string().starts_with("hash mismatch: notebooks/alice-nb/20261123T090000.000Z_notebook-provisioned_"));
+        assert!(found[0]
+            .to_string()
+            .starts_with("hash mismatch: notebooks/alice-nb/20261123T090000.000Z_notebook-provisioned_"));
     }
 
     #[test]
@@ -337,13 +345,14 @@ mod tests {
             }
         };
         let stored = [under_original_name(&other_action), under_original_name(&other_time)];
-        let copies: BTreeSet<String> =
-            stored.iter().map(|s| s.versions.key.replace(NOTEBOOK, OWNER)).collect();
+        let copies: BTreeSet<String> = stored.iter().map(|s| s.versions.key.replace(NOTEBOOK, OWNER)).collect();
         let found = verify(NOTEBOOK, &stored, &copies).findings;
         let parts: Vec<_> = found
             .iter()
             .map(|f| match f {
-                Finding::DisagreesWithKey { part, in_key, in_record, .. } => (*part, in_key.as_str(), in_record.as_str()),
+                Finding::DisagreesWithKey { part, in_key, in_record, .. } => {
+                    (*part, in_key.as_str(), in_record.as_str())
+                }
                 other => panic!("unexpected {other}"),
             })
             .collect();

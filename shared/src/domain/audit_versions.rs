@@ -122,7 +122,8 @@ pub(crate) mod tests {
 
     #[test]
     fn versions_of_the_same_time_keep_the_reverse_of_their_listing_order() {
-        let grouped = group_versions([("k".to_owned(), version("new", 1, false)), ("k".to_owned(), version("old", 1, false))]);
+        let grouped =
+            group_versions([("k".to_owned(), version("new", 1, false)), ("k".to_owned(), version("old", 1, false))]);
         assert_eq!(grouped[0].first().map(|v| v.version_id.as_str()), Some("old"));
     }
 

@@ -55,7 +55,8 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         }
 
         // The owner's folders, from the provisioning records alone (listing filters by the key's action).
-        let records = self.audit.records_of(&owner_history_prefix(&request.deactivated_owner), NOTEBOOK_PROVISIONED).await?;
+        let records =
+            self.audit.records_of(&owner_history_prefix(&request.deactivated_owner), NOTEBOOK_PROVISIONED).await?;
         let grant = match custodian_grant(request, &self.config.limits, &recorded_data(&records), now) {
             Ok(grant) => grant,
             Err(rejection) => return reject(rejection),

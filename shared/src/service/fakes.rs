@@ -259,9 +259,12 @@ impl AuditLog for FakeAws {
         self.call("PutAuditRecord")?;
         let mut state = self.state();
         match state.audit.get(key) {
-            Some(existing) if existing != record => {
-                Err(AwsError::new("PutAuditRecord", ErrorKind::AlreadyExists, None, format!("{key} holds another record")))
-            }
+            Some(existing) if existing != record => Err(AwsError::new(
+                "PutAuditRecord",
+                ErrorKind::AlreadyExists,
+                None,
+                format!("{key} holds another record"),
+            )),
             Some(_) => Ok(()),
             None => {
                 state.audit.insert(key.to_owned(), record.clone());

@@ -57,7 +57,9 @@ pub fn parse(args: &[String], var: impl Fn(&str) -> Option<String>) -> Result<Ar
 /// Prints or verifies the history; returns the exit status: 0 when printed or verified without finding.
 pub async fn run(audit: &impl AuditLog, args: &Args, out: &mut impl Write, err: &mut impl Write) -> u8 {
     let location = format!("s3://{}/{}", args.bucket, args.prefix);
-    let written = if args.verify { verify(audit, &location, args, out, err).await } else {
+    let written = if args.verify {
+        verify(audit, &location, args, out, err).await
+    } else {
         print(audit, &location, args, out, err).await
     };
     written.unwrap_or_else(|e| {
@@ -145,10 +147,17 @@ mod tests {
         let parsed = parse(&args("--bucket b --owner alice --verify"), none).expect("parses");
         assert_eq!(parsed, Args { bucket: "b".into(), prefix: "owners/alice/".into(), json: false, verify: true });
         let from_env = parse(&args("--notebook nb --json"), |_| Some("env-bucket".into())).expect("parses");
-        assert_eq!((from_env.bucket.as_str(), from_env.prefix.as_str(), from_env.json), ("env-bucket", "notebooks/nb/", true));
-        for bad in ["--owner alice", "--bucket b", "--bucket b --owner a --notebook n", "--bucket b --owner a/../b",
-            "--bucket b --owner a --json --verify"]
-        {
+        assert_eq!(
+            (from_env.bucket.as_str(), from_env.prefix.as_str(), from_env.json),
+            ("env-bucket", "notebooks/nb/", true)
+        );
+        for bad in [
+            "--owner alice",
+            "--bucket b",
+            "--bucket b --owner a --notebook n",
+            "--bucket b --owner a/../b",
+            "--bucket b --owner a --json --verify",
+        ] {
             assert!(parse(&args(bad), none).is_err(), "{bad}");
         }
     }
