@@ -6,7 +6,7 @@ use std::future::Future;
 
 use crate::domain::audit::{action_of_key, deactivation_marker_key, slug, AuditRecord};
 use crate::domain::audit_verify::{self, listings_needed, Verification};
-use crate::domain::audit_versions::{History, KeyVersions, StoredKey};
+use crate::domain::audit_versions::{History, KeyVersions, ObjectVersion, StoredKey};
 use crate::domain::heartbeat::HeartbeatIndex;
 use crate::domain::isolation::Route;
 use crate::domain::lifecycle::LifecycleConfig;
@@ -122,7 +122,7 @@ pub trait AuditLog: Send + Sync {
             let Some(versions) = self.versions(key).await?.into_iter().find(|k| k.key == key) else {
                 return Ok(None);
             };
-            let Some(first) = versions.first() else { return Ok(None) };
+            let Some(first) = first_version(&versions) else { return Ok(None) };
             parse_record(key, &self.read_version(key, &first.version_id).await?).map(Some)
         }
     }
@@ -181,7 +181,7 @@ pub trait AuditLog: Send + Sync {
                 if action_of_key(&versions.key) != Some(action.as_str()) {
                     continue;
                 }
-                if let Some(first) = versions.first() {
+                if let Some(first) = first_version(&versions) {
                     records.push(parse_record(
                         &versions.key,
                         &self.read_version(&versions.key, &first.version_id).await?,
@@ -203,7 +203,8 @@ pub trait AuditLog: Send + Sync {
         async move {
             let action = slug(action);
             for versions in self.versions(prefix).await? {
-                let Some(first) = versions.first().filter(|_| action_of_key(&versions.key) == Some(action.as_str()))
+                let Some(first) =
+                    first_version(&versions).filter(|_| action_of_key(&versions.key) == Some(action.as_str()))
                 else {
                     continue;
                 };
@@ -215,6 +216,14 @@ pub trait AuditLog: Send + Sync {
             Ok(None)
         }
     }
+}
+
+/// The version a reader takes; a rewritten key is logged (the history and `--verify` report it).
+fn first_version(versions: &KeyVersions) -> Option<&ObjectVersion> {
+    if versions.rewritten() {
+        tracing::warn!(key = %versions.key, versions = versions.versions.len(), "audit key rewritten; its first version is read");
+    }
+    versions.first()
 }
 
 /// A stored body as a record; one that is not is an `Invalid` error naming the key.
