@@ -221,7 +221,8 @@ pub trait AuditLog: Send + Sync {
 /// The version a reader takes; a rewritten key is logged (the history and `--verify` report it).
 fn first_version(versions: &KeyVersions) -> Option<&ObjectVersion> {
     if versions.rewritten() {
-        tracing::warn!(key = %versions.key, versions = versions.versions.len(), "audit key rewritten; its first version is read");
+        let count = versions.versions.len();
+        tracing::warn!(key = %versions.key, versions = count, "audit key rewritten; its first version is read");
     }
     versions.first()
 }
