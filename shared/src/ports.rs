@@ -1,17 +1,19 @@
 //! The narrow ports the services call, returning the project's own types. Implemented once over the AWS
 //! SDK in [`crate::aws`]; unit tests implement them in memory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 
 use crate::domain::audit::{action_of_key, deactivation_marker_key, slug, AuditRecord};
+use crate::domain::audit_verify::{self, listings_needed, Verification};
+use crate::domain::audit_versions::{History, KeyVersions, ObjectVersion, StoredKey};
 use crate::domain::heartbeat::HeartbeatIndex;
 use crate::domain::isolation::{Route, SecurityGroupEgress};
 use crate::domain::lifecycle::LifecycleConfig;
 use crate::domain::notebook::{ListedNotebook, NotebookRecord, NotebookSpec, RoleRecord, RoleSpec};
 use crate::domain::outcome::OutcomeEvent;
 use crate::domain::policy::PolicyDocument;
-use crate::error::AwsError;
+use crate::error::{AwsError, ErrorKind};
 
 pub type AwsResult<T> = Result<T, AwsError>;
 
@@ -93,13 +95,19 @@ pub trait Fleet: Send + Sync {
     fn revoke_role(&self, role_name: &str) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
-/// The audit trail in the audit bucket (object lock: a record, once written, cannot be changed or deleted).
+/// The audit trail in the audit bucket: versioned, object lock on, and written only where no key exists, so a
+/// record is the first version of its key. Readers take that first version, never the newest.
 pub trait AuditLog: Send + Sync {
+    /// Writes the record under the key only if the key does not exist. A key that holds this very record
+    /// already is success (a retried write); a key that holds anything else is an
+    /// [`crate::error::ErrorKind::AlreadyExists`] error naming the key (a collision, or tampering), not
+    /// retryable. A key is never overwritten.
     fn write(&self, key: &str, record: &AuditRecord) -> impl Future<Output = AwsResult<()>> + Send;
-    /// Keys under the prefix, in key order (which is time order within one history).
-    fn list(&self, prefix: &str) -> impl Future<Output = AwsResult<Vec<String>>> + Send;
-    /// The record at the key; `None` when there is none.
-    fn read(&self, key: &str) -> impl Future<Output = AwsResult<Option<AuditRecord>>> + Send;
+    /// Every key under the prefix with its versions (oldest first), in key order: one listing page per 1,000
+    /// versions, never a call per key.
+    fn versions(&self, prefix: &str) -> impl Future<Output = AwsResult<Vec<KeyVersions>>> + Send;
+    /// The stored body of one version of a key.
+    fn read_version(&self, key: &str, version_id: &str) -> impl Future<Output = AwsResult<Vec<u8>>> + Send;
 
     /// Writes the record under each of its keys.
     fn append(&self, record: &AuditRecord) -> impl Future<Output = AwsResult<()>> + Send {
@@ -111,29 +119,85 @@ pub trait AuditLog: Send + Sync {
         }
     }
 
-    /// Every record under the prefix, oldest first.
-    fn history(&self, prefix: &str) -> impl Future<Output = AwsResult<Vec<AuditRecord>>> + Send {
+    /// The record at the key as first written (its first version); `None` when there is none. One listing
+    /// of the key's versions, one read of the first.
+    fn read(&self, key: &str) -> impl Future<Output = AwsResult<Option<AuditRecord>>> + Send {
         async move {
+            let Some(versions) = self.versions(key).await?.into_iter().find(|k| k.key == key) else {
+                return Ok(None);
+            };
+            let Some(first) = first_version(&versions) else { return Ok(None) };
+            parse_record(key, &self.read_version(key, &first.version_id).await?).map(Some)
+        }
+    }
+
+    /// Every key under the prefix with its versions and the body of its first version.
+    fn stored(&self, prefix: &str) -> impl Future<Output = AwsResult<Vec<StoredKey>>> + Send {
+        async move {
+            let mut stored = Vec::new();
+            for versions in self.versions(prefix).await? {
+                let first_body = match versions.first() {
+                    Some(first) => Some(self.read_version(&versions.key, &first.version_id).await?),
+                    None => None,
+                };
+                stored.push(StoredKey { versions, first_body });
+            }
+            Ok(stored)
+        }
+    }
+
+    /// The history under the prefix: its records (first versions) oldest first, and the keys that were
+    /// rewritten or do not hold a record.
+    fn history(&self, prefix: &str) -> impl Future<Output = AwsResult<History>> + Send {
+        async move { Ok(History::of(&self.stored(prefix).await?)) }
+    }
+
+    /// Verifies the history under the prefix (see [`crate::domain::audit_verify`]): reads it as stored, then
+    /// lists each other history its records are copied to (one listing each).
+    fn verify(&self, prefix: &str) -> impl Future<Output = AwsResult<Verification>> + Send {
+        async move {
+            let stored = self.stored(prefix).await?;
+            let mut elsewhere = BTreeSet::new();
+            for other in listings_needed(prefix, &stored) {
+                elsewhere.extend(self.versions(&other).await?.into_iter().map(|k| k.key));
+            }
+            Ok(audit_verify::verify(prefix, &stored, &elsewhere))
+        }
+    }
+
+    /// Listed, not read: S3 answers a read of a missing key with 403 unless the caller may list the whole
+    /// bucket, and the functions may list only the audit prefixes. Every version counts: a delete marker
+    /// written over the marker does not make the owner active again.
+    fn is_deactivated(&self, owner: &str) -> impl Future<Output = AwsResult<bool>> + Send {
+        async move {
+            let marker = deactivation_marker_key(owner);
+            Ok(self.versions(&marker).await?.iter().any(|k| k.key == marker && k.first().is_some()))
+        }
+    }
+
+    /// The records of `action` (a detail-type) under the prefix, oldest first: the key names the action, so
+    /// only matching keys are read.
+    fn records_of(&self, prefix: &str, action: &str) -> impl Future<Output = AwsResult<Vec<AuditRecord>>> + Send {
+        async move {
+            let action = slug(action);
             let mut records = Vec::new();
-            for key in self.list(prefix).await? {
-                records.extend(self.read(&key).await?);
+            for versions in self.versions(prefix).await? {
+                if action_of_key(&versions.key) != Some(action.as_str()) {
+                    continue;
+                }
+                if let Some(first) = first_version(&versions) {
+                    records.push(parse_record(
+                        &versions.key,
+                        &self.read_version(&versions.key, &first.version_id).await?,
+                    )?);
+                }
             }
             records.sort_by_key(|r| r.recorded_at);
             Ok(records)
         }
     }
 
-    /// Listed, not read: S3 answers a read of a missing key with 403 unless the caller may list the whole
-    /// bucket, and the functions may list only the audit prefixes.
-    fn is_deactivated(&self, owner: &str) -> impl Future<Output = AwsResult<bool>> + Send {
-        async move {
-            let marker = deactivation_marker_key(owner);
-            Ok(self.list(&marker).await?.contains(&marker))
-        }
-    }
-
-    /// The record of `action` (a detail-type) that answered `request_id` under the prefix, if there is one:
-    /// the key names the action, so only matching keys are read.
+    /// The record of `action` (a detail-type) that answered `request_id` under the prefix, if there is one.
     fn earlier_record(
         &self,
         prefix: &str,
@@ -142,19 +206,35 @@ pub trait AuditLog: Send + Sync {
     ) -> impl Future<Output = AwsResult<Option<AuditRecord>>> + Send {
         async move {
             let action = slug(action);
-            for key in self.list(prefix).await? {
-                if action_of_key(&key) != Some(action.as_str()) {
+            for versions in self.versions(prefix).await? {
+                let Some(first) =
+                    first_version(&versions).filter(|_| action_of_key(&versions.key) == Some(action.as_str()))
+                else {
                     continue;
-                }
-                if let Some(record) = self.read(&key).await? {
-                    if record.request_id.as_deref() == Some(request_id) {
-                        return Ok(Some(record));
-                    }
+                };
+                let record = parse_record(&versions.key, &self.read_version(&versions.key, &first.version_id).await?)?;
+                if record.request_id.as_deref() == Some(request_id) {
+                    return Ok(Some(record));
                 }
             }
             Ok(None)
         }
     }
+}
+
+/// The version a reader takes; a rewritten key is logged (the history and `--verify` report it).
+fn first_version(versions: &KeyVersions) -> Option<&ObjectVersion> {
+    if versions.rewritten() {
+        let count = versions.versions.len();
+        tracing::warn!(key = %versions.key, versions = count, "audit key rewritten; its first version is read");
+    }
+    versions.first()
+}
+
+/// A stored body as a record; one that is not is an `Invalid` error naming the key.
+fn parse_record(key: &str, body: &[u8]) -> AwsResult<AuditRecord> {
+    serde_json::from_slice(body)
+        .map_err(|e| AwsError::new("GetObject", ErrorKind::Invalid, None, format!("{key} is not an audit record: {e}")))
 }
 
 /// Heartbeats in the assets bucket, read in bulk: a page lists up to 1,000.

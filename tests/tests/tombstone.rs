@@ -118,7 +118,7 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
     assert_eq!(after_second, after_first, "the second deactivation changed nothing");
     let calls = platform.calls.snapshot();
     let reads_and_records =
-        ["GetResources", "DescribeNotebookInstance", "GetRolePolicy", "ListObjectsV2", "PutObject", "PutEvents"];
+        ["GetResources", "DescribeNotebookInstance", "GetRolePolicy", "ListObjectVersions", "PutObject", "PutEvents"];
     let operation = |call: &str| call.rsplit('.').next().unwrap_or_default().to_owned();
     assert!(calls.keys().all(|c| reads_and_records.contains(&operation(c).as_str())), "only reads: {calls:?}");
 
@@ -132,13 +132,13 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
     assert_eq!(platform.notebook_state("alice-one").await?.0, "Stopped");
 
     // The owner's history is one prefix listing: provisioned, locked twice (two runs), the two summaries.
-    let history = audit(&platform).history(&owner_history_prefix("alice")).await?;
+    let history = audit(&platform).history(&owner_history_prefix("alice")).await?.records;
     let actions: Vec<_> = history.iter().map(|r| r.action.as_str()).collect();
     assert_eq!(actions.iter().filter(|a| **a == NOTEBOOK_PROVISIONED).count(), 2, "{actions:?}");
     assert_eq!(actions.iter().filter(|a| **a == NOTEBOOK_LOCKED).count(), 4, "{actions:?}");
     assert_eq!(actions.iter().filter(|a| **a == OWNER_DEACTIVATION_COMPLETED).count(), 2, "{actions:?}");
     assert!(history.iter().filter(|r| r.action == NOTEBOOK_LOCKED).all(|r| r.actor == "hr-system"));
-    let notebook_history = audit(&platform).history(&notebook_history_prefix("alice-one")).await?;
+    let notebook_history = audit(&platform).history(&notebook_history_prefix("alice-one")).await?.records;
     assert_eq!(notebook_history.last().map(|r| r.action.as_str()), Some(NOTEBOOK_REQUEST_REJECTED));
     Ok(())
 }
@@ -292,7 +292,7 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     assert!(again.revoked.is_empty(), "revoked once: {again:?}");
 
     let sweeper_audit = S3AuditLog::new(s3_client(&sweeper_sdk), AUDIT_BUCKET);
-    let history = sweeper_audit.history(&notebook_history_prefix("carol-custody")).await?;
+    let history = sweeper_audit.history(&notebook_history_prefix("carol-custody")).await?.records;
     let actions: Vec<_> = history.iter().map(|r| r.action.as_str()).collect();
     assert!(actions.contains(&CUSTODIAN_ACCESS_GRANTED) && actions.contains(&CUSTODIAN_ACCESS_EXPIRED), "{actions:?}");
     Ok(())

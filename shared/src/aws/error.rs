@@ -19,6 +19,7 @@ const THROTTLING_CODES: &[&str] = &[
 ];
 
 /// A "not found" answer as `None`: for reads of what may not exist, and deletes of what may be gone already.
+#[cfg(any(feature = "publisher", feature = "provisioner", feature = "sweeper"))]
 pub(crate) fn not_found_as_none<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     match result {
         Ok(value) => Ok(Some(value)),
@@ -27,12 +28,15 @@ pub(crate) fn not_found_as_none<T>(result: Result<T, AwsError>) -> Result<Option
     }
 }
 
-/// S3's codes for a missing object (a HEAD answers a bare 404) and a refusal.
+/// S3's codes for a missing object (a HEAD answers a bare 404), a refusal, a conditional write to a key
+/// that exists (`If-None-Match: *`, 412) and one that raced another write to the same key (409, retryable).
 #[cfg(any(feature = "publisher", feature = "audit"))]
 pub(crate) fn s3_codes(code: &str, _message: &str) -> Option<ErrorKind> {
     match code {
         "NoSuchKey" | "NotFound" | "404" => Some(ErrorKind::NotFound),
         "AccessDenied" => Some(ErrorKind::AccessDenied),
+        "PreconditionFailed" => Some(ErrorKind::AlreadyExists),
+        "ConditionalRequestConflict" => Some(ErrorKind::Transient),
         _ => None,
     }
 }

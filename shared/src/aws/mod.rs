@@ -10,6 +10,7 @@ pub mod custom_resource;
 mod error;
 pub use call_counter::CallCounter;
 pub use error::classify;
+#[cfg(any(feature = "publisher", feature = "provisioner", feature = "sweeper"))]
 pub(crate) use error::not_found_as_none;
 
 #[cfg(feature = "provisioner")]
@@ -42,7 +43,7 @@ mod sweeper;
 pub use sweeper::AwsSweeper;
 
 /// SDK timestamps as chrono's.
-#[cfg(feature = "sweeper")]
+#[cfg(any(feature = "sweeper", feature = "audit"))]
 pub(crate) fn to_chrono(time: &aws_smithy_types::DateTime) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(time.secs(), time.subsec_nanos()).unwrap_or_default()
 }

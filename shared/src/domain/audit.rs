@@ -7,9 +7,9 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::names::{hex, validate_notebook_name};
+use super::audit_key::record_name;
+use super::names::validate_notebook_name;
 use super::outcome::OutcomeEvent;
 use super::validation::{validate_principal, validate_request_id};
 
@@ -70,13 +70,7 @@ impl AuditRecord {
         let notebook = self.notebook_name.as_deref().filter(|n| validate_notebook_name(n).is_ok());
         let owner = self.owner.as_deref().filter(|o| validate_principal(o).is_ok());
         let request = self.request_id.as_deref().filter(|r| validate_request_id(r).is_ok());
-        let body = serde_json::to_vec(self).unwrap_or_default();
-        let name = format!(
-            "{}_{}_{}.json",
-            self.recorded_at.format("%Y%m%dT%H%M%S%.3fZ"),
-            slug(&self.action),
-            &hex(&Sha256::digest(&body))[..12]
-        );
+        let name = record_name(self.recorded_at, &slug(&self.action), &self.body());
         let mut keys = Vec::new();
         if let Some(notebook) = notebook {
             keys.push(format!("{}{name}", notebook_history_prefix(notebook)));
@@ -93,6 +87,22 @@ impl AuditRecord {
             keys.push(format!("{REQUESTS_PREFIX}{}/{name}", request.unwrap_or("unidentified")));
         }
         keys
+    }
+
+    /// The bytes stored under each key, and hashed into the key's name. Serialising a record cannot fail (its
+    /// maps have string keys).
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The history prefixes (`notebooks/<n>/`, `owners/<o>/`, …) this record is written under: [`Self::keys`]
+    /// without the name.
+    pub fn history_prefixes(&self) -> Vec<String> {
+        self.keys()
+            .iter()
+            .map(|key| key.rsplit_once('/').map_or("", |(prefix, _)| prefix))
+            .map(|p| format!("{p}/"))
+            .collect()
     }
 
     /// One line for people: time, action, notebook, actor, reason.

@@ -2,6 +2,10 @@
 
 pub mod assets;
 pub mod audit;
+pub mod audit_key;
+pub mod audit_steps;
+pub mod audit_verify;
+pub mod audit_versions;
 pub mod bucket;
 pub mod custody;
 pub mod entitlements;

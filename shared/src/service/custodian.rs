@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{rejected, Provisioner};
-use crate::domain::audit::{action_of_key, notebook_history_prefix, owner_history_prefix, slug};
+use crate::domain::audit::{notebook_history_prefix, owner_history_prefix};
 use crate::domain::custody::{check_custodian_request, custodian_grant, recorded_data};
 use crate::domain::outcome::{CustodianGranted, OutcomeEvent, CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_PROVISIONED};
 use crate::domain::request::{CustodianAccessRequested, CUSTODIAN_ACCESS_REQUESTED};
@@ -55,13 +55,8 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         }
 
         // The owner's folders, from the provisioning records alone (listing filters by the key's action).
-        let provisioned = slug(NOTEBOOK_PROVISIONED);
-        let mut records = Vec::new();
-        for key in self.audit.list(&owner_history_prefix(&request.deactivated_owner)).await? {
-            if action_of_key(&key) == Some(provisioned.as_str()) {
-                records.extend(self.audit.read(&key).await?);
-            }
-        }
+        let records =
+            self.audit.records_of(&owner_history_prefix(&request.deactivated_owner), NOTEBOOK_PROVISIONED).await?;
         let grant = match custodian_grant(request, &self.config.limits, &recorded_data(&records), now) {
             Ok(grant) => grant,
             Err(rejection) => return reject(rejection),

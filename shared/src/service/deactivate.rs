@@ -12,7 +12,7 @@ use crate::domain::names::notebook_name_of;
 use crate::domain::outcome::{Locked, OutcomeEvent, OwnerDeactivationCompleted};
 use crate::domain::request::{OwnerDeactivated, OWNER_DEACTIVATED};
 use crate::domain::validation::validate_owner_deactivated;
-use crate::error::ServiceError;
+use crate::error::{ErrorKind, ServiceError};
 use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
 
 impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, R, S, E, A> {
@@ -34,7 +34,15 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
                 detail: serde_json::to_value(request).unwrap_or_default(),
             };
             let marker = AuditRecord::of_event(&asked, super::PROVISIONER, Some(&request.requested_by), now);
-            self.audit.write(&deactivation_marker_key(&request.owner), &marker).await.map_err(ServiceError::Audit)?;
+            match self.audit.write(&deactivation_marker_key(&request.owner), &marker).await {
+                Ok(()) => {}
+                // A concurrent delivery (or another deactivation request) marked the owner first: the marker
+                // is written once, and whichever request wrote it, the owner is deactivated.
+                Err(error) if error.is(ErrorKind::AlreadyExists) => {
+                    tracing::info!(owner = %request.owner, "the owner was marked deactivated by another request");
+                }
+                Err(error) => return Err(ServiceError::Audit(error)),
+            }
         }
 
         let mut notices = Vec::new();

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::audit::AuditRecord;
+use crate::domain::audit_versions::{KeyVersions, ObjectVersion};
 use crate::domain::isolation::{EgressDestination, EgressRule, Route, RouteTarget, SecurityGroupEgress};
 use crate::domain::lifecycle::LifecycleConfig;
 use crate::domain::notebook::{NotebookRecord, NotebookSpec, NotebookStatus, RoleRecord, RoleSpec};
@@ -29,6 +30,8 @@ pub(crate) struct State {
     pub stale_status: HashMap<String, NotebookStatus>,
     /// The audit bucket: key → record.
     pub audit: BTreeMap<String, AuditRecord>,
+    /// Audit keys a listing does not show (written by a racing request just after the listing).
+    pub unlisted: std::collections::BTreeSet<String>,
     pub calls: Vec<&'static str>,
     /// Operation → errors to return on its next calls, in order.
     pub failures: HashMap<&'static str, Vec<ErrorKind>>,
@@ -90,7 +93,7 @@ impl FakeAws {
             "GetResources",
             "PutEvents",
             "PutAuditRecord",
-            "ListAuditRecords",
+            "ListAuditVersions",
             "GetAuditRecord",
         ];
         self.state().calls.iter().copied().filter(|c| !reads.contains(c)).collect()
@@ -277,20 +280,51 @@ impl Notebooks for FakeAws {
 }
 
 impl AuditLog for FakeAws {
+    /// As S3 with `If-None-Match: *`: a key is written once; the same record again is success.
     async fn write(&self, key: &str, record: &AuditRecord) -> AwsResult<()> {
         self.call("PutAuditRecord")?;
-        self.state().audit.insert(key.to_owned(), record.clone());
-        Ok(())
+        let mut state = self.state();
+        match state.audit.get(key) {
+            Some(existing) if existing != record => Err(AwsError::new(
+                "PutAuditRecord",
+                ErrorKind::AlreadyExists,
+                None,
+                format!("{key} holds another record"),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                state.audit.insert(key.to_owned(), record.clone());
+                Ok(())
+            }
+        }
     }
 
-    async fn list(&self, prefix: &str) -> AwsResult<Vec<String>> {
-        self.call("ListAuditRecords")?;
-        Ok(self.state().audit.keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+    /// One version per key: the fake never rewrites.
+    async fn versions(&self, prefix: &str) -> AwsResult<Vec<KeyVersions>> {
+        self.call("ListAuditVersions")?;
+        let state = self.state();
+        Ok(state
+            .audit
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix) && !state.unlisted.contains(*k))
+            .map(|(key, record)| KeyVersions {
+                key: key.clone(),
+                versions: vec![ObjectVersion {
+                    version_id: "v1".into(),
+                    written_at: record.recorded_at,
+                    delete_marker: false,
+                }],
+            })
+            .collect())
     }
 
-    async fn read(&self, key: &str) -> AwsResult<Option<AuditRecord>> {
+    async fn read_version(&self, key: &str, _version_id: &str) -> AwsResult<Vec<u8>> {
         self.call("GetAuditRecord")?;
-        Ok(self.state().audit.get(key).cloned())
+        self.state()
+            .audit
+            .get(key)
+            .map(AuditRecord::body)
+            .ok_or_else(|| AwsError::new("GetAuditRecord", ErrorKind::NotFound, None, format!("no {key}")))
     }
 }
 

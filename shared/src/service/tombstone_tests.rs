@@ -201,3 +201,69 @@ async fn decommission_keeps_the_notebook_unless_deletion_is_confirmed() {
     let replay = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await.expect("handled");
     assert_eq!(replay, deleted, "a redelivery answers what the first delivery did");
 }
+
+#[tokio::test]
+async fn the_trail_a_deactivation_writes_verifies_clean_and_a_lost_summary_is_an_incomplete_request() {
+    use crate::domain::audit::{notebook_history_prefix, owner_history_prefix};
+    use crate::domain::audit_verify::Finding;
+    use crate::ports::AuditLog;
+
+    let fake = FakeAws::new();
+    let p = fleet(&fake).await;
+    p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    p.handle_at(OWNER_DEACTIVATED, &deactivate("d2", "alice"), now() + Duration::hours(1)).await.expect("handled");
+    for prefix in [owner_history_prefix("alice"), notebook_history_prefix("alice-one")] {
+        let verification = fake.verify(&prefix).await.expect("verified");
+        assert_eq!(verification.findings, Vec::<Finding>::new(), "{prefix}");
+    }
+    assert_eq!(fake.verify(&owner_history_prefix("alice")).await.expect("verified").records, 2 + 2 * 3);
+
+    // The summary of d1 is gone (as if its write had never happened): d1's locks are left incomplete.
+    let summary = fake
+        .state()
+        .audit
+        .keys()
+        .find(|k| k.starts_with("owners/alice/20261123T090000.000Z_owner-deactivation-completed_"))
+        .cloned()
+        .expect("d1's summary");
+    fake.state().audit.remove(&summary);
+    let findings = fake.verify(&owner_history_prefix("alice")).await.expect("verified").findings;
+    assert_eq!(
+        findings,
+        [Finding::IncompleteRequest {
+            request_id: "d1".into(),
+            missing: "Notebook Locked of alice-one, alice-two without Owner Deactivation Completed".into()
+        }]
+    );
+}
+
+#[tokio::test]
+async fn an_owner_marked_deactivated_by_a_racing_request_is_deactivated_and_the_marker_is_not_rewritten() {
+    use crate::domain::audit::{deactivation_marker_key, AuditRecord};
+    use crate::domain::outcome::OutcomeEvent;
+    use crate::ports::AuditLog;
+
+    let fake = FakeAws::new();
+    let p = fleet(&fake).await;
+    let theirs = AuditRecord::of_event(
+        &OutcomeEvent { detail_type: OWNER_DEACTIVATED, detail: deactivate("other", "alice") },
+        "provisioner",
+        Some("hr-system"),
+        now() - Duration::minutes(1),
+    );
+    let marker = deactivation_marker_key("alice");
+    fake.write(&marker, &theirs).await.expect("the first write of a key succeeds");
+    fake.write(&marker, &theirs).await.expect("the same record again is a retried write");
+    let mut other = theirs.clone();
+    other.actor = "someone-else".into();
+    let collision = fake.write(&marker, &other).await.expect_err("a different record is never written over one");
+    assert!(collision.is(crate::error::ErrorKind::AlreadyExists) && !collision.retryable());
+
+    // Another request marked alice just after this one listed her as not deactivated: its own marker write
+    // meets the other's marker, and it goes on.
+    fake.state().unlisted.insert(marker.clone());
+    let outcome = p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
+    assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
+    assert_eq!(fake.state().audit[&marker], theirs, "the marker was written once");
+}
