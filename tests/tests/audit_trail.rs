@@ -13,7 +13,7 @@ use fleet::domain::outcome::{NOTEBOOK_PROVISIONED, OWNER_DEACTIVATION_COMPLETED}
 use fleet::domain::request::{NOTEBOOK_REQUESTED, OWNER_DEACTIVATED};
 use fleet::error::ErrorKind;
 use fleet::ports::AuditLog;
-use integration_tests::platform::{s3_client, AUDIT_BUCKET};
+use integration_tests::platform::{s3_client, source_of, AUDIT_BUCKET};
 use integration_tests::{Emulator, Platform};
 use serde_json::json;
 
@@ -62,7 +62,7 @@ async fn a_record_is_written_once_read_as_first_written_and_a_rewrite_is_reporte
         "data_access": [{"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"}]
     });
     platform.calls.reset();
-    let outcome = provisioner.handle_at(NOTEBOOK_REQUESTED, &request, now()).await?;
+    let outcome = provisioner.handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &request, now()).await?;
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED, "{outcome:?}");
     let calls = platform.calls.snapshot();
     // Is the owner deactivated (one listing of the marker's versions), and the record under two histories.
@@ -70,7 +70,7 @@ async fn a_record_is_written_once_read_as_first_written_and_a_rewrite_is_reporte
         calls.iter().filter(|(op, _)| op.starts_with("S3.")).map(|(op, n)| (op.as_str(), *n)).collect();
     assert_eq!(s3_calls, BTreeMap::from([("S3.ListObjectVersions", 1), ("S3.PutObject", 2)]), "{calls:?}");
     let deactivate = json!({"request_id": "d1", "owner": "alice", "requested_by": "hr-system", "reason": "left"});
-    let outcome = provisioner.handle_at(OWNER_DEACTIVATED, &deactivate, now()).await?;
+    let outcome = provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &deactivate, now()).await?;
     assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
 
     let audit = S3AuditLog::new(s3_client(&platform.sdk), AUDIT_BUCKET);

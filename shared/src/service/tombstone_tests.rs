@@ -210,8 +210,8 @@ async fn the_trail_a_deactivation_writes_verifies_clean_and_a_lost_summary_is_an
 
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
-    p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
-    p.handle_at(OWNER_DEACTIVATED, &deactivate("d2", "alice"), now() + Duration::hours(1)).await.expect("handled");
+    p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d2", "alice"), now() + Duration::hours(1)).await.expect("handled");
     for prefix in [owner_history_prefix("alice"), notebook_history_prefix("alice-one")] {
         let verification = fake.verify(&prefix).await.expect("verified");
         assert_eq!(verification.findings, Vec::<Finding>::new(), "{prefix}");
@@ -262,7 +262,7 @@ async fn an_owner_marked_deactivated_by_a_racing_request_is_deactivated_and_the_
     // Another request marked alice just after this one listed her as not deactivated: its own marker write
     // meets the other's marker, and it goes on.
     fake.state().unlisted.insert(marker.clone());
-    let outcome = p.handle_at(OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    let outcome = p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
     assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
     assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
     assert_eq!(fake.state().audit[&marker], theirs, "the marker was written once");
