@@ -438,6 +438,8 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         let found: Vec<&str> =
             document["Statement"].as_array().context(output)?.iter().filter_map(|s| s["Sid"].as_str()).collect();
         assert_eq!(found, sids, "{output}: {document}");
+        // A statement behind Fn::If that is off leaves nothing behind (no null statement).
+        assert!(document["Statement"].as_array().is_some_and(|s| s.iter().all(Value::is_object)), "{document}");
     }
 
     // --- the functions ---------------------------------------------------------------------------------
