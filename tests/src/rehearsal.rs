@@ -128,8 +128,10 @@ fn substitute_custom_resource(
 ///   for `LifecycleAssets.AgentObjectKey` (the rehearsal publishes with the publisher's code once the stack
 ///   has created the assets bucket, as CloudFormation orders it, and checks the keys agree).
 /// - moto does not evaluate `Fn::Cidr`: each one over `Vpc.CidrBlock` becomes the blocks AWS computes.
-/// - moto's `Ref` to an `AWS::Events::EventBus` yields an object instead of the bus name: the name (the
-///   bus's `Name` property) is written in its place, with a `DependsOn` to keep the creation order.
+/// - moto's `Ref` to an `AWS::Events::EventBus` yields an object instead of the bus name: `GetAtt <bus>.Name`
+///   is written in its place (moto creates a resource when something reads its attribute, but orders by
+///   `DependsOn` alone too late: the bus's own policy names the functions' roles, so nothing else pulls the
+///   bus forward), and its `Name` in the outputs.
 /// - moto's `Ref` to a rule on a custom bus yields the rule name, not AWS's `bus|rule`: the dashboard's
 ///   `Select [1, Split ["|", Ref RequestRule]]` becomes that `Ref`.
 pub fn adapt_for_moto(template: &mut Value, answers: CustomResourceAnswers<'_>, vpc_cidr: &str) -> Result<Vec<String>> {
@@ -162,20 +164,11 @@ pub fn adapt_for_moto(template: &mut Value, answers: CustomResourceAnswers<'_>, 
         .collect();
     for (bus, name) in buses {
         let reference = json!({ "Ref": bus });
+        let attribute = json!({ "Fn::GetAtt": [bus, "Name"] });
         let resources = template["Resources"].as_object_mut().context("Resources")?;
         for (id, resource) in resources.iter_mut() {
-            if id != &bus && replace_all(resource, &reference, &name) > 0 {
-                let depends = match resource.get("DependsOn").cloned() {
-                    None => json!([bus]),
-                    Some(Value::String(one)) => json!([one, bus]),
-                    Some(Value::Array(mut many)) => {
-                        many.push(json!(bus));
-                        Value::Array(many)
-                    }
-                    Some(other) => bail!("{id}: DependsOn {other}"),
-                };
-                resource["DependsOn"] = depends;
-                changes.push(format!("{id}: Ref {bus} written as the bus name"));
+            if id != &bus && replace_all(resource, &reference, &attribute) > 0 {
+                changes.push(format!("{id}: Ref {bus} written as GetAtt {bus}.Name"));
             }
         }
         if replace_all(&mut template["Outputs"], &reference, &name) > 0 {
@@ -188,6 +181,52 @@ pub fn adapt_for_moto(template: &mut Value, answers: CustomResourceAnswers<'_>, 
     if n > 0 {
         changes.push(format!("Select/Split of Ref RequestRule: moto's Ref is the rule name already, {n} places"));
     }
+    Ok(changes)
+}
+
+/// moto keeps an `AWS::NoValue` inside a list (a policy's `Statement`) as a null, which its IAM refuses as a
+/// malformed policy: every list item `Fn::If [condition, x, Ref AWS::NoValue]` (or the reverse) is replaced by
+/// its branch, or removed, as CloudFormation would. The conditions are evaluated with `resolution` (the
+/// parameter values). Returns what it changed, one line each.
+pub fn drop_novalue_list_items(template: &mut Value, resolution: &Resolution) -> Result<Vec<String>> {
+    fn walk(node: &mut Value, template: &Value, resolution: &Resolution, changes: &mut Vec<String>) -> Result<()> {
+        match node {
+            Value::Array(items) => {
+                let mut kept = Vec::new();
+                for mut item in std::mem::take(items) {
+                    let branches = item.get("Fn::If").and_then(Value::as_array).cloned();
+                    if let Some([condition, then, otherwise]) = branches.as_deref() {
+                        let no_value = json!({"Ref": "AWS::NoValue"});
+                        if *then == no_value || *otherwise == no_value {
+                            let name = condition.as_str().context("a condition name")?;
+                            let chosen = if resolution.condition(template, name)? { then } else { otherwise };
+                            changes.push(format!(
+                                "Fn::If [{name}, …] in a list: {}",
+                                if *chosen == no_value { "removed" } else { "its branch" }
+                            ));
+                            if *chosen == no_value {
+                                continue;
+                            }
+                            item = chosen.clone();
+                        }
+                    }
+                    walk(&mut item, template, resolution, changes)?;
+                    kept.push(item);
+                }
+                *items = kept;
+            }
+            Value::Object(map) => {
+                for value in map.values_mut() {
+                    walk(value, template, resolution, changes)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    let snapshot = template.clone();
+    let mut changes = Vec::new();
+    walk(&mut template["Resources"], &snapshot, resolution, &mut changes)?;
     Ok(changes)
 }
 
@@ -382,7 +421,9 @@ pub async fn deploy(
         .context("moto's S3 prefix list")?;
     let mut template = translated.clone();
     let answers = CustomResourceAnswers { s3_prefix_list_id: &prefix_list, lifecycle_assets };
-    let adjustments = adapt_for_moto(&mut template, answers, VPC_CIDR)?;
+    let mut adjustments = adapt_for_moto(&mut template, answers, VPC_CIDR)?;
+    let resolution = Resolution::from_template(&translated, stack_name, parameters)?;
+    adjustments.extend(drop_novalue_list_items(&mut template, &resolution)?);
     let cloudformation = aws_sdk_cloudformation::Client::new(sdk);
     let stack = create_stack(&cloudformation, stack_name, &template, parameters).await?;
     let outputs = stack
@@ -407,11 +448,11 @@ impl Resolution {
     pub fn from_template(template: &Value, stack_name: &str, given: &[(&str, String)]) -> Result<Self> {
         let mut values = std::collections::HashMap::new();
         for (name, declaration) in template["Parameters"].as_object().context("Parameters")? {
-            let value = given
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| Value::String(v.clone()))
-                .or_else(|| declaration.get("Default").map(|d| Value::String(d.as_str().map_or_else(|| d.to_string(), str::to_owned))));
+            let value = given.iter().find(|(n, _)| n == name).map(|(_, v)| Value::String(v.clone())).or_else(|| {
+                declaration
+                    .get("Default")
+                    .map(|d| Value::String(d.as_str().map_or_else(|| d.to_string(), str::to_owned)))
+            });
             let Some(value) = value else { continue };
             let value = if declaration["Type"] == "CommaDelimitedList" {
                 json!(value.as_str().unwrap_or_default().split(',').map(str::trim).collect::<Vec<_>>())
@@ -441,7 +482,8 @@ impl Resolution {
     }
 
     fn truth(&self, template: &Value, expression: &Value) -> Result<bool> {
-        let object = expression.as_object().filter(|o| o.len() == 1).with_context(|| format!("a condition: {expression}"))?;
+        let object =
+            expression.as_object().filter(|o| o.len() == 1).with_context(|| format!("a condition: {expression}"))?;
         let (function, arguments) = object.iter().next().context("a function")?;
         let items = || arguments.as_array().with_context(|| format!("{function} takes a list"));
         Ok(match function.as_str() {
@@ -450,8 +492,12 @@ impl Resolution {
                 self.resolve(template, a)? == self.resolve(template, b)?
             }
             "Fn::Not" => !self.truth(template, items()?.first().context("Fn::Not")?)?,
-            "Fn::And" => items()?.iter().map(|c| self.truth(template, c)).collect::<Result<Vec<_>>>()?.into_iter().all(|b| b),
-            "Fn::Or" => items()?.iter().map(|c| self.truth(template, c)).collect::<Result<Vec<_>>>()?.into_iter().any(|b| b),
+            "Fn::And" => {
+                items()?.iter().map(|c| self.truth(template, c)).collect::<Result<Vec<_>>>()?.into_iter().all(|b| b)
+            }
+            "Fn::Or" => {
+                items()?.iter().map(|c| self.truth(template, c)).collect::<Result<Vec<_>>>()?.into_iter().any(|b| b)
+            }
             "Condition" => self.condition(template, arguments.as_str().context("a condition name")?)?,
             other => bail!("{other} in a condition"),
         })
@@ -629,7 +675,8 @@ mod tests {
             "Parameters": {"Who": {"Type": "CommaDelimitedList", "Default": ""}, "Src": {"Type": "String"}},
             "Conditions": {"HasSrc": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Src"}, ""]}]}}
         });
-        let mut resolution = Resolution::from_template(&template, "s", &[("Src", "portal".into())]).expect("parameters");
+        let mut resolution =
+            Resolution::from_template(&template, "s", &[("Src", "portal".into())]).expect("parameters");
         resolution.attributes.insert(("Role".into(), "Arn".into()), json!("arn:aws:iam::1:role/r"));
         let document = json!({
             "Who": {"Ref": "Who"},

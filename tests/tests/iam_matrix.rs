@@ -18,7 +18,8 @@
 //!   environment, created on moto for an owner, for the same owner once locked, and for a custodian.
 //!
 //! A few documents are stand-ins, named as such: what a sender's own account grants it, an administrator's
-//! `*`, a key grant like the ones the entitlements document names, a target role's trust policy.
+//! `*`, a key grant like the ones the entitlements document names and a key policy that lets IAM grant it,
+//! a target role's trust policy.
 //! The evaluator has no session policies and does not derive context keys from the request: each probe gives
 //! the keys AWS would set (the runner adds aws:PrincipalArn, aws:PrincipalAccount and aws:SecureTransport).
 
@@ -146,8 +147,12 @@ fn put(name: &str, principal: &str, detail_types: &[&str], sources: &[&str], bus
 
 async fn managed_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Result<Value> {
     let policy = iam.get_policy().policy_arn(arn).send().await?.policy.context("policy")?;
-    let version =
-        iam.get_policy_version().policy_arn(arn).version_id(policy.default_version_id().context("version")?).send().await?;
+    let version = iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(policy.default_version_id().context("version")?)
+        .send()
+        .await?;
     inline_policy(version.policy_version().and_then(|v| v.document()).context("document")?)
 }
 
@@ -195,8 +200,10 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
     documents.insert("boundary".into(), managed_policy(&iam, &out["PermissionsBoundaryArn"]).await?);
     documents.insert("user-policy".into(), managed_policy(&iam, &out["NotebookUserPolicyArn"]).await?);
     documents.insert("guardrails".into(), managed_policy(&iam, &out["HumanGuardrailPolicyArn"]).await?);
-    let endpoints = aws_sdk_ec2::Client::new(&sdk).describe_vpc_endpoints().vpc_endpoint_ids(&gateway_endpoint).send().await?;
-    let gateway_policy = endpoints.vpc_endpoints().first().and_then(|e| e.policy_document()).context("endpoint policy")?;
+    let endpoints =
+        aws_sdk_ec2::Client::new(&sdk).describe_vpc_endpoints().vpc_endpoint_ids(&gateway_endpoint).send().await?;
+    let gateway_policy =
+        endpoints.vpc_endpoints().first().and_then(|e| e.policy_document()).context("endpoint policy")?;
     documents.insert("s3-gateway-endpoint".into(), inline_policy(gateway_policy)?);
 
     // --- what moto does not keep, resolved from the translated template ---------------------------------------
@@ -216,9 +223,11 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
         resolution.attributes.insert((id.to_owned(), "Arn".to_owned()), json!(value));
     }
     // The resolver agrees with moto's CloudFormation where moto keeps the document.
-    for (id, name) in
-        [("NotebookPermissionsBoundary", "boundary"), ("NotebookUserPolicy", "user-policy"), ("NotebookFleetGuardrails", "guardrails")]
-    {
+    for (id, name) in [
+        ("NotebookPermissionsBoundary", "boundary"),
+        ("NotebookUserPolicy", "user-policy"),
+        ("NotebookFleetGuardrails", "guardrails"),
+    ] {
         let resolved = resolution.resolve(translated, &resource(translated, id)["Properties"]["PolicyDocument"])?;
         assert_eq!(resolved, documents[name], "{id}: the resolver and moto disagree");
     }
@@ -236,10 +245,18 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
     documents.insert("logs-endpoint".into(), resolve("LogsEndpoint", &["PolicyDocument"])?);
     documents.insert("sagemaker-endpoint".into(), resolve("SageMakerApiEndpoint", &["PolicyDocument"])?);
     // The sender map left at its defaults (nobody): the same template, every sender parameter empty.
-    let defaults: Vec<(&str, String)> =
-        parameters().into_iter().filter(|(name, _)| !name.contains("Principal") && !name.ends_with("EventSource")).collect();
+    let defaults: Vec<(&str, String)> = parameters()
+        .into_iter()
+        .filter(|(name, _)| !name.contains("Principal") && !name.ends_with("EventSource"))
+        .collect();
     let mut empty_map = Resolution::from_template(translated, STACK, &defaults)?;
-    empty_map.values.extend(resolution.values.iter().filter(|(k, _)| translated["Parameters"].get(k.as_str()).is_none()).map(|(k, v)| (k.clone(), v.clone())));
+    empty_map.values.extend(
+        resolution
+            .values
+            .iter()
+            .filter(|(k, _)| translated["Parameters"].get(k.as_str()).is_none())
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
     empty_map.attributes = resolution.attributes.clone();
     let empty_bus = empty_map.resolve(translated, &resource(translated, "EventBus")["Properties"]["Policy"])?;
     assert_eq!(empty_bus["Statement"][0]["Condition"]["StringNotEquals"]["aws:PrincipalArn"], json!([""]));
@@ -255,7 +272,10 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
     // The SCP and the guardrail policy are the same statements (the policy's root statements are there by
     // default, AllowRootAccess=false), up to the ARNs' account and region.
     let sids = |d: &Value| -> Vec<String> {
-        d["Statement"].as_array().map(|s| s.iter().filter_map(|s| s["Sid"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+        d["Statement"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|s| s["Sid"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
     };
     assert_eq!(sids(&scp), sids(&documents["guardrails"]), "the SCP and the guardrail policy drifted apart");
     documents.insert("scp".into(), scp);
@@ -275,7 +295,12 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
         {"team": "risk", "bucket": "team-data", "prefix": "risk/{owner}/", "access": "read-write"},
         {"team": "risk", "bucket": "shared-data", "prefix": "reference/", "access": "read"}
     ], "kms_keys": []});
-    s3.put_object().bucket(ENTITLEMENTS_BUCKET).key(ENTITLEMENTS_KEY).body(entitlements.to_string().into_bytes().into()).send().await?;
+    s3.put_object()
+        .bucket(ENTITLEMENTS_BUCKET)
+        .key(ENTITLEMENTS_KEY)
+        .body(entitlements.to_string().into_bytes().into())
+        .send()
+        .await?;
 
     let env = environment(&provisioner_fn);
     let config = Config::from_vars(|name| env.get(name).cloned())?;
@@ -317,13 +342,21 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
     documents.insert("custodian-role".into(), role_policy(&iam, &custodian_role, NOTEBOOK_POLICY_NAME).await?);
 
     // --- stand-ins, each for a document outside the project ---------------------------------------------------
-    let allow = |action: &str, resource: &str| json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": action, "Resource": resource}]});
+    let allow = |action: &str, resource: &str| {
+        json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": action, "Resource": resource}]})
+    };
     documents.insert("sender-own-policy".into(), allow("events:PutEvents", "*"));
     documents.insert("admin-full-access".into(), allow("*", "*"));
     documents.insert("may-assume-roles".into(), allow("sts:AssumeRole", "*"));
     documents.insert("may-write-logs".into(), allow("logs:PutLogEvents", "*"));
-    documents.insert("entitlement-key-grant".into(), allow("kms:Decrypt", &format!("arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/*")));
+    documents.insert(
+        "entitlement-key-grant".into(),
+        allow("kms:Decrypt", &format!("arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/*")),
+    );
+    // A key policy that lets the account's IAM policies grant the key, as docs/DEPLOY.md asks of a data key.
+    documents.insert("key-policy-delegates-to-iam".into(), json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT_ID}:root")}, "Action": "kms:*", "Resource": "*"}]}));
     documents.insert("trust-this-account".into(), json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT_ID}:root")}, "Action": "sts:AssumeRole"}]}));
 
@@ -403,7 +436,8 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
     let admin = account_role("platform-admin");
     let alice = account_role("alice-analyst");
     let notebook = |name: &str| format!("arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:notebook-instance/{name}");
-    let lifecycle = format!("arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:notebook-instance-lifecycle-config/nbf-on-start-0a1b2c");
+    let lifecycle =
+        format!("arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:notebook-instance-lifecycle-config/nbf-on-start-0a1b2c");
     let audit = |key: &str| format!("arn:aws:s3:::{}/{key}", f.audit_bucket);
     let object = |bucket: &str, key: &str| format!("arn:aws:s3:::{bucket}/{key}");
     let managed = [("notebook-fleet:managed-by", "notebook-fleet"), ("notebook-fleet:owner", "alice")];
@@ -411,55 +445,293 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
     let mut p = Vec::new();
 
     // --- the sender map: each sender its own kinds with its own source, nobody else --------------------------
-    let portal_kinds = ["Notebook Requested", "Notebook Stop Requested", "Notebook Start Requested", "Notebook Idle Snooze Requested"];
+    let portal_kinds =
+        ["Notebook Requested", "Notebook Stop Requested", "Notebook Start Requested", "Notebook Idle Snooze Requested"];
     for kind in portal_kinds {
-        p.push(put(&format!("bus: the portal sends {kind}"), PORTAL, &[kind], &["platform.portal"], f.bus, "bus-policy").ids(&sender).allow());
+        p.push(
+            put(&format!("bus: the portal sends {kind}"), PORTAL, &[kind], &["platform.portal"], f.bus, "bus-policy")
+                .ids(&sender)
+                .allow(),
+        );
     }
     for kind in ["Owner Deactivated", "Custodian Access Requested", "Notebook Decommission Requested"] {
-        p.push(put(&format!("bus: the portal sends {kind}"), PORTAL, &[kind], &["platform.portal"], f.bus, "bus-policy").ids(&sender).deny());
+        p.push(
+            put(&format!("bus: the portal sends {kind}"), PORTAL, &[kind], &["platform.portal"], f.bus, "bus-policy")
+                .ids(&sender)
+                .deny(),
+        );
     }
-    p.push(put("bus: the portal with another source", PORTAL, &["Notebook Requested"], &["platform.hr"], f.bus, "bus-policy").ids(&sender).deny());
     p.push(
-        put("bus: the portal slips a deactivation into a batch", PORTAL, &["Notebook Requested", "Owner Deactivated"], &["platform.portal"], f.bus, "bus-policy")
-            .ids(&sender)
-            .deny(),
+        put(
+            "bus: the portal with another source",
+            PORTAL,
+            &["Notebook Requested"],
+            &["platform.hr"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&sender)
+        .deny(),
     );
-    p.push(put("bus: the identity system sends Owner Deactivated", &hr, &["Owner Deactivated"], &["platform.hr"], f.bus, "bus-policy").ids(&sender).allow());
-    p.push(put("bus: the identity system sends Notebook Requested", &hr, &["Notebook Requested"], &["platform.portal"], f.bus, "bus-policy").ids(&sender).deny());
-    p.push(put("bus: the identity system with the portal's source", &hr, &["Owner Deactivated"], &["platform.portal"], f.bus, "bus-policy").ids(&sender).deny());
+    p.push(
+        put(
+            "bus: the portal slips a deactivation into a batch",
+            PORTAL,
+            &["Notebook Requested", "Owner Deactivated"],
+            &["platform.portal"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&sender)
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: the identity system sends Owner Deactivated",
+            &hr,
+            &["Owner Deactivated"],
+            &["platform.hr"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&sender)
+        .allow(),
+    );
+    p.push(
+        put(
+            "bus: the identity system sends Notebook Requested",
+            &hr,
+            &["Notebook Requested"],
+            &["platform.portal"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&sender)
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: the identity system with the portal's source",
+            &hr,
+            &["Owner Deactivated"],
+            &["platform.portal"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&sender)
+        .deny(),
+    );
     for kind in ["Custodian Access Requested", "Notebook Decommission Requested"] {
-        p.push(put(&format!("bus: approvals sends {kind}"), APPROVALS, &[kind], &["platform.approvals"], f.bus, "bus-policy").ids(&sender).allow());
-    }
-    p.push(put("bus: approvals sends Notebook Requested", APPROVALS, &["Notebook Requested"], &["platform.approvals"], f.bus, "bus-policy").ids(&sender).deny());
-    p.push(put("bus: approvals sends Owner Deactivated", APPROVALS, &["Owner Deactivated"], &["platform.hr"], f.bus, "bus-policy").ids(&sender).deny());
-    p.push(put("bus: another account sends Notebook Requested", STRANGER, &["Notebook Requested"], &["platform.portal"], f.bus, "bus-policy").ids(&sender).deny());
-    p.push(put("bus: an administrator sends Notebook Requested", &admin, &["Notebook Requested"], &["platform.portal"], f.bus, "bus-policy").ids(&["admin-full-access"]).deny());
-    p.push(put("bus: an administrator sends Owner Deactivated", &admin, &["Owner Deactivated"], &["platform.hr"], f.bus, "bus-policy").ids(&["admin-full-access"]).deny());
-    p.push(
-        put("bus: an administrator sends Custodian Access Requested", &admin, &["Custodian Access Requested"], &["platform.approvals"], f.bus, "bus-policy")
-            .ids(&["admin-full-access"])
-            .deny(),
-    );
-    p.push(put("bus: the portal forges Notebook Provisioned", PORTAL, &["Notebook Provisioned"], &["notebook-fleet"], f.bus, "bus-policy").ids(&sender).deny());
-    p.push(put("bus: an administrator forges Notebook Provisioned", &admin, &["Notebook Provisioned"], &["notebook-fleet"], f.bus, "bus-policy").ids(&["admin-full-access"]).deny());
-    p.push(put("bus: the identity system forges Notebook Locked", &hr, &["Notebook Locked"], &["notebook-fleet"], f.bus, "bus-policy").ids(&sender).deny());
-    p.push(put("bus: the provisioner publishes Notebook Provisioned", f.provisioner_role, &["Notebook Provisioned"], &["notebook-fleet"], f.bus, "bus-policy").ids(&["provisioner"]).allow());
-    p.push(put("bus: the sweeper publishes Notebook Stopped", f.sweeper_role, &["Notebook Stopped"], &["notebook-fleet"], f.bus, "bus-policy").ids(&["idle-sweeper"]).allow());
-    p.push(put("bus: the provisioner sends itself a request", f.provisioner_role, &["Notebook Requested"], &["notebook-fleet"], f.bus, "bus-policy").ids(&["provisioner"]).deny());
-    p.push(put("bus: the provisioner with another source", f.provisioner_role, &["Notebook Provisioned"], &["platform.portal"], f.bus, "bus-policy").ids(&["provisioner"]).deny());
-    p.push(put("bus (empty map): the portal sends Notebook Requested", PORTAL, &["Notebook Requested"], &["platform.portal"], f.bus, "bus-policy-empty-map").ids(&sender).deny());
-    p.push(put("bus (empty map): an administrator sends Owner Deactivated", &admin, &["Owner Deactivated"], &["platform.hr"], f.bus, "bus-policy-empty-map").ids(&["admin-full-access"]).deny());
-    p.push(
-        put("bus (empty map): the provisioner still publishes", f.provisioner_role, &["Notebook Provisioned"], &["notebook-fleet"], f.bus, "bus-policy-empty-map")
-            .ids(&["provisioner"])
+        p.push(
+            put(
+                &format!("bus: approvals sends {kind}"),
+                APPROVALS,
+                &[kind],
+                &["platform.approvals"],
+                f.bus,
+                "bus-policy",
+            )
+            .ids(&sender)
             .allow(),
+        );
+    }
+    p.push(
+        put(
+            "bus: approvals sends Notebook Requested",
+            APPROVALS,
+            &["Notebook Requested"],
+            &["platform.approvals"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&sender)
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: approvals sends Owner Deactivated",
+            APPROVALS,
+            &["Owner Deactivated"],
+            &["platform.hr"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&sender)
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: another account sends Notebook Requested",
+            STRANGER,
+            &["Notebook Requested"],
+            &["platform.portal"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&sender)
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: an administrator sends Notebook Requested",
+            &admin,
+            &["Notebook Requested"],
+            &["platform.portal"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&["admin-full-access"])
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: an administrator sends Owner Deactivated",
+            &admin,
+            &["Owner Deactivated"],
+            &["platform.hr"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&["admin-full-access"])
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: an administrator sends Custodian Access Requested",
+            &admin,
+            &["Custodian Access Requested"],
+            &["platform.approvals"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&["admin-full-access"])
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: the portal forges Notebook Provisioned",
+            PORTAL,
+            &["Notebook Provisioned"],
+            &["notebook-fleet"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&sender)
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: an administrator forges Notebook Provisioned",
+            &admin,
+            &["Notebook Provisioned"],
+            &["notebook-fleet"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&["admin-full-access"])
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: the identity system forges Notebook Locked",
+            &hr,
+            &["Notebook Locked"],
+            &["notebook-fleet"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&sender)
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: the provisioner publishes Notebook Provisioned",
+            f.provisioner_role,
+            &["Notebook Provisioned"],
+            &["notebook-fleet"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&["provisioner"])
+        .allow(),
+    );
+    p.push(
+        put(
+            "bus: the sweeper publishes Notebook Stopped",
+            f.sweeper_role,
+            &["Notebook Stopped"],
+            &["notebook-fleet"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&["idle-sweeper"])
+        .allow(),
+    );
+    p.push(
+        put(
+            "bus: the provisioner sends itself a request",
+            f.provisioner_role,
+            &["Notebook Requested"],
+            &["notebook-fleet"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&["provisioner"])
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus: the provisioner with another source",
+            f.provisioner_role,
+            &["Notebook Provisioned"],
+            &["platform.portal"],
+            f.bus,
+            "bus-policy",
+        )
+        .ids(&["provisioner"])
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus (empty map): the portal sends Notebook Requested",
+            PORTAL,
+            &["Notebook Requested"],
+            &["platform.portal"],
+            f.bus,
+            "bus-policy-empty-map",
+        )
+        .ids(&sender)
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus (empty map): an administrator sends Owner Deactivated",
+            &admin,
+            &["Owner Deactivated"],
+            &["platform.hr"],
+            f.bus,
+            "bus-policy-empty-map",
+        )
+        .ids(&["admin-full-access"])
+        .deny(),
+    );
+    p.push(
+        put(
+            "bus (empty map): the provisioner still publishes",
+            f.provisioner_role,
+            &["Notebook Provisioned"],
+            &["notebook-fleet"],
+            f.bus,
+            "bus-policy-empty-map",
+        )
+        .ids(&["provisioner"])
+        .allow(),
     );
 
     // --- the provisioner's role: only isolated notebooks, only bounded roles ---------------------------------
     let create = |name: &str| {
         Probe::new(name, f.provisioner_role, "sagemaker:CreateNotebookInstance", &notebook("new-nb"))
             .ids(&["provisioner"])
-            .scp()
             .ctx("sagemaker:DirectInternetAccess", "Disabled")
             .ctx("sagemaker:RootAccess", "Disabled")
             .ctx("sagemaker:MinimumInstanceMetadataServiceVersion", "2")
@@ -470,67 +742,214 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
             .ctx("aws:RequestTag/notebook-fleet:managed-by", "notebook-fleet")
             .ctx("aws:TagKeys", json!(["notebook-fleet:managed-by", "notebook-fleet:owner"]))
     };
+    // The role's own fences, without the SCP; and that the SCP leaves the fleet its work.
     p.push(create("provisioner: creates an isolated notebook").allow());
-    p.push(create("provisioner: a notebook with internet access").ctx("sagemaker:DirectInternetAccess", "Enabled").deny());
+    p.push(create("provisioner (under the SCP): creates an isolated notebook").scp().allow());
+    p.push(
+        create("provisioner: a notebook with internet access").ctx("sagemaker:DirectInternetAccess", "Enabled").deny(),
+    );
     p.push(create("provisioner: a notebook with root access").ctx("sagemaker:RootAccess", "Enabled").deny());
-    p.push(create("provisioner: a notebook in another subnet").ctx("sagemaker:VpcSubnets", json!(["subnet-0ffffffffffffffff"])).deny());
-    p.push(create("provisioner: a notebook with another security group").ctx("sagemaker:VpcSecurityGroupIds", json!([f.security_group, "sg-0ffffffffffffffff"])).deny());
-    p.push(create("provisioner: an instance type not allowed").ctx("sagemaker:InstanceTypes", json!(["ml.p4d.24xlarge"])).deny());
-    p.push(create("provisioner: a notebook with IMDSv1").ctx("sagemaker:MinimumInstanceMetadataServiceVersion", "1").deny());
+    p.push(
+        create("provisioner: a notebook in another subnet")
+            .ctx("sagemaker:VpcSubnets", json!(["subnet-0ffffffffffffffff"]))
+            .deny(),
+    );
+    p.push(
+        create("provisioner: a notebook with another security group")
+            .ctx("sagemaker:VpcSecurityGroupIds", json!([f.security_group, "sg-0ffffffffffffffff"]))
+            .deny(),
+    );
+    p.push(
+        create("provisioner: an instance type not allowed")
+            .ctx("sagemaker:InstanceTypes", json!(["ml.p4d.24xlarge"]))
+            .deny(),
+    );
+    p.push(
+        create("provisioner: a notebook with IMDSv1")
+            .ctx("sagemaker:MinimumInstanceMetadataServiceVersion", "1")
+            .deny(),
+    );
     p.push(create("provisioner: an accelerator").ctx("sagemaker:AcceleratorTypes", json!(["ml.eia2.medium"])).deny());
-    p.push(create("provisioner: an untagged notebook").ctx("aws:RequestTag/notebook-fleet:managed-by", "someone").deny());
+    p.push(
+        create("provisioner: an untagged notebook").ctx("aws:RequestTag/notebook-fleet:managed-by", "someone").deny(),
+    );
     let new_role = format!("arn:aws:iam::{ACCOUNT_ID}:role/notebook-fleet/notebooks/nbf-new-nb");
     let create_role = |name: &str, role: &str| {
         Probe::new(name, f.provisioner_role, "iam:CreateRole", role)
             .ids(&["provisioner"])
-            .scp()
             .ctx("aws:RequestTag/notebook-fleet:managed-by", "notebook-fleet")
             .ctx("aws:TagKeys", json!(["notebook-fleet:managed-by"]))
     };
-    p.push(create_role("provisioner: creates a notebook role under the boundary", &new_role).ctx("iam:PermissionsBoundary", f.boundary_arn).allow());
+    p.push(
+        create_role("provisioner: creates a notebook role under the boundary", &new_role)
+            .ctx("iam:PermissionsBoundary", f.boundary_arn)
+            .allow(),
+    );
+    p.push(
+        create_role("provisioner (under the SCP): creates a notebook role", &new_role)
+            .ctx("iam:PermissionsBoundary", f.boundary_arn)
+            .scp()
+            .allow(),
+    );
     p.push(create_role("provisioner: a role without the boundary", &new_role).deny());
     p.push(
         create_role("provisioner: a role under another boundary", &new_role)
             .ctx("iam:PermissionsBoundary", format!("arn:aws:iam::{ACCOUNT_ID}:policy/AdministratorAccess"))
             .deny(),
     );
-    p.push(create_role("provisioner: a role outside its path", &account_role("nbf-escape")).ctx("iam:PermissionsBoundary", f.boundary_arn).deny());
+    p.push(
+        create_role("provisioner: a role outside its path", &account_role("nbf-escape"))
+            .ctx("iam:PermissionsBoundary", f.boundary_arn)
+            .deny(),
+    );
     let pass = |name: &str, role: &str, service: &str| {
-        Probe::new(name, f.provisioner_role, "iam:PassRole", role).ids(&["provisioner"]).scp().ctx("iam:PassedToService", service)
+        Probe::new(name, f.provisioner_role, "iam:PassRole", role)
+            .ids(&["provisioner"])
+            .ctx("iam:PassedToService", service)
     };
     p.push(pass("provisioner: passes a notebook role to SageMaker", &new_role, "sagemaker.amazonaws.com").allow());
+    p.push(
+        pass("provisioner (under the SCP): passes a notebook role", &new_role, "sagemaker.amazonaws.com").scp().allow(),
+    );
     p.push(pass("provisioner: passes its own role", f.provisioner_role, "sagemaker.amazonaws.com").deny());
-    p.push(pass("provisioner: passes a role outside its path", &account_role("admin"), "sagemaker.amazonaws.com").deny());
+    p.push(
+        pass("provisioner: passes a role outside its path", &account_role("admin"), "sagemaker.amazonaws.com").deny(),
+    );
     p.push(pass("provisioner: passes a notebook role to Lambda", &new_role, "lambda.amazonaws.com").deny());
-    p.push(Probe::new("provisioner: an inline policy on an unbounded role", f.provisioner_role, "iam:PutRolePolicy", &new_role).ids(&["provisioner"]).deny());
+    p.push(
+        Probe::new(
+            "provisioner: an inline policy on an unbounded role",
+            f.provisioner_role,
+            "iam:PutRolePolicy",
+            &new_role,
+        )
+        .ids(&["provisioner"])
+        .deny(),
+    );
     let tag = |name: &str, keys: &[&str]| {
         Probe::new(name, f.provisioner_role, "sagemaker:AddTags", &notebook("alice-nb"))
             .ids(&["provisioner"])
-            .scp()
             .tags(&managed)
             .ctx("aws:TagKeys", json!(keys))
     };
     p.push(tag("provisioner: sets a snooze on a managed notebook", &["notebook-fleet:idle-exempt-until"]).allow());
+    p.push(tag("provisioner (under the SCP): sets a snooze", &["notebook-fleet:idle-exempt-until"]).scp().allow());
     p.push(tag("provisioner: rewrites an owner tag", &["notebook-fleet:owner"]).deny());
-    let read = |name: &str, resource: &str| Probe::new(name, f.provisioner_role, "s3:GetObject", resource).ids(&["provisioner"]).scp().account(ACCOUNT_ID);
-    p.push(read("provisioner: reads the entitlements document", &object(ENTITLEMENTS_BUCKET, ENTITLEMENTS_KEY)).allow());
-    p.push(read("provisioner: reads another object of that bucket", &object(ENTITLEMENTS_BUCKET, "other/secrets.json")).deny());
+    let read = |name: &str, resource: &str| {
+        Probe::new(name, f.provisioner_role, "s3:GetObject", resource).ids(&["provisioner"]).account(ACCOUNT_ID)
+    };
+    p.push(
+        read("provisioner: reads the entitlements document", &object(ENTITLEMENTS_BUCKET, ENTITLEMENTS_KEY)).allow(),
+    );
+    p.push(
+        read("provisioner: reads another object of that bucket", &object(ENTITLEMENTS_BUCKET, "other/secrets.json"))
+            .deny(),
+    );
 
     // --- the audit bucket: the fleet appends, nobody overwrites or deletes ----------------------------------
     let audit_op = |name: &str, principal: &str, ids: &[&str], action: &str, key: &str| {
         Probe::new(name, principal, action, &audit(key)).ids(ids).rp("audit-bucket-policy").account(ACCOUNT_ID)
     };
     let record = "notebooks/alice-nb/2026-11-23T09:00:00Z_Notebook-Provisioned_0a1b.json";
-    p.push(audit_op("audit: the provisioner appends a record", f.provisioner_role, &["provisioner"], "s3:PutObject", record).scp().ctx("s3:if-none-match", "*").allow());
-    p.push(audit_op("audit: the provisioner overwrites (no If-None-Match)", f.provisioner_role, &["provisioner"], "s3:PutObject", record).deny());
-    p.push(audit_op("audit: the provisioner, even with s3:*, deletes a record", f.provisioner_role, &["admin-full-access"], "s3:DeleteObject", record).deny());
-    p.push(audit_op("audit: the sweeper appends a record", f.sweeper_role, &["idle-sweeper"], "s3:PutObject", "owners/alice/x.json").scp().ctx("s3:if-none-match", "*").allow());
-    p.push(audit_op("audit: an administrator writes a record", &admin, &["admin-full-access"], "s3:PutObject", record).ctx("s3:if-none-match", "*").deny());
-    p.push(audit_op("audit: an administrator deletes a version", &admin, &["admin-full-access"], "s3:DeleteObjectVersion", record).deny());
-    p.push(audit_op("audit: an administrator bypasses governance", &admin, &["admin-full-access"], "s3:BypassGovernanceRetention", record).deny());
-    p.push(audit_op("audit: an administrator shortens a retention", &admin, &["admin-full-access"], "s3:PutObjectRetention", record).deny());
-    p.push(audit_op("audit: the provisioner reads a record's version", f.provisioner_role, &["provisioner"], "s3:GetObjectVersion", record).allow());
-    p.push(audit_op("audit: a notebook role, even with s3:*, reads a record", f.notebook_role, &["admin-full-access"], "s3:GetObject", record).deny());
+    p.push(
+        audit_op(
+            "audit: the provisioner appends a record",
+            f.provisioner_role,
+            &["provisioner"],
+            "s3:PutObject",
+            record,
+        )
+        .scp()
+        .ctx("s3:if-none-match", "*")
+        .allow(),
+    );
+    p.push(
+        audit_op(
+            "audit: the provisioner overwrites (no If-None-Match)",
+            f.provisioner_role,
+            &["provisioner"],
+            "s3:PutObject",
+            record,
+        )
+        .deny(),
+    );
+    p.push(
+        audit_op(
+            "audit: the provisioner, even with s3:*, deletes a record",
+            f.provisioner_role,
+            &["admin-full-access"],
+            "s3:DeleteObject",
+            record,
+        )
+        .deny(),
+    );
+    p.push(
+        audit_op(
+            "audit: the sweeper appends a record",
+            f.sweeper_role,
+            &["idle-sweeper"],
+            "s3:PutObject",
+            "owners/alice/x.json",
+        )
+        .scp()
+        .ctx("s3:if-none-match", "*")
+        .allow(),
+    );
+    p.push(
+        audit_op("audit: an administrator writes a record", &admin, &["admin-full-access"], "s3:PutObject", record)
+            .ctx("s3:if-none-match", "*")
+            .deny(),
+    );
+    p.push(
+        audit_op(
+            "audit: an administrator deletes a version",
+            &admin,
+            &["admin-full-access"],
+            "s3:DeleteObjectVersion",
+            record,
+        )
+        .deny(),
+    );
+    p.push(
+        audit_op(
+            "audit: an administrator bypasses governance",
+            &admin,
+            &["admin-full-access"],
+            "s3:BypassGovernanceRetention",
+            record,
+        )
+        .deny(),
+    );
+    p.push(
+        audit_op(
+            "audit: an administrator shortens a retention",
+            &admin,
+            &["admin-full-access"],
+            "s3:PutObjectRetention",
+            record,
+        )
+        .deny(),
+    );
+    p.push(
+        audit_op(
+            "audit: the provisioner reads a record's version",
+            f.provisioner_role,
+            &["provisioner"],
+            "s3:GetObjectVersion",
+            record,
+        )
+        .allow(),
+    );
+    p.push(
+        audit_op(
+            "audit: a notebook role, even with s3:*, reads a record",
+            f.notebook_role,
+            &["admin-full-access"],
+            "s3:GetObject",
+            record,
+        )
+        .deny(),
+    );
     let list_versions = |name: &str, principal: &str, ids: &[&str], prefix: &str| {
         Probe::new(name, principal, "s3:ListBucketVersions", &format!("arn:aws:s3:::{}", f.audit_bucket))
             .ids(ids)
@@ -538,9 +957,28 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
             .account(ACCOUNT_ID)
             .ctx("s3:prefix", prefix)
     };
-    p.push(list_versions("audit: the provisioner lists an owner's versions", f.provisioner_role, &["provisioner"], "owners/alice/").allow());
-    p.push(list_versions("audit: the sweeper lists a notebook's versions", f.sweeper_role, &["idle-sweeper"], "notebooks/alice-nb/").allow());
-    p.push(list_versions("audit: the sweeper lists request records", f.sweeper_role, &["idle-sweeper"], "requests/").deny());
+    p.push(
+        list_versions(
+            "audit: the provisioner lists an owner's versions",
+            f.provisioner_role,
+            &["provisioner"],
+            "owners/alice/",
+        )
+        .allow(),
+    );
+    p.push(
+        list_versions(
+            "audit: the sweeper lists a notebook's versions",
+            f.sweeper_role,
+            &["idle-sweeper"],
+            "notebooks/alice-nb/",
+        )
+        .allow(),
+    );
+    p.push(
+        list_versions("audit: the sweeper lists request records", f.sweeper_role, &["idle-sweeper"], "requests/")
+            .deny(),
+    );
     let bucket_op = |name: &str, action: &str| {
         Probe::new(name, &admin, action, &format!("arn:aws:s3:::{}", f.audit_bucket))
             .ids(&["admin-full-access"])
@@ -566,41 +1004,77 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
             .ctx("aws:SourceIp", "203.0.113.7")
     };
     p.push(open("user: alice opens her notebook", "alice-nb", &managed).allow());
-    p.push(open("user: alice opens bob's notebook", "bob-nb", &[("notebook-fleet:managed-by", "notebook-fleet"), ("notebook-fleet:owner", "bob")]).deny());
-    p.push(open("user: alice opens an unmanaged notebook tagged hers", "side-nb", &[("notebook-fleet:owner", "alice")]).deny());
-    p.push(open("user: alice opens hers from another network", "alice-nb", &managed).ctx("aws:SourceIp", "198.51.100.9").deny());
     p.push(
-        Probe::new("user: alice opens hers through the allowed endpoint", &alice, "sagemaker:CreatePresignedNotebookInstanceUrl", &notebook("alice-nb"))
-            .ids(&["user-policy"])
-            .tags(&managed)
-            .ctx("aws:PrincipalTag/notebook-fleet-owner", "alice")
-            .ctx("aws:SourceVpce", USER_VPCE)
-            .allow(),
+        open(
+            "user: alice opens bob's notebook",
+            "bob-nb",
+            &[("notebook-fleet:managed-by", "notebook-fleet"), ("notebook-fleet:owner", "bob")],
+        )
+        .deny(),
     );
     p.push(
-        Probe::new("user: someone without the owner tag opens alice's", &account_role("mallory"), "sagemaker:CreatePresignedNotebookInstanceUrl", &notebook("alice-nb"))
-            .ids(&["user-policy"])
-            .tags(&managed)
-            .ctx("aws:SourceIp", "203.0.113.7")
+        open("user: alice opens an unmanaged notebook tagged hers", "side-nb", &[("notebook-fleet:owner", "alice")])
             .deny(),
     );
     p.push(
-        Probe::new("user: alice describes her notebook", &alice, "sagemaker:DescribeNotebookInstance", &notebook("alice-nb"))
-            .ids(&["user-policy"])
-            .tags(&managed)
-            .ctx("aws:PrincipalTag/notebook-fleet-owner", "alice")
-            .allow(),
+        open("user: alice opens hers from another network", "alice-nb", &managed)
+            .ctx("aws:SourceIp", "198.51.100.9")
+            .deny(),
     );
     p.push(
-        Probe::new("user: alice starts her notebook herself", &alice, "sagemaker:StartNotebookInstance", &notebook("alice-nb"))
-            .ids(&["user-policy"])
-            .tags(&managed)
-            .ctx("aws:PrincipalTag/notebook-fleet-owner", "alice")
-            .deny(),
+        Probe::new(
+            "user: alice opens hers through the allowed endpoint",
+            &alice,
+            "sagemaker:CreatePresignedNotebookInstanceUrl",
+            &notebook("alice-nb"),
+        )
+        .ids(&["user-policy"])
+        .tags(&managed)
+        .ctx("aws:PrincipalTag/notebook-fleet-owner", "alice")
+        .ctx("aws:SourceVpce", USER_VPCE)
+        .allow(),
+    );
+    p.push(
+        Probe::new(
+            "user: someone without the owner tag opens alice's",
+            &account_role("mallory"),
+            "sagemaker:CreatePresignedNotebookInstanceUrl",
+            &notebook("alice-nb"),
+        )
+        .ids(&["user-policy"])
+        .tags(&managed)
+        .ctx("aws:SourceIp", "203.0.113.7")
+        .deny(),
+    );
+    p.push(
+        Probe::new(
+            "user: alice describes her notebook",
+            &alice,
+            "sagemaker:DescribeNotebookInstance",
+            &notebook("alice-nb"),
+        )
+        .ids(&["user-policy"])
+        .tags(&managed)
+        .ctx("aws:PrincipalTag/notebook-fleet-owner", "alice")
+        .allow(),
+    );
+    p.push(
+        Probe::new(
+            "user: alice starts her notebook herself",
+            &alice,
+            "sagemaker:StartNotebookInstance",
+            &notebook("alice-nb"),
+        )
+        .ids(&["user-policy"])
+        .tags(&managed)
+        .ctx("aws:PrincipalTag/notebook-fleet-owner", "alice")
+        .deny(),
     );
 
     // --- guardrails for people: the managed policy, and the SCP -------------------------------------------
-    for (layer, ids, scp) in [("guardrails", &["admin-full-access", "guardrails"][..], false), ("SCP", &["admin-full-access"][..], true)] {
+    for (layer, ids, scp) in
+        [("guardrails", &["admin-full-access", "guardrails"][..], false), ("SCP", &["admin-full-access"][..], true)]
+    {
         let human = |name: &str, action: &str, resource: &str| {
             let probe = Probe::new(&format!("{layer}: {name}"), &admin, action, resource).ids(ids);
             if scp {
@@ -609,27 +1083,145 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
                 probe
             }
         };
-        p.push(human("an administrator rewrites an owner tag", "sagemaker:AddTags", &notebook("alice-nb")).tags(&managed).ctx("aws:TagKeys", json!(["notebook-fleet:owner"])).deny());
-        p.push(human("an administrator removes a lock tag", "sagemaker:DeleteTags", &notebook("alice-nb")).tags(&managed).ctx("aws:TagKeys", json!(["notebook-fleet:locked-at"])).deny());
-        p.push(human("an administrator starts a locked notebook", "sagemaker:StartNotebookInstance", &notebook("alice-nb")).tags(&managed).ctx("aws:ResourceTag/notebook-fleet:locked-at", "2026-11-23T09:00:00Z").deny());
-        p.push(human("an administrator creates a notebook with internet access", "sagemaker:CreateNotebookInstance", &notebook("x")).ctx("sagemaker:DirectInternetAccess", "Enabled").ctx("sagemaker:RootAccess", "Disabled").ctx("sagemaker:NotebookInstanceLifecycleConfigArns", json!([lifecycle])).deny());
-        p.push(human("an administrator creates a notebook without a lifecycle config", "sagemaker:CreateNotebookInstance", &notebook("x")).ctx("sagemaker:DirectInternetAccess", "Disabled").ctx("sagemaker:RootAccess", "Disabled").deny());
-        p.push(human("an administrator writes an audit record", "s3:PutObject", &audit(record)).account(ACCOUNT_ID).ctx("s3:if-none-match", "*").deny());
-        p.push(human("an administrator passes the provisioner's role", "iam:PassRole", f.provisioner_role).ctx("iam:PassedToService", "lambda.amazonaws.com").deny());
+        p.push(
+            human("an administrator rewrites an owner tag", "sagemaker:AddTags", &notebook("alice-nb"))
+                .tags(&managed)
+                .ctx("aws:TagKeys", json!(["notebook-fleet:owner"]))
+                .deny(),
+        );
+        p.push(
+            human("an administrator removes a lock tag", "sagemaker:DeleteTags", &notebook("alice-nb"))
+                .tags(&managed)
+                .ctx("aws:TagKeys", json!(["notebook-fleet:locked-at"]))
+                .deny(),
+        );
+        p.push(
+            human(
+                "an administrator starts a locked notebook",
+                "sagemaker:StartNotebookInstance",
+                &notebook("alice-nb"),
+            )
+            .tags(&managed)
+            .ctx("aws:ResourceTag/notebook-fleet:locked-at", "2026-11-23T09:00:00Z")
+            .deny(),
+        );
+        p.push(
+            human(
+                "an administrator creates a notebook with internet access",
+                "sagemaker:CreateNotebookInstance",
+                &notebook("x"),
+            )
+            .ctx("sagemaker:DirectInternetAccess", "Enabled")
+            .ctx("sagemaker:RootAccess", "Disabled")
+            .ctx("sagemaker:NotebookInstanceLifecycleConfigArns", json!([lifecycle]))
+            .deny(),
+        );
+        p.push(
+            human(
+                "an administrator creates a notebook without a lifecycle config",
+                "sagemaker:CreateNotebookInstance",
+                &notebook("x"),
+            )
+            .ctx("sagemaker:DirectInternetAccess", "Disabled")
+            .ctx("sagemaker:RootAccess", "Disabled")
+            .deny(),
+        );
+        p.push(
+            human("an administrator writes an audit record", "s3:PutObject", &audit(record))
+                .account(ACCOUNT_ID)
+                .ctx("s3:if-none-match", "*")
+                .deny(),
+        );
+        p.push(
+            human("an administrator passes the provisioner's role", "iam:PassRole", f.provisioner_role)
+                .ctx("iam:PassedToService", "lambda.amazonaws.com")
+                .deny(),
+        );
     }
     let human = |name: &str, action: &str, resource: &str| {
         Probe::new(&format!("guardrails: {name}"), &admin, action, resource).ids(&["admin-full-access", "guardrails"])
     };
-    p.push(human("an administrator tags a notebook with a project tag", "sagemaker:AddTags", &notebook("alice-nb")).tags(&managed).ctx("aws:TagKeys", json!(["project"])).allow());
-    p.push(human("an administrator starts an expired custodian notebook", "sagemaker:StartNotebookInstance", &notebook("carol-custody")).tags(&managed).ctx("aws:ResourceTag/notebook-fleet:access-revoked-at", "2026-11-24T09:05:00Z").deny());
-    p.push(human("an administrator starts an ordinary notebook", "sagemaker:StartNotebookInstance", &notebook("alice-nb")).tags(&managed).allow());
-    p.push(human("an administrator creates a notebook with root access", "sagemaker:CreateNotebookInstance", &notebook("x")).ctx("sagemaker:DirectInternetAccess", "Disabled").ctx("sagemaker:RootAccess", "Enabled").ctx("sagemaker:NotebookInstanceLifecycleConfigArns", json!([lifecycle])).deny());
-    p.push(human("an administrator creates a notebook with a lifecycle config of her own", "sagemaker:CreateNotebookInstance", &notebook("x")).ctx("sagemaker:DirectInternetAccess", "Disabled").ctx("sagemaker:RootAccess", "Disabled").ctx("sagemaker:NotebookInstanceLifecycleConfigArns", json!([format!("arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:notebook-instance-lifecycle-config/mine")])).deny());
-    p.push(human("an administrator creates a notebook within the fences", "sagemaker:CreateNotebookInstance", &notebook("x")).ctx("sagemaker:DirectInternetAccess", "Disabled").ctx("sagemaker:RootAccess", "Disabled").ctx("sagemaker:NotebookInstanceLifecycleConfigArns", json!([lifecycle])).allow());
-    p.push(human("an administrator names a config like the fleet's", "sagemaker:CreateNotebookInstanceLifecycleConfig", &lifecycle).deny());
-    p.push(human("an administrator updates a managed notebook", "sagemaker:UpdateNotebookInstance", &notebook("alice-nb")).tags(&managed).deny());
-    p.push(human("an administrator creates a role at the fleet's path", "iam:CreateRole", &format!("arn:aws:iam::{ACCOUNT_ID}:role/notebook-fleet/service/mine")).deny());
-    p.push(human("an administrator deletes an audit record", "s3:DeleteObject", &audit(record)).account(ACCOUNT_ID).deny());
+    p.push(
+        human("an administrator tags a notebook with a project tag", "sagemaker:AddTags", &notebook("alice-nb"))
+            .tags(&managed)
+            .ctx("aws:TagKeys", json!(["project"]))
+            .allow(),
+    );
+    p.push(
+        human(
+            "an administrator starts an expired custodian notebook",
+            "sagemaker:StartNotebookInstance",
+            &notebook("carol-custody"),
+        )
+        .tags(&managed)
+        .ctx("aws:ResourceTag/notebook-fleet:access-revoked-at", "2026-11-24T09:05:00Z")
+        .deny(),
+    );
+    p.push(
+        human("an administrator starts an ordinary notebook", "sagemaker:StartNotebookInstance", &notebook("alice-nb"))
+            .tags(&managed)
+            .allow(),
+    );
+    p.push(
+        human(
+            "an administrator creates a notebook with root access",
+            "sagemaker:CreateNotebookInstance",
+            &notebook("x"),
+        )
+        .ctx("sagemaker:DirectInternetAccess", "Disabled")
+        .ctx("sagemaker:RootAccess", "Enabled")
+        .ctx("sagemaker:NotebookInstanceLifecycleConfigArns", json!([lifecycle]))
+        .deny(),
+    );
+    p.push(
+        human(
+            "an administrator creates a notebook with a lifecycle config of her own",
+            "sagemaker:CreateNotebookInstance",
+            &notebook("x"),
+        )
+        .ctx("sagemaker:DirectInternetAccess", "Disabled")
+        .ctx("sagemaker:RootAccess", "Disabled")
+        .ctx(
+            "sagemaker:NotebookInstanceLifecycleConfigArns",
+            json!([format!("arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:notebook-instance-lifecycle-config/mine")]),
+        )
+        .deny(),
+    );
+    p.push(
+        human(
+            "an administrator creates a notebook within the fences",
+            "sagemaker:CreateNotebookInstance",
+            &notebook("x"),
+        )
+        .ctx("sagemaker:DirectInternetAccess", "Disabled")
+        .ctx("sagemaker:RootAccess", "Disabled")
+        .ctx("sagemaker:NotebookInstanceLifecycleConfigArns", json!([lifecycle]))
+        .allow(),
+    );
+    p.push(
+        human(
+            "an administrator names a config like the fleet's",
+            "sagemaker:CreateNotebookInstanceLifecycleConfig",
+            &lifecycle,
+        )
+        .deny(),
+    );
+    p.push(
+        human("an administrator updates a managed notebook", "sagemaker:UpdateNotebookInstance", &notebook("alice-nb"))
+            .tags(&managed)
+            .deny(),
+    );
+    p.push(
+        human(
+            "an administrator creates a role at the fleet's path",
+            "iam:CreateRole",
+            &format!("arn:aws:iam::{ACCOUNT_ID}:role/notebook-fleet/service/mine"),
+        )
+        .deny(),
+    );
+    p.push(
+        human("an administrator deletes an audit record", "s3:DeleteObject", &audit(record)).account(ACCOUNT_ID).deny(),
+    );
 
     // --- a notebook role: exactly its folders, only through the gateway endpoint -------------------------
     let s3_as = |name: &str, role: &str, policy: &str, action: &str, resource: &str| {
@@ -641,83 +1233,203 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
             .endpoint("s3-gateway-endpoint")
             .ctx("aws:SourceVpce", f.gateway_endpoint)
     };
-    let nb = |name: &str, action: &str, resource: &str| s3_as(&format!("notebook: {name}"), f.notebook_role, "notebook-role", action, resource);
+    let nb = |name: &str, action: &str, resource: &str| {
+        s3_as(&format!("notebook: {name}"), f.notebook_role, "notebook-role", action, resource)
+    };
     p.push(nb("reads its own folder", "s3:GetObject", &object("team-data", "risk/alice/a.csv")).allow());
     p.push(nb("writes its own folder", "s3:PutObject", &object("team-data", "risk/alice/new.csv")).allow());
     p.push(nb("reads its read-only folder", "s3:GetObject", &object("shared-data", "reference/r.csv")).allow());
     p.push(nb("writes its read-only folder", "s3:PutObject", &object("shared-data", "reference/new.csv")).deny());
     p.push(nb("reads another owner's folder", "s3:GetObject", &object("team-data", "risk/bob/b.csv")).deny());
-    p.push(nb("reads a bucket outside the perimeter", "s3:GetObject", &object("other-data", "risk/alice/x.csv")).deny());
-    p.push(nb("deletes in its own folder", "s3:DeleteObject", &object("team-data", "risk/alice/a.csv")).deny());
-    p.push(nb("lists its own folder", "s3:ListBucket", "arn:aws:s3:::team-data").ctx("s3:prefix", "risk/alice/").allow());
-    p.push(nb("lists the whole team's folder", "s3:ListBucket", "arn:aws:s3:::team-data").ctx("s3:prefix", "risk/").deny());
-    p.push(nb("writes its heartbeat", "s3:PutObject", &object(f.assets_bucket, "heartbeats/alice-nb")).rp("assets-bucket-policy").allow());
-    p.push(nb("writes another notebook's heartbeat", "s3:PutObject", &object(f.assets_bucket, "heartbeats/bob-nb")).rp("assets-bucket-policy").deny());
-    p.push(nb("fetches the heartbeat agent", "s3:GetObject", &object(f.assets_bucket, f.agent_key)).rp("assets-bucket-policy").allow());
     p.push(
-        Probe::new("notebook: reads its folder outside the VPC endpoint", f.notebook_role, "s3:GetObject", &object("team-data", "risk/alice/a.csv"))
-            .ids(&["notebook-role"])
-            .boundary("boundary")
-            .account(ACCOUNT_ID)
+        nb("reads a bucket outside the perimeter", "s3:GetObject", &object("other-data", "risk/alice/x.csv")).deny(),
+    );
+    p.push(nb("deletes in its own folder", "s3:DeleteObject", &object("team-data", "risk/alice/a.csv")).deny());
+    p.push(
+        nb("lists its own folder", "s3:ListBucket", "arn:aws:s3:::team-data").ctx("s3:prefix", "risk/alice/").allow(),
+    );
+    p.push(
+        nb("lists the whole team's folder", "s3:ListBucket", "arn:aws:s3:::team-data").ctx("s3:prefix", "risk/").deny(),
+    );
+    p.push(
+        nb("writes its heartbeat", "s3:PutObject", &object(f.assets_bucket, "heartbeats/alice-nb"))
+            .rp("assets-bucket-policy")
+            .allow(),
+    );
+    p.push(
+        nb("writes another notebook's heartbeat", "s3:PutObject", &object(f.assets_bucket, "heartbeats/bob-nb"))
+            .rp("assets-bucket-policy")
             .deny(),
     );
-    p.push(nb("reads its folder through another endpoint", "s3:GetObject", &object("team-data", "risk/alice/a.csv")).ctx("aws:SourceVpce", "vpce-0ffffffffffffffff").deny());
-    p.push(s3_as("notebook (owner locked): reads its folder", f.notebook_role, "notebook-role-locked", "s3:GetObject", &object("team-data", "risk/alice/a.csv")).allow());
-    p.push(s3_as("notebook (owner locked): writes its folder", f.notebook_role, "notebook-role-locked", "s3:PutObject", &object("team-data", "risk/alice/new.csv")).deny());
+    p.push(
+        nb("fetches the heartbeat agent", "s3:GetObject", &object(f.assets_bucket, f.agent_key))
+            .rp("assets-bucket-policy")
+            .allow(),
+    );
+    p.push(
+        Probe::new(
+            "notebook: reads its folder outside the VPC endpoint",
+            f.notebook_role,
+            "s3:GetObject",
+            &object("team-data", "risk/alice/a.csv"),
+        )
+        .ids(&["notebook-role"])
+        .boundary("boundary")
+        .account(ACCOUNT_ID)
+        .deny(),
+    );
+    p.push(
+        nb("reads its folder through another endpoint", "s3:GetObject", &object("team-data", "risk/alice/a.csv"))
+            .ctx("aws:SourceVpce", "vpce-0ffffffffffffffff")
+            .deny(),
+    );
+    p.push(
+        s3_as(
+            "notebook (owner locked): reads its folder",
+            f.notebook_role,
+            "notebook-role-locked",
+            "s3:GetObject",
+            &object("team-data", "risk/alice/a.csv"),
+        )
+        .allow(),
+    );
+    p.push(
+        s3_as(
+            "notebook (owner locked): writes its folder",
+            f.notebook_role,
+            "notebook-role-locked",
+            "s3:PutObject",
+            &object("team-data", "risk/alice/new.csv"),
+        )
+        .deny(),
+    );
     let key = format!("arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/0a1b2c3d-0000-4000-8000-000000000001");
     let decrypt = |name: &str| {
-        Probe::new(name, f.notebook_role, "kms:Decrypt", &key).ids(&["entitlement-key-grant"]).boundary("boundary").scp()
+        Probe::new(name, f.notebook_role, "kms:Decrypt", &key)
+            .ids(&["entitlement-key-grant"])
+            .rp("key-policy-delegates-to-iam")
+            .boundary("boundary")
+            .scp()
     };
-    p.push(decrypt("boundary: a granted data key decrypts through S3").ctx("kms:ViaService", format!("s3.{REGION}.amazonaws.com")).allow());
+    p.push(
+        decrypt("boundary: a granted data key decrypts through S3")
+            .ctx("kms:ViaService", format!("s3.{REGION}.amazonaws.com"))
+            .allow(),
+    );
     p.push(decrypt("boundary: a granted data key decrypts directly").deny());
 
     // --- a custodian role: reads the owner's folders until its expiry, never writes ---------------------------
     let custodian = |name: &str, action: &str, resource: &str, at: &str| {
-        s3_as(&format!("custodian: {name}"), f.custodian_role, "custodian-role", action, resource).ctx("aws:CurrentTime", at)
+        s3_as(&format!("custodian: {name}"), f.custodian_role, "custodian-role", action, resource)
+            .ctx("aws:CurrentTime", at)
     };
-    p.push(custodian("reads the owner's folder before the expiry", "s3:GetObject", &object("team-data", "risk/alice/a.csv"), "2026-11-23T10:00:00Z").allow());
-    p.push(custodian("reads the owner's folder after the expiry", "s3:GetObject", &object("team-data", "risk/alice/a.csv"), "2026-11-24T09:00:01Z").deny());
-    p.push(custodian("writes the owner's folder", "s3:PutObject", &object("team-data", "risk/alice/new.csv"), "2026-11-23T10:00:00Z").deny());
-    p.push(custodian("reads another owner's folder", "s3:GetObject", &object("team-data", "risk/bob/b.csv"), "2026-11-23T10:00:00Z").deny());
+    p.push(
+        custodian(
+            "reads the owner's folder before the expiry",
+            "s3:GetObject",
+            &object("team-data", "risk/alice/a.csv"),
+            "2026-11-23T10:00:00Z",
+        )
+        .allow(),
+    );
+    p.push(
+        custodian(
+            "reads the owner's folder after the expiry",
+            "s3:GetObject",
+            &object("team-data", "risk/alice/a.csv"),
+            "2026-11-24T09:00:01Z",
+        )
+        .deny(),
+    );
+    p.push(
+        custodian(
+            "writes the owner's folder",
+            "s3:PutObject",
+            &object("team-data", "risk/alice/new.csv"),
+            "2026-11-23T10:00:00Z",
+        )
+        .deny(),
+    );
+    p.push(
+        custodian(
+            "reads another owner's folder",
+            "s3:GetObject",
+            &object("team-data", "risk/bob/b.csv"),
+            "2026-11-23T10:00:00Z",
+        )
+        .deny(),
+    );
 
     // --- the interface endpoints: the account's principals on the account's resources -----------------------
     let analyst = account_role("analyst");
     p.push(
-        Probe::new("sts endpoint: assumes a role of this account", &analyst, "sts:AssumeRole", &account_role("team-role"))
-            .ids(&["may-assume-roles"])
-            .rp("trust-this-account")
-            .endpoint("sts-endpoint")
-            .allow(),
+        Probe::new(
+            "sts endpoint: assumes a role of this account",
+            &analyst,
+            "sts:AssumeRole",
+            &account_role("team-role"),
+        )
+        .ids(&["may-assume-roles"])
+        .rp("trust-this-account")
+        .endpoint("sts-endpoint")
+        .allow(),
     );
     p.push(
-        Probe::new("sts endpoint: assumes a role of another account", &analyst, "sts:AssumeRole", "arn:aws:iam::999999999999:role/outside")
-            .ids(&["may-assume-roles"])
-            .rp("trust-this-account")
-            .endpoint("sts-endpoint")
-            .deny(),
+        Probe::new(
+            "sts endpoint: assumes a role of another account",
+            &analyst,
+            "sts:AssumeRole",
+            "arn:aws:iam::999999999999:role/outside",
+        )
+        .ids(&["may-assume-roles"])
+        .rp("trust-this-account")
+        .endpoint("sts-endpoint")
+        .deny(),
     );
     p.push(
-        Probe::new("sts endpoint: another account's credentials", STRANGER, "sts:AssumeRole", "arn:aws:iam::999999999999:role/outside")
-            .ids(&["may-assume-roles"])
-            .endpoint("sts-endpoint")
-            .deny(),
+        Probe::new(
+            "sts endpoint: another account's credentials",
+            STRANGER,
+            "sts:AssumeRole",
+            "arn:aws:iam::999999999999:role/outside",
+        )
+        .ids(&["may-assume-roles"])
+        .endpoint("sts-endpoint")
+        .deny(),
     );
-    let stream = |account: &str| format!("arn:aws:logs:{REGION}:{account}:log-group:/aws/sagemaker/NotebookInstances:log-stream:alice-nb");
-    p.push(Probe::new("logs endpoint: writes a log of this account", &analyst, "logs:PutLogEvents", &stream(ACCOUNT_ID)).ids(&["may-write-logs"]).endpoint("logs-endpoint").allow());
+    let stream = |account: &str| {
+        format!("arn:aws:logs:{REGION}:{account}:log-group:/aws/sagemaker/NotebookInstances:log-stream:alice-nb")
+    };
     p.push(
-        Probe::new("logs endpoint: another account's credentials write its own log", STRANGER, "logs:PutLogEvents", &stream("999999999999"))
+        Probe::new("logs endpoint: writes a log of this account", &analyst, "logs:PutLogEvents", &stream(ACCOUNT_ID))
             .ids(&["may-write-logs"])
             .endpoint("logs-endpoint")
-            .deny(),
+            .allow(),
     );
     p.push(
-        Probe::new("sagemaker endpoint: alice opens her notebook", &alice, "sagemaker:CreatePresignedNotebookInstanceUrl", &notebook("alice-nb"))
-            .ids(&["user-policy"])
-            .tags(&managed)
-            .ctx("aws:PrincipalTag/notebook-fleet-owner", "alice")
-            .ctx("aws:SourceVpce", USER_VPCE)
-            .endpoint("sagemaker-endpoint")
-            .allow(),
+        Probe::new(
+            "logs endpoint: another account's credentials write its own log",
+            STRANGER,
+            "logs:PutLogEvents",
+            &stream("999999999999"),
+        )
+        .ids(&["may-write-logs"])
+        .endpoint("logs-endpoint")
+        .deny(),
+    );
+    p.push(
+        Probe::new(
+            "sagemaker endpoint: alice opens her notebook",
+            &alice,
+            "sagemaker:CreatePresignedNotebookInstanceUrl",
+            &notebook("alice-nb"),
+        )
+        .ids(&["user-policy"])
+        .tags(&managed)
+        .ctx("aws:PrincipalTag/notebook-fleet-owner", "alice")
+        .ctx("aws:SourceVpce", USER_VPCE)
+        .endpoint("sagemaker-endpoint")
+        .allow(),
     );
     p.push(
         Probe::new(
@@ -726,9 +1438,32 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
             "sagemaker:DescribeNotebookInstance",
             &format!("arn:aws:sagemaker:{REGION}:999999999999:notebook-instance/theirs"),
         )
+        .ids(&["admin-full-access"])
+        .endpoint("sagemaker-endpoint")
+        .deny(),
+    );
+
+    // --- what is no IAM decision: listed, not passed --------------------------------------------------------
+    // The expectation is what AWS does; the evaluator's answer is printed beside it, and neither counts.
+    let mut unmodelled = |mut probe: Value, why: &str| {
+        probe["not_modelled"] = json!(why);
+        p.push(probe);
+    };
+    unmodelled(
+        Probe::new("audit: root deletes a record under COMPLIANCE retention", &format!("arn:aws:iam::{ACCOUNT_ID}:root"), "s3:DeleteObjectVersion", &audit(record))
             .ids(&["admin-full-access"])
-            .endpoint("sagemaker-endpoint")
+            .rp("audit-bucket-policy")
+            .account(ACCOUNT_ID)
             .deny(),
+        "Object Lock retention is enforced by S3, not by IAM (the template's ObjectLockConfiguration is checked by the rehearsal, a refused delete on moto by tests/tests/tombstone.rs)",
+    );
+    unmodelled(
+        Probe::new("audit: root deletes the bucket policy", &format!("arn:aws:iam::{ACCOUNT_ID}:root"), "s3:DeleteBucketPolicy", &format!("arn:aws:s3:::{}", f.audit_bucket))
+            .ids(&["admin-full-access"])
+            .rp("audit-bucket-policy")
+            .account(ACCOUNT_ID)
+            .allow(),
+        "S3 always lets the account's root user delete a bucket policy, whatever it says (docs/DEPLOY.md: the trade-off); no evaluator models that exception",
     );
     p
 }

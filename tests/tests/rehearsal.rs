@@ -48,7 +48,9 @@ use fleet::sweep_config::SweepConfig;
 use integration_tests::emulator::{ACCOUNT_ID, REGION};
 use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::platform::{s3_client, AGENT_BYTES, DATA_BUCKETS};
-use integration_tests::rehearsal::{deploy, environment, inline_policy, lambda_get, statement, strings, CODE_BUCKET, CODE_PREFIX};
+use integration_tests::rehearsal::{
+    deploy, environment, inline_policy, lambda_get, statement, strings, CODE_BUCKET, CODE_PREFIX,
+};
 use integration_tests::Emulator;
 use serde_json::{json, Value};
 
