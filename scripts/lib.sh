@@ -54,6 +54,25 @@ ensure_sam_translator() {
   export FLEET_SAM_TRANSLATOR_PYTHON="$NOTEBOOK_FLEET_CACHE/venv-sam-translator/bin/python"
 }
 
+# The independent IAM evaluator (@cloud-copilot/iam-simulate, pinned by tests/iam/package-lock.json) for the
+# IAM matrix test (tests/tests/iam_matrix.rs), which runs tests/iam/evaluate.mjs with Node and finds the
+# evaluator through FLEET_IAM_SIMULATE_DIR. A test tool only (AGPL), never shipped. `npm ci` into the cache,
+# again only when the lock file changes; offline once installed.
+ensure_iam_simulate() {
+  local dir="$NOTEBOOK_FLEET_CACHE/iam-simulate" stamp
+  command -v node >/dev/null || { echo "node not found: the IAM matrix test needs Node.js 20 or newer" >&2; exit 1; }
+  stamp="$(cat "$ROOT/tests/iam/package.json" "$ROOT/tests/iam/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  if ! [ -f "$dir/.lock-sha256" ] || [ "$(cat "$dir/.lock-sha256")" != "$stamp" ]; then
+    log "installing $(grep -o '"@cloud-copilot/iam-simulate": "[^"]*"' "$ROOT/tests/iam/package.json") into $dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$ROOT/tests/iam/package.json" "$ROOT/tests/iam/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    echo "$stamp" > "$dir/.lock-sha256"
+  fi
+  export FLEET_IAM_SIMULATE_DIR="$dir"
+}
+
 # The AWS CLI, for the on-start script's sandbox test; the test finds it through FLEET_AWS_CLI.
 ensure_awscli() {
   ensure_venv awscli "$ROOT/scripts/requirements-awscli.txt"

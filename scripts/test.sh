@@ -13,6 +13,8 @@ ensure_awscli
 ensure_jupyter
 # The deploy rehearsal test (tests/tests/rehearsal.rs) translates the SAM template with aws-sam-translator.
 ensure_sam_translator
+# The IAM matrix test (tests/tests/iam_matrix.rs) evaluates the real policies with an independent evaluator.
+ensure_iam_simulate
 
 log "format"
 cargo fmt --all -- --check

@@ -128,8 +128,10 @@ fn substitute_custom_resource(
 ///   for `LifecycleAssets.AgentObjectKey` (the rehearsal publishes with the publisher's code once the stack
 ///   has created the assets bucket, as CloudFormation orders it, and checks the keys agree).
 /// - moto does not evaluate `Fn::Cidr`: each one over `Vpc.CidrBlock` becomes the blocks AWS computes.
-/// - moto's `Ref` to an `AWS::Events::EventBus` yields an object instead of the bus name: the name (the
-///   bus's `Name` property) is written in its place, with a `DependsOn` to keep the creation order.
+/// - moto's `Ref` to an `AWS::Events::EventBus` yields an object instead of the bus name: `GetAtt <bus>.Name`
+///   is written in its place (moto creates a resource when something reads its attribute, but orders by
+///   `DependsOn` alone too late: the bus's own policy names the functions' roles, so nothing else pulls the
+///   bus forward), and its `Name` in the outputs.
 /// - moto's `Ref` to a rule on a custom bus yields the rule name, not AWS's `bus|rule`: the dashboard's
 ///   `Select [1, Split ["|", Ref RequestRule]]` becomes that `Ref`.
 pub fn adapt_for_moto(template: &mut Value, answers: CustomResourceAnswers<'_>, vpc_cidr: &str) -> Result<Vec<String>> {
@@ -162,20 +164,11 @@ pub fn adapt_for_moto(template: &mut Value, answers: CustomResourceAnswers<'_>, 
         .collect();
     for (bus, name) in buses {
         let reference = json!({ "Ref": bus });
+        let attribute = json!({ "Fn::GetAtt": [bus, "Name"] });
         let resources = template["Resources"].as_object_mut().context("Resources")?;
         for (id, resource) in resources.iter_mut() {
-            if id != &bus && replace_all(resource, &reference, &name) > 0 {
-                let depends = match resource.get("DependsOn").cloned() {
-                    None => json!([bus]),
-                    Some(Value::String(one)) => json!([one, bus]),
-                    Some(Value::Array(mut many)) => {
-                        many.push(json!(bus));
-                        Value::Array(many)
-                    }
-                    Some(other) => bail!("{id}: DependsOn {other}"),
-                };
-                resource["DependsOn"] = depends;
-                changes.push(format!("{id}: Ref {bus} written as the bus name"));
+            if id != &bus && replace_all(resource, &reference, &attribute) > 0 {
+                changes.push(format!("{id}: Ref {bus} written as GetAtt {bus}.Name"));
             }
         }
         if replace_all(&mut template["Outputs"], &reference, &name) > 0 {
@@ -188,6 +181,52 @@ pub fn adapt_for_moto(template: &mut Value, answers: CustomResourceAnswers<'_>, 
     if n > 0 {
         changes.push(format!("Select/Split of Ref RequestRule: moto's Ref is the rule name already, {n} places"));
     }
+    Ok(changes)
+}
+
+/// moto keeps an `AWS::NoValue` inside a list (a policy's `Statement`) as a null, which its IAM refuses as a
+/// malformed policy: every list item `Fn::If [condition, x, Ref AWS::NoValue]` (or the reverse) is replaced by
+/// its branch, or removed, as CloudFormation would. The conditions are evaluated with `resolution` (the
+/// parameter values). Returns what it changed, one line each.
+pub fn drop_novalue_list_items(template: &mut Value, resolution: &Resolution) -> Result<Vec<String>> {
+    fn walk(node: &mut Value, template: &Value, resolution: &Resolution, changes: &mut Vec<String>) -> Result<()> {
+        match node {
+            Value::Array(items) => {
+                let mut kept = Vec::new();
+                for mut item in std::mem::take(items) {
+                    let branches = item.get("Fn::If").and_then(Value::as_array).cloned();
+                    if let Some([condition, then, otherwise]) = branches.as_deref() {
+                        let no_value = json!({"Ref": "AWS::NoValue"});
+                        if *then == no_value || *otherwise == no_value {
+                            let name = condition.as_str().context("a condition name")?;
+                            let chosen = if resolution.condition(template, name)? { then } else { otherwise };
+                            changes.push(format!(
+                                "Fn::If [{name}, …] in a list: {}",
+                                if *chosen == no_value { "removed" } else { "its branch" }
+                            ));
+                            if *chosen == no_value {
+                                continue;
+                            }
+                            item = chosen.clone();
+                        }
+                    }
+                    walk(&mut item, template, resolution, changes)?;
+                    kept.push(item);
+                }
+                *items = kept;
+            }
+            Value::Object(map) => {
+                for value in map.values_mut() {
+                    walk(value, template, resolution, changes)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    let snapshot = template.clone();
+    let mut changes = Vec::new();
+    walk(&mut template["Resources"], &snapshot, resolution, &mut changes)?;
     Ok(changes)
 }
 
@@ -308,6 +347,290 @@ pub fn strings(value: &Value) -> Vec<String> {
     }
 }
 
+/// Where the rehearsal puts the functions' code (what `sam package` would upload).
+pub const CODE_BUCKET: &str = "rehearsal-deploy-artifacts";
+pub const CODE_PREFIX: &str = "notebook-fleet/";
+/// The template's default `VpcCidr`.
+pub const VPC_CIDR: &str = "10.42.0.0/16";
+/// An empty zip archive: moto stores function code without running it.
+const DUMMY_ZIP: [u8; 22] = [0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// A stack created on the emulator from the translated template.
+#[derive(Debug)]
+pub struct Deployment {
+    /// The template as aws-sam-translator wrote it (what CloudFormation would receive).
+    pub translated: Value,
+    /// The same, adapted for moto (`adapt_for_moto`), as created.
+    pub template: Value,
+    pub stack: aws_sdk_cloudformation::types::Stack,
+    pub outputs: std::collections::HashMap<String, String>,
+    /// The S3 prefix list the custom resource's lookup found.
+    pub prefix_list: String,
+    /// What `adapt_for_moto` changed, one line each.
+    pub adjustments: Vec<String>,
+}
+
+/// Translates `infra/template.yaml`, uploads dummy function code, answers the custom resources (the S3 prefix
+/// list from the emulator, `LifecycleAssets` with `lifecycle_assets`), adapts the template for moto and creates
+/// the stack `stack_name` with `parameters`.
+pub async fn deploy(
+    sdk: &aws_config::SdkConfig,
+    stack_name: &str,
+    parameters: &[(&str, String)],
+    lifecycle_assets: &[(&str, &str)],
+) -> Result<Deployment> {
+    let s3 = crate::platform::s3_client(sdk);
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let translated = translate(&repo_root().join("infra/template.yaml"), CODE_BUCKET, CODE_PREFIX, parameters)?;
+    let resources = translated["Resources"].as_object().context("Resources")?;
+    s3.create_bucket()
+        .bucket(CODE_BUCKET)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await?;
+    for resource in resources.values() {
+        let code = match resource["Type"].as_str() {
+            Some("AWS::Lambda::Function") => &resource["Properties"]["Code"],
+            Some("AWS::Lambda::LayerVersion") => &resource["Properties"]["Content"],
+            _ => continue,
+        };
+        if let Some(key) = code["S3Key"].as_str() {
+            if code["S3Bucket"] != CODE_BUCKET {
+                bail!("code outside the rehearsal's bucket: {code}");
+            }
+            s3.put_object().bucket(CODE_BUCKET).key(key).body(DUMMY_ZIP.to_vec().into()).send().await?;
+        }
+    }
+    let prefix_list = ec2
+        .describe_prefix_lists()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("prefix-list-name")
+                .values(format!("com.amazonaws.{REGION}.s3"))
+                .build(),
+        )
+        .send()
+        .await?
+        .prefix_lists()
+        .first()
+        .and_then(|p| p.prefix_list_id().map(str::to_owned))
+        .context("moto's S3 prefix list")?;
+    let mut template = translated.clone();
+    let answers = CustomResourceAnswers { s3_prefix_list_id: &prefix_list, lifecycle_assets };
+    let mut adjustments = adapt_for_moto(&mut template, answers, VPC_CIDR)?;
+    let resolution = Resolution::from_template(&translated, stack_name, parameters)?;
+    adjustments.extend(drop_novalue_list_items(&mut template, &resolution)?);
+    let cloudformation = aws_sdk_cloudformation::Client::new(sdk);
+    let stack = create_stack(&cloudformation, stack_name, &template, parameters).await?;
+    let outputs = stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect();
+    Ok(Deployment { translated, template, stack, outputs, prefix_list, adjustments })
+}
+
+/// What a template's intrinsic functions resolve against: the parameter values (a CommaDelimitedList as a
+/// JSON array), the pseudo parameters, each resource's `Ref` and the `GetAtt` attributes a document names.
+#[derive(Debug, Default)]
+pub struct Resolution {
+    pub values: std::collections::HashMap<String, Value>,
+    pub attributes: std::collections::HashMap<(String, String), Value>,
+}
+
+impl Resolution {
+    /// Parameters (given, else the template's default; CommaDelimitedList split on commas) and the pseudo
+    /// parameters of the emulated account and region.
+    pub fn from_template(template: &Value, stack_name: &str, given: &[(&str, String)]) -> Result<Self> {
+        let mut values = std::collections::HashMap::new();
+        for (name, declaration) in template["Parameters"].as_object().context("Parameters")? {
+            let value = given.iter().find(|(n, _)| n == name).map(|(_, v)| Value::String(v.clone())).or_else(|| {
+                declaration
+                    .get("Default")
+                    .map(|d| Value::String(d.as_str().map_or_else(|| d.to_string(), str::to_owned)))
+            });
+            let Some(value) = value else { continue };
+            let value = if declaration["Type"] == "CommaDelimitedList" {
+                json!(value.as_str().unwrap_or_default().split(',').map(str::trim).collect::<Vec<_>>())
+            } else {
+                value
+            };
+            values.insert(name.clone(), value);
+        }
+        for (name, value) in [
+            ("AWS::Partition", "aws"),
+            ("AWS::Region", REGION),
+            ("AWS::AccountId", crate::emulator::ACCOUNT_ID),
+            ("AWS::StackName", stack_name),
+            ("AWS::URLSuffix", "amazonaws.com"),
+        ] {
+            values.insert(name.to_owned(), json!(value));
+        }
+        Ok(Self { values, attributes: Default::default() })
+    }
+
+    fn condition(&self, template: &Value, name: &str) -> Result<bool> {
+        let definition = &template["Conditions"][name];
+        if definition.is_null() {
+            bail!("no condition {name}");
+        }
+        self.truth(template, definition)
+    }
+
+    fn truth(&self, template: &Value, expression: &Value) -> Result<bool> {
+        let object =
+            expression.as_object().filter(|o| o.len() == 1).with_context(|| format!("a condition: {expression}"))?;
+        let (function, arguments) = object.iter().next().context("a function")?;
+        let items = || arguments.as_array().with_context(|| format!("{function} takes a list"));
+        Ok(match function.as_str() {
+            "Fn::Equals" => {
+                let [a, b] = items()?.as_slice() else { bail!("Fn::Equals takes two") };
+                self.resolve(template, a)? == self.resolve(template, b)?
+            }
+            "Fn::Not" => !self.truth(template, items()?.first().context("Fn::Not")?)?,
+            "Fn::And" => {
+                items()?.iter().map(|c| self.truth(template, c)).collect::<Result<Vec<_>>>()?.into_iter().all(|b| b)
+            }
+            "Fn::Or" => {
+                items()?.iter().map(|c| self.truth(template, c)).collect::<Result<Vec<_>>>()?.into_iter().any(|b| b)
+            }
+            "Condition" => self.condition(template, arguments.as_str().context("a condition name")?)?,
+            other => bail!("{other} in a condition"),
+        })
+    }
+
+    /// `value` with every intrinsic function the template's policy documents use resolved (Ref, Fn::GetAtt,
+    /// Fn::Sub, Fn::Join, Fn::Split, Fn::Select, Fn::If with its conditions); `AWS::NoValue` leaves its list or
+    /// map. Anything else, or a name without a value, is an error, never a guess.
+    pub fn resolve(&self, template: &Value, value: &Value) -> Result<Value> {
+        Ok(self.resolve_inner(template, value)?.unwrap_or(Value::Null))
+    }
+
+    fn lookup(&self, name: &str) -> Result<Value> {
+        if let Some((resource, attribute)) = name.split_once('.') {
+            return self
+                .attributes
+                .get(&(resource.to_owned(), attribute.to_owned()))
+                .cloned()
+                .with_context(|| format!("no value for GetAtt {name}"));
+        }
+        self.values.get(name).cloned().with_context(|| format!("no value for Ref {name}"))
+    }
+
+    fn resolve_inner(&self, template: &Value, value: &Value) -> Result<Option<Value>> {
+        match value {
+            Value::Array(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    if let Some(v) = self.resolve_inner(template, item)? {
+                        out.push(v);
+                    }
+                }
+                Ok(Some(Value::Array(out)))
+            }
+            Value::Object(map) if map.len() == 1 && map.keys().all(|k| k == "Ref" || k.starts_with("Fn::")) => {
+                let (function, arguments) = map.iter().next().context("a function")?;
+                let list = |v: &Value| -> Result<Vec<Value>> {
+                    match self.resolve(template, v)? {
+                        Value::Array(items) => Ok(items),
+                        other => bail!("{function}: not a list: {other}"),
+                    }
+                };
+                let text = |v: &Value| -> Result<String> {
+                    match self.resolve(template, v)? {
+                        Value::String(s) => Ok(s),
+                        Value::Number(n) => Ok(n.to_string()),
+                        other => bail!("{function}: not a string: {other}"),
+                    }
+                };
+                let args = || arguments.as_array().with_context(|| format!("{function} takes a list"));
+                Ok(Some(match function.as_str() {
+                    "Ref" if arguments == "AWS::NoValue" => return Ok(None),
+                    "Ref" => self.lookup(arguments.as_str().context("Ref of a name")?)?,
+                    "Fn::GetAtt" => {
+                        let parts: Vec<&str> = match arguments {
+                            Value::String(s) => s.splitn(2, '.').collect(),
+                            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                            _ => bail!("Fn::GetAtt {arguments}"),
+                        };
+                        self.lookup(&parts.join("."))?
+                    }
+                    "Fn::If" => {
+                        let [condition, then, otherwise] = args()?.as_slice() else { bail!("Fn::If takes three") };
+                        let branch = if self.condition(template, condition.as_str().context("condition name")?)? {
+                            then
+                        } else {
+                            otherwise
+                        };
+                        return self.resolve_inner(template, branch);
+                    }
+                    "Fn::Join" => {
+                        let [separator, items] = args()?.as_slice() else { bail!("Fn::Join takes two") };
+                        let separator = separator.as_str().context("Fn::Join separator")?;
+                        let parts = list(items)?
+                            .iter()
+                            .map(|p| p.as_str().map(str::to_owned).with_context(|| format!("Fn::Join of {p}")))
+                            .collect::<Result<Vec<_>>>()?;
+                        json!(parts.join(separator))
+                    }
+                    "Fn::Split" => {
+                        let [separator, source] = args()?.as_slice() else { bail!("Fn::Split takes two") };
+                        let separator = separator.as_str().context("Fn::Split separator")?;
+                        json!(text(source)?.split(separator).collect::<Vec<_>>())
+                    }
+                    "Fn::Select" => {
+                        let [index, items] = args()?.as_slice() else { bail!("Fn::Select takes two") };
+                        let index: usize = text(index)?.parse()?;
+                        list(items)?.get(index).cloned().with_context(|| format!("Fn::Select {index} out of range"))?
+                    }
+                    "Fn::Sub" => {
+                        let (pattern, variables) = match arguments {
+                            Value::String(s) => (s.clone(), serde_json::Map::new()),
+                            Value::Array(a) if a.len() == 2 => (
+                                a[0].as_str().context("Fn::Sub pattern")?.to_owned(),
+                                a[1].as_object().context("Fn::Sub variables")?.clone(),
+                            ),
+                            _ => bail!("Fn::Sub {arguments}"),
+                        };
+                        let mut out = String::new();
+                        let mut rest = pattern.as_str();
+                        while let Some(start) = rest.find("${") {
+                            out.push_str(&rest[..start]);
+                            let end = rest[start..].find('}').context("Fn::Sub: an open ${")? + start;
+                            let name = &rest[start + 2..end];
+                            if let Some(literal) = name.strip_prefix('!') {
+                                out.push_str(&format!("${{{literal}}}"));
+                            } else if let Some(v) = variables.get(name) {
+                                out.push_str(&text(v)?);
+                            } else {
+                                out.push_str(&text(&self.lookup(name)?)?);
+                            }
+                            rest = &rest[end + 1..];
+                        }
+                        out.push_str(rest);
+                        json!(out)
+                    }
+                    other => bail!("{other} is not resolved here"),
+                }))
+            }
+            Value::Object(map) => {
+                let mut out = serde_json::Map::new();
+                for (key, v) in map {
+                    if let Some(v) = self.resolve_inner(template, v)? {
+                        out.insert(key.clone(), v);
+                    }
+                }
+                Ok(Some(Value::Object(out)))
+            }
+            other => Ok(Some(other.clone())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,6 +667,30 @@ mod tests {
         let mut unanswered = template;
         let result = substitute_custom_resource(&mut unanswered, "Custom::LifecycleAssets", &[], &mut changes);
         assert!(result.is_err(), "an attribute without an answer is an error");
+    }
+
+    #[test]
+    fn policy_documents_resolve_against_parameters_and_attributes() {
+        let template = json!({
+            "Parameters": {"Who": {"Type": "CommaDelimitedList", "Default": ""}, "Src": {"Type": "String"}},
+            "Conditions": {"HasSrc": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Src"}, ""]}]}}
+        });
+        let mut resolution =
+            Resolution::from_template(&template, "s", &[("Src", "portal".into())]).expect("parameters");
+        resolution.attributes.insert(("Role".into(), "Arn".into()), json!("arn:aws:iam::1:role/r"));
+        let document = json!({
+            "Who": {"Ref": "Who"},
+            "Arn": {"Fn::Sub": "arn:${AWS::Partition}:x:${AWS::Region}:${AWS::AccountId}:${Src}/${Role.Arn}/${!literal}"},
+            "Picked": {"Fn::Select": [1, {"Fn::Split": ["s3://", {"Fn::If": ["HasSrc", "s3://b/k", "s3://n/n"]}]}]},
+            "Gone": {"Fn::If": ["HasSrc", {"Ref": "AWS::NoValue"}, "kept"]},
+            "List": [{"Fn::Join": [",", [{"Fn::GetAtt": ["Role", "Arn"]}, "x"]]}, {"Ref": "AWS::NoValue"}]
+        });
+        assert_eq!(
+            resolution.resolve(&template, &document).expect("resolved"),
+            json!({"Who": [""], "Arn": format!("arn:aws:x:{REGION}:123456789012:portal/arn:aws:iam::1:role/r/${{literal}}"),
+                   "Picked": "b/k", "List": ["arn:aws:iam::1:role/r,x"]})
+        );
+        assert!(resolution.resolve(&template, &json!({"Ref": "Missing"})).is_err(), "no guess for a missing name");
     }
 
     #[test]

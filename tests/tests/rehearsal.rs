@@ -17,7 +17,8 @@
 //! - moto's CloudFormation has no model for `AWS::S3::BucketPolicy`, `AWS::SQS::QueuePolicy`,
 //!   `AWS::CloudWatch::Alarm`, `AWS::Logs::MetricFilter`, `AWS::Lambda::EventInvokeConfig` and
 //!   `AWS::SNS::Subscription` (it skips them, so the bucket and queue policies, alarms, metric filters and
-//!   the sweeper's retry settings are not created), drops a function's `Architectures` and `LoggingConfig`,
+//!   the sweeper's retry settings are not created), drops an event bus's `Policy` (the sender map), a
+//!   function's `Architectures` and `LoggingConfig`,
 //!   a bucket's public access block and Object Lock configuration, a subnet's `MapPublicIpOnLaunch=false`
 //!   and a security group's inline egress, answers GetBucketVersioning of its buckets in a form the SDK
 //!   cannot read, and keeps a `SubnetRouteTableAssociation` apart from the route table: those are checked in
@@ -48,19 +49,12 @@ use integration_tests::emulator::{ACCOUNT_ID, REGION};
 use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::platform::{s3_client, AGENT_BYTES, DATA_BUCKETS};
 use integration_tests::rehearsal::{
-    adapt_for_moto, create_stack, environment, inline_policy, lambda_get, repo_root, statement, strings, translate,
-    CustomResourceAnswers,
+    deploy, environment, inline_policy, lambda_get, statement, strings, CODE_BUCKET, CODE_PREFIX,
 };
 use integration_tests::Emulator;
 use serde_json::{json, Value};
 
 const STACK: &str = "notebook-fleet";
-const CODE_BUCKET: &str = "rehearsal-deploy-artifacts";
-const CODE_PREFIX: &str = "notebook-fleet/";
-/// The template's default.
-const VPC_CIDR: &str = "10.42.0.0/16";
-/// An empty zip archive: moto stores function code without running it.
-const DUMMY_ZIP: [u8; 22] = [0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /// The parameters a platform team gives `sam deploy`; everything else keeps the template's default.
 fn parameters() -> Vec<(&'static str, String)> {
@@ -69,12 +63,24 @@ fn parameters() -> Vec<(&'static str, String)> {
         // The template's default, given explicitly: moto hands a CommaDelimitedList parameter's *default* to
         // Fn::Join as a string, which joins its characters.
         ("AllowedInstanceTypes", "ml.t3.medium,ml.t3.large,ml.t3.xlarge,ml.m5.xlarge,ml.m5.2xlarge".into()),
+        // The sender map (docs/DEPLOY.md), the entitlements document, routes and snoozes.
+        ("PortalPrincipalArns", PORTAL_ROLE.into()),
+        ("PortalEventSource", "platform.portal".into()),
+        ("IdentityPrincipalArns", format!("arn:aws:iam::{ACCOUNT_ID}:role/hr-sender")),
+        ("IdentityEventSource", "platform.hr".into()),
+        ("ApprovalsPrincipalArns", "".into()),
+        ("ApprovalsEventSource", "".into()),
+        ("EntitlementsObjectUri", ENTITLEMENTS_URI.into()),
+        ("AllowedRouteTargets", "tgw-0123456789abcdef0,pcx-0123456789abcdef0".into()),
+        ("MaxSnoozeHours", "12".into()),
+        ("NotebookAccessVpceIds", "".into()),
+        ("NotebookAccessSourceCidrs", "".into()),
+        ("AuditPolicyAdministratorArns", "".into()),
     ]
 }
 
-fn outputs(stack: &aws_sdk_cloudformation::types::Stack) -> HashMap<String, String> {
-    stack.outputs().iter().filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned()))).collect()
-}
+const PORTAL_ROLE: &str = "arn:aws:iam::111111111111:role/portal-sender";
+const ENTITLEMENTS_URI: &str = "s3://platform-config/notebook-fleet/entitlements.json";
 
 /// The physical id of a stack resource (moto answers DescribeStackResource with an empty body: the listing).
 async fn physical_id(cfn: &aws_sdk_cloudformation::Client, logical_id: &str) -> Result<String> {
@@ -111,57 +117,15 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
     let events = aws_sdk_eventbridge::Client::new(&sdk);
 
     // --- translate, upload the function code (what `sam package` would), create the stack ---------------
-    let template_path = repo_root().join("infra/template.yaml");
-    let translated = translate(&template_path, CODE_BUCKET, CODE_PREFIX, &parameters())?;
-    let resources = translated["Resources"].as_object().context("Resources")?;
-    assert!(resources.values().all(|r| !r["Type"].as_str().unwrap_or_default().starts_with("AWS::Serverless::")));
-
-    s3.create_bucket()
-        .bucket(CODE_BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await?;
-    for resource in resources.values() {
-        let code = match resource["Type"].as_str() {
-            Some("AWS::Lambda::Function") => &resource["Properties"]["Code"],
-            Some("AWS::Lambda::LayerVersion") => &resource["Properties"]["Content"],
-            _ => continue,
-        };
-        if let Some(key) = code["S3Key"].as_str() {
-            assert_eq!(code["S3Bucket"], CODE_BUCKET);
-            s3.put_object().bucket(CODE_BUCKET).key(key).body(DUMMY_ZIP.to_vec().into()).send().await?;
-        }
-    }
-
-    let prefix_list = ec2
-        .describe_prefix_lists()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("prefix-list-name")
-                .values(format!("com.amazonaws.{REGION}.s3"))
-                .build(),
-        )
-        .send()
-        .await?
-        .prefix_lists()
-        .first()
-        .and_then(|p| p.prefix_list_id().map(str::to_owned))
-        .context("moto's S3 prefix list")?;
     // The lifecycle publisher's answer: the agent's content-addressed key (what publish_assets derives).
     let agent_key = agent_asset(AGENT_BYTES).key;
-    let mut template = translated.clone();
-    let answers = CustomResourceAnswers {
-        s3_prefix_list_id: &prefix_list,
-        lifecycle_assets: &[("AgentObjectKey", agent_key.as_str())],
-    };
-    let adjustments = adapt_for_moto(&mut template, answers, VPC_CIDR)?;
-    eprintln!("adjusted for moto:\n  {}", adjustments.join("\n  "));
-    let stack = create_stack(&cfn, STACK, &template, &parameters()).await?;
-    let out = outputs(&stack);
+    let deployment = deploy(&sdk, STACK, &parameters(), &[("AgentObjectKey", agent_key.as_str())]).await?;
+    let (translated, template, prefix_list) =
+        (deployment.translated.clone(), deployment.template.clone(), deployment.prefix_list.clone());
+    let resources = translated["Resources"].as_object().context("Resources")?;
+    assert!(resources.values().all(|r| !r["Type"].as_str().unwrap_or_default().starts_with("AWS::Serverless::")));
+    eprintln!("adjusted for moto:\n  {}", deployment.adjustments.join("\n  "));
+    let out = deployment.outputs.clone();
 
     // --- the bus and its rules -------------------------------------------------------------------------
     let bus_name = format!("notebook-fleet-{STACK}");
@@ -173,11 +137,17 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
     assert_eq!(rules.rules().len(), 1, "one rule on the project bus: {rules:?}");
     let request_rule = &rules.rules()[0];
     let pattern: Value = serde_json::from_str(request_rule.event_pattern().context("pattern")?)?;
+    // Every kind the code handles, and the snooze request (the provisioner's next kind: with it in the code's
+    // list the union is that list).
+    let mut kinds: Vec<&str> = fleet::domain::request::REQUEST_DETAIL_TYPES.to_vec();
+    if !kinds.contains(&"Notebook Idle Snooze Requested") {
+        kinds.insert(3, "Notebook Idle Snooze Requested");
+    }
     assert_eq!(
         pattern,
         json!({
             "source": [{"anything-but": "notebook-fleet"}],
-            "detail-type": fleet::domain::request::REQUEST_DETAIL_TYPES
+            "detail-type": kinds
         })
     );
     let targets = events
@@ -245,7 +215,18 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
             "AssetsBucket",
             vec!["DenyInsecureTransport", "NotebookRolesOnlyThroughTheGatewayEndpoint"],
         ),
-        ("AuditBucketPolicy", "AuditBucket", vec!["DenyInsecureTransport", "NotebookRolesNever"]),
+        (
+            "AuditBucketPolicy",
+            "AuditBucket",
+            vec![
+                "DenyInsecureTransport",
+                "NotebookRolesNever",
+                "OnlyTheFleetWritesRecords",
+                "RecordsAreNeverOverwritten",
+                "RecordsAreNeverDeletedNorUnlocked",
+                "BucketSettingsOnlyThroughTheStack",
+            ],
+        ),
         ("AccessLogsBucketPolicy", "AccessLogsBucket", vec!["DenyInsecureTransport", "ServerAccessLogsOfThisAccount"]),
     ] {
         let properties = &res(&translated, policy)["Properties"];
@@ -263,6 +244,44 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         "NotebookRolesOnlyThroughTheGatewayEndpoint",
     )?;
     assert_eq!(perimeter_deny["Condition"]["StringNotEquals"]["aws:SourceVpce"], json!({"Ref": "S3GatewayEndpoint"}));
+    // The audit bucket is append-only (tests/tests/iam_matrix.rs evaluates the resolved document).
+    let audit_policy = &res(&translated, "AuditBucketPolicy")["Properties"]["PolicyDocument"];
+    assert_eq!(
+        statement(audit_policy, "RecordsAreNeverOverwritten")?["Condition"],
+        json!({"StringNotEquals": {"s3:if-none-match": "*"}})
+    );
+    assert_eq!(
+        statement(audit_policy, "OnlyTheFleetWritesRecords")?["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        json!([{"Fn::GetAtt": ["ProvisionerRole", "Arn"]}, {"Fn::GetAtt": ["IdleSweeperRole", "Arn"]}])
+    );
+
+    // The bus policy (the sender map): moto's CloudFormation drops an EventBus's Policy, so it is checked in the
+    // template; iam_matrix.rs evaluates it resolved.
+    let bus_policy = &res(&translated, "EventBus")["Properties"]["Policy"];
+    let bus_sids: Vec<&str> =
+        bus_policy["Statement"].as_array().context("bus policy")?.iter().filter_map(|s| s["Sid"].as_str()).collect();
+    assert_eq!(
+        bus_sids,
+        [
+            "PortalKindsOnlyFromThePortal",
+            "PortalKindsOnlyWithThePortalSource",
+            "IdentityKindsOnlyFromTheIdentitySystem",
+            "IdentityKindsOnlyWithTheIdentitySource",
+            "ApprovalsKindsOnlyFromTheApprovalsSystem",
+            "ApprovalsKindsOnlyWithTheApprovalsSource",
+            "OutcomesOnlyFromTheFleet",
+            "SendersMayPutEvents"
+        ]
+    );
+    // Every request kind is fenced by its sender's principals and source.
+    let fenced: BTreeSet<String> = bus_policy["Statement"]
+        .as_array()
+        .context("bus policy")?
+        .iter()
+        .filter(|s| s["Condition"]["StringNotEquals"].get("aws:PrincipalArn").is_some())
+        .flat_map(|s| strings(&s["Condition"]["ForAnyValue:StringEquals"]["events:detail-type"]))
+        .collect();
+    assert_eq!(fenced, sorted(kinds.iter().copied()));
 
     // --- the network: private subnets without an internet route ----------------------------------------
     let vpc_id = physical_id(&cfn, "Vpc").await?;
@@ -373,8 +392,57 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         json!({"Sid": "OnlyThroughTheGatewayEndpoint", "Effect": "Deny", "Action": "s3:*", "Resource": "*",
                "Condition": {"StringNotEquals": {"aws:SourceVpce": out["S3GatewayEndpointId"]}}})
     );
+    // Data keys of the entitlements document work through S3 only; the rest is the domain's perimeter.
+    let statements = document["Statement"].as_array_mut().context("statements")?;
+    let position = statements.iter().position(|s| s["Sid"] == "DataKeysOnlyThroughS3").context("the KMS statement")?;
+    let keys = statements.remove(position);
+    assert_eq!(
+        keys,
+        json!({"Sid": "DataKeysOnlyThroughS3", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+               "Resource": format!("arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/*"),
+               "Condition": {"StringEquals": {"kms:ViaService": format!("s3.{REGION}.amazonaws.com")}}})
+    );
     let allows: PolicyDocument = serde_json::from_value(document)?;
     assert_eq!(allows, notebook_permissions_boundary(&data_buckets, &assets_bucket, REGION, ACCOUNT_ID));
+
+    // --- the policies for people: the user policy and the guardrails --------------------------------------
+    for (output, sids) in [
+        ("NotebookUserPolicyArn", vec!["OpenOwnNotebooksOnly", "ListNotebooks"]),
+        (
+            "HumanGuardrailPolicyArn",
+            vec![
+                "FleetTagsOnlyByTheFleet",
+                "NoStartOfLockedNotebooks",
+                "NoStartOfExpiredCustodianNotebooks",
+                "NoNotebookWithInternetAccess",
+                "NoNotebookWithRootAccess",
+                "NoRootAccessByUpdate",
+                "NoNotebookWithoutAFleetLifecycleConfig",
+                "NoNotebookWithAnotherLifecycleConfig",
+                "FleetLifecycleConfigsOnlyByTheFleet",
+                "ManagedNotebooksUpdatedOnlyByTheFleet",
+                "FleetRolesOnlyThroughTheStack",
+                "AuditRecordsOnlyByTheFleet",
+                "AuditBucketSettingsOnlyThroughTheStack",
+            ],
+        ),
+    ] {
+        let arn = &out[output];
+        let policy = iam.get_policy().policy_arn(arn).send().await?.policy.context(output)?;
+        assert_eq!(policy.path(), Some("/notebook-fleet/"), "{output}");
+        let version = iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(policy.default_version_id().context("version")?)
+            .send()
+            .await?;
+        let document = inline_policy(version.policy_version().and_then(|v| v.document()).context("document")?)?;
+        let found: Vec<&str> =
+            document["Statement"].as_array().context(output)?.iter().filter_map(|s| s["Sid"].as_str()).collect();
+        assert_eq!(found, sids, "{output}: {document}");
+        // A statement behind Fn::If that is off leaves nothing behind (no null statement).
+        assert!(document["Statement"].as_array().is_some_and(|s| s.iter().all(Value::is_object)), "{document}");
+    }
 
     // --- the functions ---------------------------------------------------------------------------------
     let provisioner_fn = lambda_get(
@@ -461,6 +529,26 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         sorted(strings(&create_notebook["Condition"]["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"])),
         sorted(subnet_ids.clone())
     );
+    // Exactly the entitlements document; audit records by version; the lock and snooze tags only.
+    let entitlements = statement(provisioner_policy, "ReadTheEntitlementsDocument")?;
+    assert_eq!(
+        (&entitlements["Action"], &entitlements["Resource"]),
+        (&json!("s3:GetObject"), &json!("arn:aws:s3:::platform-config/notebook-fleet/entitlements.json"))
+    );
+    let list_audit = statement(provisioner_policy, "ListAuditHistories")?;
+    assert_eq!(sorted(strings(&list_audit["Action"])), sorted(["s3:ListBucket", "s3:ListBucketVersions"]));
+    let read_audit = statement(provisioner_policy, "ReadAuditRecords")?;
+    assert_eq!(sorted(strings(&read_audit["Action"])), sorted(["s3:GetObject", "s3:GetObjectVersion"]));
+    let tagging = statement(provisioner_policy, "TagManagedNotebooksWithLockAndSnoozeTagsOnly")?;
+    assert_eq!(
+        sorted(strings(&tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"])),
+        sorted([
+            "notebook-fleet:locked-at",
+            "notebook-fleet:lock-reason",
+            "notebook-fleet:decommissioned-at",
+            "notebook-fleet:idle-exempt-until"
+        ])
+    );
 
     // The sweeper: stop managed notebooks, read the heartbeat listing, write warnings and audit records, revoke
     // expired custodian roles (and tag them revoked), put events. Nothing else.
@@ -474,6 +562,7 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
             "logs:CreateLogStream",
             "logs:PutLogEvents",
             "s3:ListBucket",
+            "s3:ListBucketVersions",
             "s3:PutObject",
             "sagemaker:AddTags",
             "sagemaker:ListNotebookInstances",
@@ -572,6 +661,16 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
 
     // --- a request through the provisioner the stack configures ---------------------------------------
     let env = environment(&provisioner_fn);
+    // The sender map's sources, the entitlements document, routes and snoozes, for the code to read.
+    assert_eq!(
+        env["FLEET_REQUEST_SOURCES"],
+        "Notebook Requested=platform.portal,Notebook Stop Requested=platform.portal,Notebook Start \
+         Requested=platform.portal,Notebook Idle Snooze Requested=platform.portal,Owner Deactivated=platform.hr,\
+         Custodian Access Requested=,Notebook Decommission Requested="
+    );
+    assert_eq!(env["FLEET_ENTITLEMENTS_URI"], ENTITLEMENTS_URI);
+    assert_eq!(env["FLEET_ALLOWED_ROUTE_TARGETS"], "tgw-0123456789abcdef0,pcx-0123456789abcdef0");
+    assert_eq!(env["FLEET_MAX_SNOOZE_HOURS"], "12");
     let config = Config::from_vars(|name| env.get(name).cloned())?;
     assert_eq!(config.permissions_boundary_arn, boundary_arn);
     assert_eq!(config.subnet_ids, subnet_ids);
