@@ -309,14 +309,16 @@ pub fn lambda_get(endpoint: &str, path: &str) -> Result<Value> {
 }
 
 /// A Lambda function's environment as the process would see it: moto keeps CloudFormation's numbers as JSON
-/// numbers, Lambda hands every value to the process as a string.
+/// numbers, Lambda hands every value to the process as a string, and adds `AWS_REGION`.
 pub fn environment(function: &Value) -> std::collections::HashMap<String, String> {
-    function["Configuration"]["Environment"]["Variables"]
+    let mut env: std::collections::HashMap<String, String> = function["Configuration"]["Environment"]["Variables"]
         .as_object()
         .map(|vars| {
             vars.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    env.insert("AWS_REGION".to_owned(), REGION.to_owned());
+    env
 }
 
 /// An inline role policy as IAM returns it (URL-encoded JSON). moto answers a policy that CloudFormation
@@ -373,6 +375,42 @@ pub struct Deployment {
 /// Translates `infra/template.yaml`, uploads dummy function code, answers the custom resources (the S3 prefix
 /// list from the emulator, `LifecycleAssets` with `lifecycle_assets`), adapts the template for moto and creates
 /// the stack `stack_name` with `parameters`.
+/// On AWS a security group declared with `SecurityGroupEgress` has those rules only: the default allow-all
+/// egress is replaced. moto's CloudFormation keeps the default rule beside them, so the rehearsal revokes it,
+/// as AWS would have (the provisioner's isolation check refuses a group with it, rightly).
+async fn drop_default_egress(
+    cloudformation: &aws_sdk_cloudformation::Client,
+    ec2: &aws_sdk_ec2::Client,
+    stack_name: &str,
+    template: &Value,
+) -> Result<Vec<String>> {
+    let mut changes = Vec::new();
+    let declared = template["Resources"].as_object().context("Resources")?.iter().filter(|(_, r)| {
+        r["Type"] == "AWS::EC2::SecurityGroup" && r["Properties"].get("SecurityGroupEgress").is_some()
+    });
+    // moto answers DescribeStackResource with an empty body: the listing has the physical ids.
+    let listed = cloudformation.list_stack_resources().stack_name(stack_name).send().await?;
+    for (id, _) in declared {
+        // A group behind a false condition was not created.
+        let Some(group) = listed
+            .stack_resource_summaries()
+            .iter()
+            .find(|r| r.logical_resource_id() == Some(id.as_str()))
+            .and_then(|r| r.physical_resource_id().map(str::to_owned))
+        else {
+            continue;
+        };
+        let allow_all = aws_sdk_ec2::types::IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build();
+        if ec2.revoke_security_group_egress().group_id(&group).ip_permissions(allow_all).send().await.is_ok() {
+            changes.push(format!("{id}: the default allow-all egress AWS replaces by SecurityGroupEgress, revoked"));
+        }
+    }
+    Ok(changes)
+}
+
 pub async fn deploy(
     sdk: &aws_config::SdkConfig,
     stack_name: &str,
@@ -426,6 +464,7 @@ pub async fn deploy(
     adjustments.extend(drop_novalue_list_items(&mut template, &resolution)?);
     let cloudformation = aws_sdk_cloudformation::Client::new(sdk);
     let stack = create_stack(&cloudformation, stack_name, &template, parameters).await?;
+    adjustments.extend(drop_default_egress(&cloudformation, &ec2, stack_name, &template).await?);
     let outputs = stack
         .outputs()
         .iter()

@@ -29,7 +29,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
 use fleet::aws::assets::S3Assets;
-use fleet::aws::{AwsProvisioner, ProvisionerClients};
+use fleet::aws::{load_entitlements, AwsProvisioner, ProvisionerClients};
 use fleet::config::Config;
 use fleet::domain::assets::agent_asset;
 use fleet::domain::outcome::{CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_PROVISIONED, OWNER_DEACTIVATION_COMPLETED};
@@ -303,7 +303,14 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
         .await?;
 
     let env = environment(&provisioner_fn);
-    let config = Config::from_vars(|name| env.get(name).cloned())?;
+    // As the function starts: the environment the stack gave it, and the entitlements document it names.
+    let config = load_entitlements(&s3, Config::from_vars(|name| env.get(name).cloned())?).await?;
+    // Each request from the source the stack's sender map names for its kind.
+    let source = |kind: &str| -> Result<String> {
+        config.senders.sources_of(kind).next().map(str::to_owned).with_context(|| format!("no sender for {kind}"))
+    };
+    let (portal, identity, approvals) =
+        (source(NOTEBOOK_REQUESTED)?, source(OWNER_DEACTIVATED)?, source(CUSTODIAN_ACCESS_REQUESTED)?);
     let clients = ProvisionerClients {
         ec2: aws_sdk_ec2::Client::new(&sdk),
         iam: iam.clone(),
@@ -317,12 +324,14 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
         first_delay: std::time::Duration::from_millis(50),
         max_delay: std::time::Duration::from_millis(200),
     });
-    let owned = provisioner.handle_at(NOTEBOOK_REQUESTED, &notebook_requested("matrix-1", "alice-nb"), now()).await?;
+    let owned =
+        provisioner.handle_at(&portal, NOTEBOOK_REQUESTED, &notebook_requested("matrix-1", "alice-nb"), now()).await?;
     assert_eq!(owned.detail_type, NOTEBOOK_PROVISIONED, "{owned:?}");
     let notebook_role = owned.detail["role_arn"].as_str().context("role arn")?.to_owned();
     documents.insert("notebook-role".into(), role_policy(&iam, &notebook_role, NOTEBOOK_POLICY_NAME).await?);
     let deactivated = provisioner
         .handle_at(
+            &identity,
             OWNER_DEACTIVATED,
             &json!({"request_id": "matrix-2", "owner": "alice", "requested_by": "hr-system", "reason": "left"}),
             now(),
@@ -332,10 +341,10 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
     documents.insert("notebook-role-locked".into(), role_policy(&iam, &notebook_role, NOTEBOOK_POLICY_NAME).await?);
     let custody = json!({
         "request_id": "matrix-3", "custodian": "carol", "deactivated_owner": "alice", "reason": "close the quarter",
-        "ticket": "LEGAL-42", "duration_hours": 24, "notebook_name": "carol-custody", "team": "risk",
-        "instance_type": "ml.t3.medium", "volume_size_gb": 10
+        "ticket": "LEGAL-42", "approved_by": "dana", "duration_hours": 24, "notebook_name": "carol-custody",
+        "team": "risk", "instance_type": "ml.t3.medium", "volume_size_gb": 10
     });
-    let granted = provisioner.handle_at(CUSTODIAN_ACCESS_REQUESTED, &custody, now()).await?;
+    let granted = provisioner.handle_at(&approvals, CUSTODIAN_ACCESS_REQUESTED, &custody, now()).await?;
     assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
     assert_eq!(granted.detail["expires_at"], "2026-11-24T09:00:00Z");
     let custodian_role = granted.detail["role_arn"].as_str().context("custodian role")?.to_owned();

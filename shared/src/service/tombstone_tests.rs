@@ -211,7 +211,9 @@ async fn the_trail_a_deactivation_writes_verifies_clean_and_a_lost_summary_is_an
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
     p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
-    p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d2", "alice"), now() + Duration::hours(1)).await.expect("handled");
+    p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d2", "alice"), now() + Duration::hours(1))
+        .await
+        .expect("handled");
     for prefix in [owner_history_prefix("alice"), notebook_history_prefix("alice-one")] {
         let verification = fake.verify(&prefix).await.expect("verified");
         assert_eq!(verification.findings, Vec::<Finding>::new(), "{prefix}");
