@@ -160,8 +160,8 @@ pub fn notebook_role_policy(
     }
     for (i, (key, level)) in keys.into_iter().enumerate() {
         let actions: &[&str] = match level {
-            AccessLevel::Read => &KMS_READ_ACTIONS[..],
-            AccessLevel::ReadWrite => &KMS_WRITE_ACTIONS[..],
+            AccessLevel::Read => KMS_READ_ACTIONS,
+            AccessLevel::ReadWrite => KMS_WRITE_ACTIONS,
         };
         let mut use_key = allow(&format!("UseDataKey{i}"), actions, vec![key.to_owned()]);
         use_key

@@ -16,7 +16,7 @@ use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
 /// What an existing notebook of the requested name means for this request.
 enum Existing {
     /// Provisioned by this very request: answer again.
-    Replay(Provisioned),
+    Replay(Box<Provisioned>),
     /// Someone else's: refuse.
     Conflict(Rejection),
 }
@@ -62,7 +62,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
     ) -> Result<Result<Provisioned, Rejection>, ServiceError> {
         if let Some(existing) = self.notebooks.describe_notebook(&valid.notebook_name).await? {
             return match self.classify_existing(valid, existing).await? {
-                Existing::Replay(provisioned) => Ok(Ok(provisioned)),
+                Existing::Replay(provisioned) => Ok(Ok(*provisioned)),
                 Existing::Conflict(rejection) => Ok(Err(rejection)),
             };
         }
@@ -97,7 +97,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
                 // A concurrent delivery of the same request (or another request for the same name) won.
                 let existing = self.notebooks.describe_notebook(&valid.notebook_name).await?.ok_or(e)?;
                 match self.classify_existing(valid, existing).await? {
-                    Existing::Replay(provisioned) => Ok(Ok(provisioned)),
+                    Existing::Replay(provisioned) => Ok(Ok(*provisioned)),
                     Existing::Conflict(rejection) => Ok(Err(rejection)),
                 }
             }
@@ -152,14 +152,14 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             )));
         }
         match found.get(tags::REQUEST_ID) {
-            Some(id) if *id == valid.request_id => Ok(Existing::Replay(self.provisioned(
+            Some(id) if *id == valid.request_id => Ok(Existing::Replay(Box::new(self.provisioned(
                 valid,
                 existing.arn,
                 existing.role_arn.unwrap_or_default(),
                 existing.lifecycle_config_name.as_deref().unwrap_or_default(),
                 existing.status.as_str(),
                 true,
-            ))),
+            )))),
             other => Ok(Existing::Conflict(Rejection::single(
                 "detail.notebook_name",
                 format!(
