@@ -41,8 +41,12 @@ async fn setup(sdk: aws_config::SdkConfig, endpoint: &str, env_file: &str) -> Re
     let mut env = String::new();
     let mut vars: Vec<_> = platform.env().into_iter().collect();
     vars.sort();
+    // Quoted: the sender map holds spaces, and both cargo lambda's env file and a shell read the quotes.
     for (name, value) in vars {
-        writeln!(env, "{name}={value}")?;
+        if value.contains(['"', '$', '`', '\\']) {
+            bail!("{name}={value:?} cannot be written to an env file");
+        }
+        writeln!(env, "{name}=\"{value}\"")?;
     }
     for (name, value) in [
         ("AWS_ENDPOINT_URL", endpoint),
