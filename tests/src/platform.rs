@@ -434,6 +434,19 @@ async fn subnet(ec2: &aws_sdk_ec2::Client, vpc_id: &str, cidr: &str, az: &str) -
         .context("subnet id")
 }
 
+/// A bucket in the emulator's region.
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
+    s3.create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(REGION)).build(),
+        )
+        .send()
+        .await
+        .with_context(|| format!("creating bucket {bucket}"))?;
+    Ok(())
+}
+
 /// A new internet gateway attached to the VPC.
 pub async fn internet_gateway(ec2: &aws_sdk_ec2::Client, vpc_id: &str) -> Result<String> {
     let igw = ec2

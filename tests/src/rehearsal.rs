@@ -421,15 +421,7 @@ pub async fn deploy(
     let ec2 = aws_sdk_ec2::Client::new(sdk);
     let translated = translate(&repo_root().join("infra/template.yaml"), CODE_BUCKET, CODE_PREFIX, parameters)?;
     let resources = translated["Resources"].as_object().context("Resources")?;
-    s3.create_bucket()
-        .bucket(CODE_BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await?;
+    crate::platform::create_bucket(&s3, CODE_BUCKET).await?;
     for resource in resources.values() {
         let code = match resource["Type"].as_str() {
             Some("AWS::Lambda::Function") => &resource["Properties"]["Code"],

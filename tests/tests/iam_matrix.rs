@@ -282,15 +282,7 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
 
     // --- the notebook roles the real provisioner creates ------------------------------------------------------
     // The entitlements document (its format: docs/DEPLOY.md) where the stack says it is.
-    s3.create_bucket()
-        .bucket(ENTITLEMENTS_BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await?;
+    integration_tests::platform::create_bucket(&s3, ENTITLEMENTS_BUCKET).await?;
     let entitlements = json!({"version": 1, "rules": [
         {"team": "risk", "bucket": "team-data", "prefix": "risk/{owner}/", "access": "read-write"},
         {"team": "risk", "bucket": "shared-data", "prefix": "reference/", "access": "read"}

@@ -661,15 +661,7 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
     assert_eq!(env["FLEET_MAX_SNOOZE_HOURS"], "12");
     // The platform's entitlements document where the stack says it is, read as the function reads it at start.
     let location = fleet::config::S3Location::parse(&env["FLEET_ENTITLEMENTS_URI"]).map_err(anyhow::Error::msg)?;
-    s3.create_bucket()
-        .bucket(&location.bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await?;
+    integration_tests::platform::create_bucket(&s3, &location.bucket).await?;
     s3.put_object()
         .bucket(&location.bucket)
         .key(&location.key)
