@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+pub use fleet_types::vars::{ConfigError, Vars};
+use fleet_types::{BucketName, NotebookName, Prefix};
+
 pub const NOTEBOOK_NAME: &str = "NBF_NOTEBOOK_NAME";
 pub const ASSETS_BUCKET: &str = "NBF_ASSETS_BUCKET";
 pub const HEARTBEAT_PREFIX: &str = "NBF_HEARTBEAT_PREFIX";
@@ -23,9 +26,9 @@ pub const DEFAULT_JUPYTER_URL: &str = "https://localhost:8443";
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
-    pub notebook_name: String,
-    pub assets_bucket: String,
-    pub heartbeat_prefix: String,
+    pub notebook_name: NotebookName,
+    pub assets_bucket: BucketName,
+    pub heartbeat_prefix: Prefix,
     pub interval: Duration,
     /// Without a trailing `/`; API paths are appended to it.
     pub jupyter_url: String,
@@ -47,84 +50,34 @@ impl std::fmt::Debug for Config {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("{0} is not set")]
-    Missing(&'static str),
-    #[error("{name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-}
-
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(|name| std::env::var(name).ok())
+        Self::from_vars(&Vars::from_env())
     }
 
     /// Builds the configuration from any source of variables; empty values count as unset.
-    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &'static str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
-        let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
-
-        let notebook_name = required(NOTEBOOK_NAME)?;
-        validate_notebook_name(&notebook_name).map_err(|r| invalid(NOTEBOOK_NAME, r))?;
-        let assets_bucket = required(ASSETS_BUCKET)?;
-        validate_bucket_name(&assets_bucket).map_err(|r| invalid(ASSETS_BUCKET, r))?;
-
-        let heartbeat_prefix = var(HEARTBEAT_PREFIX).unwrap_or_else(|| DEFAULT_HEARTBEAT_PREFIX.to_owned());
-        if heartbeat_prefix.starts_with('/') || heartbeat_prefix.chars().any(char::is_control) {
-            return Err(invalid(HEARTBEAT_PREFIX, format!("{heartbeat_prefix:?} must not start with '/'")));
-        }
-
-        let interval = match var(INTERVAL_SECONDS) {
-            None => DEFAULT_INTERVAL_SECONDS,
-            Some(v) => v.parse::<u64>().ok().filter(|s| (1..=MAX_INTERVAL_SECONDS).contains(s)).ok_or_else(|| {
-                invalid(INTERVAL_SECONDS, format!("{v:?} is not a number of seconds from 1 to {MAX_INTERVAL_SECONDS}"))
-            })?,
-        };
-
-        let jupyter_url = var(JUPYTER_URL).unwrap_or_else(|| DEFAULT_JUPYTER_URL.to_owned());
-        let jupyter_url = validate_jupyter_url(&jupyter_url).map_err(|r| invalid(JUPYTER_URL, r))?;
-
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Config {
-            notebook_name,
-            assets_bucket,
-            heartbeat_prefix,
-            interval: Duration::from_secs(interval),
-            jupyter_url,
-            jupyter_token: var(JUPYTER_TOKEN),
-            s3_path_style: var(AWS_ENDPOINT_URL).is_some() || var(AWS_ENDPOINT_URL_S3).is_some(),
+            notebook_name: vars.required_parsed(NOTEBOOK_NAME, NotebookName::parse)?,
+            assets_bucket: vars.bucket(ASSETS_BUCKET)?,
+            heartbeat_prefix: vars
+                .parsed(HEARTBEAT_PREFIX, Prefix::parse)?
+                .unwrap_or_else(|| Prefix::parse(DEFAULT_HEARTBEAT_PREFIX).expect("the default prefix is a folder")),
+            interval: Duration::from_secs(vars.number_in(
+                INTERVAL_SECONDS,
+                DEFAULT_INTERVAL_SECONDS,
+                1..=MAX_INTERVAL_SECONDS,
+            )?),
+            jupyter_url: validate_jupyter_url(&vars.or(JUPYTER_URL, DEFAULT_JUPYTER_URL))
+                .map_err(|r| ConfigError::invalid(JUPYTER_URL, r))?,
+            jupyter_token: vars.get(JUPYTER_TOKEN),
+            s3_path_style: vars.get(AWS_ENDPOINT_URL).is_some() || vars.get(AWS_ENDPOINT_URL_S3).is_some(),
         })
     }
 
     /// `heartbeats/<notebook-name>`: the one key the notebook's role may write.
     pub fn heartbeat_key(&self) -> String {
-        format!("{}{}", self.heartbeat_prefix, self.notebook_name)
-    }
-}
-
-/// SageMaker's rule for notebook instance names: `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`, at most 63.
-fn validate_notebook_name(name: &str) -> Result<(), String> {
-    let ok = name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{name:?} is not a SageMaker notebook instance name"))
-    }
-}
-
-fn validate_bucket_name(name: &str) -> Result<(), String> {
-    let ok = (3..=63).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{name:?} is not an S3 bucket name"))
+        self.heartbeat_prefix.key(&self.notebook_name)
     }
 }
 
@@ -145,11 +98,9 @@ fn validate_jupyter_url(url: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Config::from_vars(|name| vars.get(name).cloned())
+        Config::from_vars(&Vars::from_pairs(vars.iter().copied()))
     }
 
     const REQUIRED: [(&str, &str); 2] = [(NOTEBOOK_NAME, "alice-nb-1"), (ASSETS_BUCKET, "fleet-assets")];
