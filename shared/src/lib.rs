@@ -16,7 +16,6 @@ pub mod domain;
 pub mod error;
 pub mod ports;
 pub mod service;
-pub mod sweep_config;
 
 #[cfg(feature = "aws")]
 pub mod aws;

@@ -15,10 +15,11 @@ use aws_sdk_s3::types::{
     ObjectLockRetentionMode, ObjectLockRule,
 };
 use fleet::aws::{AwsProvisioner, CallCounter, ProvisionerClients};
-use fleet::config::{self, Config};
+use fleet::config;
 use fleet::domain::lifecycle::{lifecycle_config, OnStartParameters};
 use fleet::domain::outcome::OutcomeEvent;
 use fleet::domain::policy::{data_perimeter_policy, notebook_permissions_boundary};
+use fleet::domain::settings::ProvisionerSettings;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -273,10 +274,10 @@ impl Platform {
 
     /// The configuration, with the entitlements document the platform published (the functions read it
     /// from S3 at start: `fleet::aws::load_entitlements`, proven in tests/tests/authorization.rs).
-    pub fn config(&self) -> Config {
+    pub fn config(&self) -> ProvisionerSettings {
         let env = self.env();
-        Config::from_vars(|name| env.get(name).cloned())
-            .and_then(|c| c.with_entitlements(ENTITLEMENTS))
+        fleet::config::provisioner_settings(&fleet::config::Vars::from_pairs(env))
+            .and_then(|c| config::with_entitlements(c, ENTITLEMENTS))
             .expect("the emulated platform's configuration is valid")
     }
 
@@ -285,7 +286,7 @@ impl Platform {
         self.provisioner_with(self.config())
     }
 
-    pub fn provisioner_with(&self, config: Config) -> AwsProvisioner {
+    pub fn provisioner_with(&self, config: ProvisionerSettings) -> AwsProvisioner {
         let sdk = &self.sdk;
         let (calls, requests) = (self.calls.clone(), self.requests.clone());
         macro_rules! client {

@@ -21,7 +21,6 @@ use fleet::domain::request::{
 };
 use fleet::domain::tags;
 use fleet::service::lambda::handle_request_event;
-use fleet::sweep_config::SweepConfig;
 use integration_tests::events::{notebook_action, notebook_requested, request_event};
 use integration_tests::platform::{
     internet_gateway, s3_client, source_of, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME, ENTITLEMENTS_KEY,
@@ -178,7 +177,7 @@ fn sweeper(platform: &Platform) -> Result<AwsSweeper> {
         (fleet::config::ASSETS_BUCKET, ASSETS_BUCKET.to_owned()),
         (fleet::config::AUDIT_BUCKET, AUDIT_BUCKET.to_owned()),
     ]);
-    let config = SweepConfig::from_vars(|name| vars.get(name).cloned())?;
+    let config = fleet::config::sweep_settings(&fleet::config::Vars::new(|name| vars.get(name).cloned()))?;
     Ok(AwsSweeper::from_sdk_config(&platform.sdk, config, &CallCounter::new(), true))
 }
 
@@ -318,7 +317,7 @@ async fn the_entitlements_document_is_read_from_s3_and_a_broken_one_stops_the_st
     let platform = Platform::build(&emulator).await?;
     let s3 = s3_client(&platform.sdk);
     let env = platform.env();
-    let unloaded = fleet::config::Config::from_vars(|name| env.get(name).cloned())?;
+    let unloaded = fleet::config::provisioner_settings(&fleet::config::Vars::new(|name| env.get(name).cloned()))?;
     assert!(unloaded.limits.entitlements.rules().is_empty());
     let loaded = load_entitlements(&s3, unloaded.clone()).await?;
     assert_eq!(loaded.limits.entitlements, platform.config().limits.entitlements, "the published document");

@@ -30,7 +30,6 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
 use fleet::aws::assets::S3Assets;
 use fleet::aws::{load_entitlements, AwsProvisioner, ProvisionerClients};
-use fleet::config::Config;
 use fleet::domain::assets::agent_asset;
 use fleet::domain::outcome::{CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_PROVISIONED, OWNER_DEACTIVATION_COMPLETED};
 use fleet::domain::policy::NOTEBOOK_POLICY_NAME;
@@ -296,7 +295,11 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
 
     let env = environment(&provisioner_fn);
     // As the function starts: the environment the stack gave it, and the entitlements document it names.
-    let config = load_entitlements(&s3, Config::from_vars(|name| env.get(name).cloned())?).await?;
+    let config = load_entitlements(
+        &s3,
+        fleet::config::provisioner_settings(&fleet::config::Vars::new(|name| env.get(name).cloned()))?,
+    )
+    .await?;
     // Each request from the source the stack's sender map names for its kind.
     let source = |kind: &str| -> Result<String> {
         config.senders.sources_of(kind).next().map(str::to_owned).with_context(|| format!("no sender for {kind}"))

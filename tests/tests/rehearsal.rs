@@ -35,7 +35,6 @@ use anyhow::{Context, Result};
 use fleet::aws::assets::S3Assets;
 use fleet::aws::ec2::Ec2Network;
 use fleet::aws::{AwsProvisioner, AwsSweeper, CallCounter, ProvisionerClients};
-use fleet::config::Config;
 use fleet::domain::assets::agent_asset;
 use fleet::domain::isolation::check_isolation;
 use fleet::domain::outcome::NOTEBOOK_PROVISIONED;
@@ -44,7 +43,6 @@ use fleet::domain::request::NOTEBOOK_REQUESTED;
 use fleet::ports::Network;
 use fleet::service::lambda::handle_request_event;
 use fleet::service::publish::publish_assets;
-use fleet::sweep_config::SweepConfig;
 use integration_tests::emulator::{ACCOUNT_ID, REGION};
 use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::platform::{s3_client, AGENT_BYTES, DATA_BUCKETS};
@@ -660,7 +658,8 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
     assert_eq!(env["FLEET_ALLOWED_ROUTE_TARGETS"], "tgw-0123456789abcdef0,pcx-0123456789abcdef0");
     assert_eq!(env["FLEET_MAX_SNOOZE_HOURS"], "12");
     // The platform's entitlements document where the stack says it is, read as the function reads it at start.
-    let location = fleet::config::S3Location::parse(&env["FLEET_ENTITLEMENTS_URI"]).map_err(anyhow::Error::msg)?;
+    let location =
+        fleet::domain::settings::S3Location::parse(&env["FLEET_ENTITLEMENTS_URI"]).map_err(anyhow::Error::msg)?;
     integration_tests::platform::create_bucket(&s3, &location.bucket).await?;
     s3.put_object()
         .bucket(&location.bucket)
@@ -668,7 +667,11 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
         .body(integration_tests::platform::ENTITLEMENTS.as_bytes().to_vec().into())
         .send()
         .await?;
-    let config = fleet::aws::load_entitlements(&s3, Config::from_vars(|name| env.get(name).cloned())?).await?;
+    let config = fleet::aws::load_entitlements(
+        &s3,
+        fleet::config::provisioner_settings(&fleet::config::Vars::new(|name| env.get(name).cloned()))?,
+    )
+    .await?;
     assert_eq!(config.permissions_boundary_arn, boundary_arn);
     assert_eq!(config.subnet_ids, subnet_ids);
     assert_eq!(config.security_group_ids, [out["NotebookSecurityGroupId"].clone()]);
@@ -706,7 +709,7 @@ async fn the_template_deploys_and_its_functions_work_from_the_stack_outputs() ->
 
     // --- one sweep by the sweeper the stack configures: the new notebook is in its start grace ----------
     let env = environment(&sweeper_fn);
-    let sweep_config = SweepConfig::from_vars(|name| env.get(name).cloned())?;
+    let sweep_config = fleet::config::sweep_settings(&fleet::config::Vars::new(|name| env.get(name).cloned()))?;
     assert_eq!(sweep_config.assets_bucket, assets_bucket);
     assert_eq!(sweep_config.event_bus_name, bus_name);
     assert!(!sweep_config.dry_run);

@@ -8,21 +8,21 @@ use aws_sdk_sagemaker::types::InstanceType;
 use chrono::{Duration, Utc};
 use fleet::aws::{AwsSweeper, CallCounter};
 use fleet::domain::outcome::{NOTEBOOK_IDLE_WARNING, NOTEBOOK_STOPPED};
+use fleet::domain::settings::SweepSettings;
 use fleet::domain::tags;
-use fleet::sweep_config::{self, SweepConfig};
 use integration_tests::fleet::{seed, statuses, Seed};
 use integration_tests::platform::{s3_client, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
 use integration_tests::{Emulator, Platform};
 
-fn config(dry_run: bool) -> SweepConfig {
+fn config(dry_run: bool) -> SweepSettings {
     let vars = BTreeMap::from([
         (fleet::config::EVENT_BUS_NAME, BUS_NAME.to_owned()),
         (fleet::config::ASSETS_BUCKET, ASSETS_BUCKET.to_owned()),
         (fleet::config::AUDIT_BUCKET, AUDIT_BUCKET.to_owned()),
-        (sweep_config::IDLE_TIMEOUT_BY_INSTANCE_TYPE, "ml.m5.xlarge=120".to_owned()),
-        (sweep_config::DRY_RUN, dry_run.to_string()),
+        (fleet::config::IDLE_TIMEOUT_BY_INSTANCE_TYPE, "ml.m5.xlarge=120".to_owned()),
+        (fleet::config::DRY_RUN, dry_run.to_string()),
     ]);
-    SweepConfig::from_vars(|name| vars.get(name).cloned()).expect("valid sweeper configuration")
+    fleet::config::sweep_settings(&fleet::config::Vars::from_pairs(vars)).expect("valid sweeper configuration")
 }
 
 /// How to seed one notebook of a group, from its name.

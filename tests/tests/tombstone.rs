@@ -23,7 +23,6 @@ use fleet::domain::request::{
 };
 use fleet::domain::tags;
 use fleet::ports::AuditLog;
-use fleet::sweep_config::SweepConfig;
 use integration_tests::emulator::assume_role;
 use integration_tests::platform::{s3_client, source_of, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
 use integration_tests::{Emulator, Platform};
@@ -279,7 +278,7 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
         (fleet::config::ASSETS_BUCKET, ASSETS_BUCKET.to_owned()),
         (fleet::config::AUDIT_BUCKET, AUDIT_BUCKET.to_owned()),
     ]);
-    let config = SweepConfig::from_vars(|name| vars.get(name).cloned())?;
+    let config = fleet::config::sweep_settings(&fleet::config::Vars::new(|name| vars.get(name).cloned()))?;
     let calls = CallCounter::new();
     let sweeper = AwsSweeper::from_sdk_config(&sweeper_sdk, config, &calls, true);
     let early = sweeper.sweep(now() + Duration::hours(23)).await?;

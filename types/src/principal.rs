@@ -50,7 +50,9 @@ mod tests {
         for ok in ["alice", "alice@example.com", "a.b_c+d=e-f", &"x".repeat(64)] {
             assert!(Owner::parse(ok).is_ok() && Team::parse(ok).is_ok() && Principal::parse(ok).is_ok(), "{ok}");
         }
-        for (bad, says) in [("", "1 to 64"), (&"x".repeat(65), "1 to 64"), ("a b", "' '"), ("a/b", "'/'"), ("a*", "'*'")] {
+        for (bad, says) in
+            [("", "1 to 64"), (&"x".repeat(65), "1 to 64"), ("a b", "' '"), ("a/b", "'/'"), ("a*", "'*'")]
+        {
             let invalid = Owner::parse(bad).expect_err(bad);
             assert!(invalid.reason().contains(says), "{bad:?}: {invalid}");
         }

@@ -41,8 +41,10 @@ impl std::error::Error for ConfigError {}
 /// A source of variables: the process environment, or any lookup (tests use a map). Values are trimmed, and
 /// an empty value counts as unset.
 pub struct Vars<'a> {
-    lookup: Box<dyn Fn(&str) -> Option<String> + 'a>,
+    lookup: Lookup<'a>,
 }
+
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
 
 impl std::fmt::Debug for Vars<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,7 +110,9 @@ impl<'a> Vars<'a> {
 
     /// A whole number, `default` when unset.
     pub fn number<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError> {
-        Ok(self.parsed(name, |v| v.parse::<T>().map_err(|_| format!("{v:?} is not a whole number")))?.unwrap_or(default))
+        Ok(self
+            .parsed(name, |v| v.parse::<T>().map_err(|_| format!("{v:?} is not a whole number")))?
+            .unwrap_or(default))
     }
 
     /// A whole number within `range`, `default` when unset (the default is not checked).
@@ -174,7 +178,10 @@ mod tests {
     fn numbers_booleans_and_lists_parse_or_name_the_variable() {
         assert_eq!(with("").number(NAME, 7u32), Ok(7));
         assert_eq!(with("12").number(NAME, 7u32), Ok(12));
-        assert_eq!(with("12").number_in(NAME, 7u32, 1..=10).map_err(|e| e.to_string()), Err("X_VAR is invalid: 12 is out of bounds; must be between 1 and 10".into()));
+        assert_eq!(
+            with("12").number_in(NAME, 7u32, 1..=10).map_err(|e| e.to_string()),
+            Err("X_VAR is invalid: 12 is out of bounds; must be between 1 and 10".into())
+        );
         assert_eq!(with("lots").number(NAME, 7u32).map_err(|e| e.name()), Err(NAME));
         assert_eq!(with("true").boolean(NAME), Ok(true));
         assert_eq!(with("").boolean(NAME), Ok(false));

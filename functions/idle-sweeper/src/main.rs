@@ -9,11 +9,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
 use chrono::{DateTime, Utc};
 use fleet::aws::{AwsSweeper, CallCounter};
-use fleet::sweep_config::SweepConfig;
+use fleet::config::{self, Vars, S3_FORCE_PATH_STYLE};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-
-/// For emulators only: S3 path-style addressing.
-const S3_PATH_STYLE: &str = "FLEET_S3_FORCE_PATH_STYLE";
 
 /// The process's peak resident set (VmHWM), for sizing the function's memory; Linux only.
 fn peak_rss_mib() -> Option<f64> {
@@ -26,14 +23,15 @@ fn peak_rss_mib() -> Option<f64> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = SweepConfig::from_env()?;
+    let vars = Vars::from_env();
+    let config = config::sweep_settings(&vars)?;
     // Adaptive retry: the sweeper backs off as a whole when SageMaker throttles its stops.
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::adaptive().with_max_attempts(8))
         .load()
         .await;
     let calls = CallCounter::new();
-    let path_style = std::env::var(S3_PATH_STYLE).is_ok_and(|v| v == "true");
+    let path_style = vars.boolean(S3_FORCE_PATH_STYLE)?;
     let sweeper = AwsSweeper::from_sdk_config(&sdk, config, &calls, path_style);
 
     let args: Vec<String> = std::env::args().skip(1).collect();

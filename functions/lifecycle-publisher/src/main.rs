@@ -10,18 +10,15 @@ use std::collections::HashMap;
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
 use fleet::aws::assets::S3Assets;
 use fleet::aws::custom_resource::{send_response, CustomResourceContext};
+use fleet::config::{publisher_settings, Vars};
 use fleet::service::publish::publish_assets;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-
-/// Where the agent binary is, in the function's layer.
-const AGENT_PATH: &str = "FLEET_AGENT_PATH";
-const DEFAULT_AGENT_PATH: &str = "/opt/heartbeat-agent";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let bucket = std::env::var("FLEET_ASSETS_BUCKET").map_err(|_| "FLEET_ASSETS_BUCKET is not set")?;
-    let agent_path = std::env::var(AGENT_PATH).unwrap_or_else(|_| DEFAULT_AGENT_PATH.to_owned());
+    let settings = publisher_settings(&Vars::from_env())?;
+    let (bucket, agent_path) = (settings.assets_bucket.into_string(), settings.agent_path);
     let sdk = aws_config::load_from_env().await;
     let store = S3Assets::new(aws_sdk_s3::Client::new(&sdk), &bucket);
     let (store, bucket, agent_path) = (&store, bucket.as_str(), agent_path.as_str());

@@ -5,17 +5,18 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use fleet::aws::{load_entitlements, AwsProvisioner, ProvisionerClients};
-use fleet::config::Config;
+use fleet::config::{self, Vars, S3_FORCE_PATH_STYLE};
 use fleet::service::lambda::handle_request_event;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
+    let vars = Vars::from_env();
+    let config = config::provisioner_settings(&vars)?;
     let sdk = aws_config::load_from_env().await;
     // Path-style S3 addressing is for emulators only (the demo runs the function against moto).
-    let path_style = std::env::var("FLEET_S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
+    let path_style = vars.boolean(S3_FORCE_PATH_STYLE)?;
     let clients = ProvisionerClients::new(&sdk, path_style);
     // Which data each team may get: read and checked once, before the first request.
     let config = load_entitlements(&clients.s3, config).await?;

@@ -4,14 +4,18 @@ use tracing::instrument;
 
 use super::classify;
 use super::error::s3_codes;
-use crate::config::{Config, ConfigError, ENTITLEMENTS_URI};
+use crate::config::{with_entitlements, ConfigError, ENTITLEMENTS_URI};
+use crate::domain::settings::ProvisionerSettings;
 use crate::error::{AwsError, ErrorKind};
 
 /// The configuration completed with its entitlements document (`FLEET_ENTITLEMENTS_URI`), checked against
 /// the data perimeter. Without a document, no request can be given data. A document that cannot be read or
 /// does not check out stops the function at start, with the line and field at fault.
 #[instrument(skip(s3, config))]
-pub async fn load_entitlements(s3: &aws_sdk_s3::Client, config: Config) -> Result<Config, ConfigError> {
+pub async fn load_entitlements(
+    s3: &aws_sdk_s3::Client,
+    config: ProvisionerSettings,
+) -> Result<ProvisionerSettings, ConfigError> {
     let Some(location) = config.entitlements_uri.clone() else {
         tracing::warn!("{ENTITLEMENTS_URI} is not set: no notebook can be given data access");
         return Ok(config);
@@ -37,7 +41,7 @@ pub async fn load_entitlements(s3: &aws_sdk_s3::Client, config: Config) -> Resul
         name: ENTITLEMENTS_URI,
         reason: format!("{location} is not UTF-8 text"),
     })?;
-    let config = config.with_entitlements(&text)?;
+    let config = with_entitlements(config, &text)?;
     tracing::info!(%location, rules = config.limits.entitlements.rules().len(), "entitlements loaded");
     Ok(config)
 }

@@ -7,7 +7,7 @@ use super::ec2::Ec2Network;
 use super::eventbridge::EventBridgeEvents;
 use super::iam::IamRoles;
 use super::sagemaker::SageMakerNotebooks;
-use crate::config::Config;
+use crate::domain::settings::ProvisionerSettings;
 use crate::service::Provisioner;
 
 pub type AwsProvisioner = Provisioner<Ec2Network, IamRoles, SageMakerNotebooks, EventBridgeEvents, S3AuditLog>;
@@ -42,7 +42,7 @@ impl ProvisionerClients {
 impl AwsProvisioner {
     /// The clients built once in `main` (tests configure each one to count calls with an interceptor); the
     /// configuration completed with its entitlements ([`super::load_entitlements`]).
-    pub fn from_clients(clients: ProvisionerClients, config: Config) -> Self {
+    pub fn from_clients(clients: ProvisionerClients, config: ProvisionerSettings) -> Self {
         let events = EventBridgeEvents::new(clients.eventbridge, &config.event_bus_name, &config.event_source);
         let audit = S3AuditLog::new(clients.s3, &config.audit_bucket);
         Provisioner::new(

@@ -10,16 +10,16 @@ use super::fleet::SageMakerFleet;
 use super::heartbeats::S3Heartbeats;
 use super::CallCounter;
 use crate::domain::metrics::emf_line;
+use crate::domain::settings::SweepSettings;
 use crate::error::ServiceError;
 use crate::service::sweep::Sweeper;
-use crate::sweep_config::SweepConfig;
 
 pub type AwsSweeper = Sweeper<SageMakerFleet, S3Heartbeats, EventBridgeEvents, S3AuditLog>;
 
 impl AwsSweeper {
     /// Every client counts its calls in `calls`. `s3_path_style` is for emulators (moto); AWS itself takes
     /// virtual-hosted addressing.
-    pub fn from_sdk_config(sdk: &SdkConfig, config: SweepConfig, calls: &CallCounter, s3_path_style: bool) -> Self {
+    pub fn from_sdk_config(sdk: &SdkConfig, config: SweepSettings, calls: &CallCounter, s3_path_style: bool) -> Self {
         let s3 =
             aws_sdk_s3::config::Builder::from(sdk).force_path_style(s3_path_style).interceptor(calls.clone()).build();
         Self::from_clients(
@@ -71,7 +71,7 @@ impl AwsSweeper {
         iam: aws_sdk_iam::Client,
         s3: aws_sdk_s3::Client,
         eventbridge: aws_sdk_eventbridge::Client,
-        config: SweepConfig,
+        config: SweepSettings,
     ) -> Self {
         let events = EventBridgeEvents::new(eventbridge, &config.event_bus_name, &config.event_source);
         let heartbeats = S3Heartbeats::new(s3.clone(), &config.assets_bucket);

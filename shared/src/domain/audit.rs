@@ -9,9 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::audit_key::record_name;
-use super::names::validate_notebook_name;
 use super::outcome::OutcomeEvent;
-use super::validation::{validate_principal, validate_request_id};
+use super::types::{NotebookName, Principal, RequestId};
 
 pub const NOTEBOOKS_PREFIX: &str = "notebooks/";
 pub const OWNERS_PREFIX: &str = "owners/";
@@ -67,9 +66,9 @@ impl AuditRecord {
     /// The keys this record is written under: one per history it belongs to. Only well-formed names make
     /// a key (a rejected request's name may be anything), so no record lands in another's history.
     pub fn keys(&self) -> Vec<String> {
-        let notebook = self.notebook_name.as_deref().filter(|n| validate_notebook_name(n).is_ok());
-        let owner = self.owner.as_deref().filter(|o| validate_principal(o).is_ok());
-        let request = self.request_id.as_deref().filter(|r| validate_request_id(r).is_ok());
+        let notebook = self.notebook_name.as_deref().filter(|n| NotebookName::parse(n).is_ok());
+        let owner = self.owner.as_deref().filter(|o| Principal::parse(o).is_ok());
+        let request = self.request_id.as_deref().filter(|r| RequestId::parse(r).is_ok());
         let name = record_name(self.recorded_at, &slug(&self.action), &self.body());
         let mut keys = Vec::new();
         if let Some(notebook) = notebook {
@@ -80,7 +79,7 @@ impl AuditRecord {
         }
         // Custodian grants and their expiry belong to the deactivated owner's history too: who read their data.
         let data_owner = self.detail.get("deactivated_owner").and_then(|v| v.as_str());
-        if let Some(data_owner) = data_owner.filter(|o| validate_principal(o).is_ok() && Some(*o) != owner) {
+        if let Some(data_owner) = data_owner.filter(|o| Principal::parse(o).is_ok() && Some(*o) != owner) {
             keys.push(format!("{}{name}", owner_history_prefix(data_owner)));
         }
         if keys.is_empty() {

@@ -11,12 +11,12 @@ use chrono::{DateTime, Duration, SecondsFormat, Timelike, Utc};
 use super::audit::AuditRecord;
 use super::outcome::NOTEBOOK_PROVISIONED;
 use super::request::{AccessLevel, CustodianAccessRequested, DataAccess, DataScope, NotebookRequested};
+use super::settings::RequestLimits;
 use super::tags;
+use super::types::{Principal, RequestId};
 use super::validation::{
-    validate_notebook_request, validate_principal, validate_reason, validate_request_id, Problem, Problems, Rejection,
-    ValidNotebookRequest,
+    validate_notebook_request, validate_reason, Problem, Problems, Rejection, ValidNotebookRequest,
 };
-use crate::config::RequestLimits;
 
 const MAX_TICKET_LEN: usize = 128;
 
@@ -37,17 +37,17 @@ pub fn check_custodian_request(
     max_hours: u32,
 ) -> Result<(), Rejection> {
     let mut problems = Problems::default();
-    problems.check("request_id", validate_request_id(&request.request_id));
-    problems.check("custodian", validate_principal(&request.custodian));
-    problems.check("deactivated_owner", validate_principal(&request.deactivated_owner));
+    problems.check("request_id", RequestId::parse(&request.request_id));
+    problems.check("custodian", Principal::parse(&request.custodian));
+    problems.check("deactivated_owner", Principal::parse(&request.deactivated_owner));
     if request.custodian == request.deactivated_owner {
-        problems.check("custodian", Err("must be another person than the deactivated owner".into()));
+        problems.check("custodian", Err::<(), String>("must be another person than the deactivated owner".into()));
     }
-    problems.check("approved_by", validate_principal(&request.approved_by));
+    problems.check("approved_by", Principal::parse(&request.approved_by));
     if request.approved_by == request.custodian || request.approved_by == request.deactivated_owner {
         problems.check(
             "approved_by",
-            Err("access to another person's data needs an approver who is neither the custodian nor the deactivated owner".into()),
+            Err::<(), String>("access to another person's data needs an approver who is neither the custodian nor the deactivated owner".into()),
         );
     }
     problems.check("reason", validate_reason(&request.reason));
@@ -55,13 +55,16 @@ pub fn check_custodian_request(
     if !(1..=max_hours).contains(&request.duration_hours) {
         problems.check(
             "duration_hours",
-            Err(format!("{} is out of bounds; custodian access lasts 1 to {max_hours} hours", request.duration_hours)),
+            Err::<(), String>(format!(
+                "{} is out of bounds; custodian access lasts 1 to {max_hours} hours",
+                request.duration_hours
+            )),
         );
     }
     if request.scope.as_ref().is_some_and(Vec::is_empty) {
         problems.check(
             "scope",
-            Err("must name at least one folder, or be omitted to ask for all of the owner's data".into()),
+            Err::<(), String>("must name at least one folder, or be omitted to ask for all of the owner's data".into()),
         );
     }
     let scope = request.scope.clone().unwrap_or_default();
@@ -194,7 +197,7 @@ fn ticket(value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::config;
+    use crate::domain::settings::tests::settings as config;
     use chrono::TimeZone;
     use serde_json::json;
 

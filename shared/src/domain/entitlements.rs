@@ -23,9 +23,9 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::bucket::{validate_bucket_name, validate_prefix};
 use super::request::{AccessLevel, DataAccess};
-use super::validation::{validate_principal, Problem, Rejection};
+use super::types::{BucketName, Prefix, Principal};
+use super::validation::{Problem, Rejection};
 
 pub const ENTITLEMENTS_VERSION: u32 = 1;
 const OWNER_PLACEHOLDER: &str = "{owner}";
@@ -88,7 +88,11 @@ impl fmt::Display for EntitlementsError {
 
 impl Entitlements {
     /// Parses and checks the document against the data perimeter (`data_buckets`) and the assets bucket.
-    pub fn parse(text: &str, data_buckets: &BTreeSet<String>, assets_bucket: &str) -> Result<Self, EntitlementsError> {
+    pub fn parse(
+        text: &str,
+        data_buckets: &BTreeSet<BucketName>,
+        assets_bucket: &str,
+    ) -> Result<Self, EntitlementsError> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let document: Document = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let path = error.path().to_string();
@@ -121,7 +125,7 @@ impl Entitlements {
             if !data_buckets.contains(bucket) {
                 return Err(format!(
                     "{bucket:?} is outside the data perimeter (FLEET_DATA_BUCKETS: {})",
-                    data_buckets.iter().cloned().collect::<Vec<_>>().join(", ")
+                    data_buckets.iter().map(BucketName::as_str).collect::<Vec<_>>().join(", ")
                 ));
             }
             Ok(())
@@ -226,7 +230,9 @@ fn validate_prefix_template(template: &str) -> Result<(), String> {
         }
     }
     // With each placeholder standing for a name, the template must be a valid folder.
-    validate_prefix(&template.replace(OWNER_PLACEHOLDER, "owner").replace(TEAM_PLACEHOLDER, "team"))
+    Prefix::parse(&template.replace(OWNER_PLACEHOLDER, "owner").replace(TEAM_PLACEHOLDER, "team"))
+        .map(drop)
+        .map_err(String::from)
 }
 
 /// `arn:<partition>:kms:<region>:<account>:key/<id>`: a key, not an alias (IAM matches key ARNs only).
@@ -249,9 +255,9 @@ fn validate_key_arn(arn: &str) -> Result<(), String> {
     }
 }
 
-fn checked<'de, D: serde::Deserializer<'de>>(
+fn checked<'de, D: serde::Deserializer<'de>, T, E: fmt::Display>(
     deserializer: D,
-    check: fn(&str) -> Result<(), String>,
+    check: fn(&str) -> Result<T, E>,
 ) -> Result<String, D::Error> {
     let value = String::deserialize(deserializer)?;
     check(&value).map_err(|reason| serde::de::Error::custom(format!("{value:?} {reason}")))?;
@@ -259,11 +265,11 @@ fn checked<'de, D: serde::Deserializer<'de>>(
 }
 
 fn principal<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    checked(d, validate_principal)
+    checked(d, Principal::parse)
 }
 
 fn bucket<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    checked(d, validate_bucket_name)
+    checked(d, BucketName::parse)
 }
 
 fn prefix_template<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -346,8 +352,8 @@ pub(crate) mod tests {
   "kms_keys": [{"bucket": "team-data", "key_arn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}]
 }"#;
 
-    fn perimeter() -> BTreeSet<String> {
-        ["team-data".to_owned(), "shared-data".to_owned()].into()
+    fn perimeter() -> BTreeSet<BucketName> {
+        ["team-data", "shared-data"].map(|b| BucketName::parse(b).expect("a test bucket")).into()
     }
 
     pub(crate) fn entitlements() -> Entitlements {

@@ -82,7 +82,7 @@ pub fn lifecycle_config(params: &OnStartParameters<'_>) -> Result<LifecycleConfi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::AGENT_KEY;
+    use crate::domain::settings::tests::AGENT_KEY;
 
     fn agent() -> AgentObject {
         AgentObject::from_key(AGENT_KEY).expect("valid key")

@@ -75,8 +75,8 @@ pub fn lock_of(tags: &BTreeMap<String, String>) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::config;
     use crate::domain::policy::notebook_role_policy;
+    use crate::domain::settings::tests::settings as config;
     use crate::domain::validation::{tests::request, validate_notebook_request};
 
     #[test]

@@ -2,25 +2,9 @@
 
 use sha2::{Digest, Sha256};
 
-/// The longest notebook name SageMaker accepts.
-pub const MAX_NOTEBOOK_NAME_LEN: usize = 63;
 /// IAM's limit on a role name.
 const MAX_ROLE_NAME_LEN: usize = 64;
 const ROLE_PREFIX: &str = "nbf-";
-
-/// SageMaker notebook instance names: `^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`, at most 63 characters.
-pub fn validate_notebook_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > MAX_NOTEBOOK_NAME_LEN {
-        return Err(format!("must be 1 to {MAX_NOTEBOOK_NAME_LEN} characters long"));
-    }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
-        return Err(format!("may contain only letters, digits and '-', not {c:?}"));
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        return Err("must begin and end with a letter or digit".into());
-    }
-    Ok(())
-}
 
 /// The notebook's own IAM role: `nbf-<name>`, shortened with a hash of the name when IAM's 64-character
 /// limit requires it, so that distinct notebooks never share a role.
@@ -47,20 +31,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accepts_sagemaker_names() {
-        for name in ["a", "nb-1", "Alice-Experiment-2", &"x".repeat(63), "a--b"] {
-            assert_eq!(validate_notebook_name(name), Ok(()), "{name}");
-        }
-    }
-
-    #[test]
-    fn rejects_names_sagemaker_would_refuse() {
-        for name in ["", &"x".repeat(64), "-a", "a-", "a_b", "a.b", "a b", "café"] {
-            assert!(validate_notebook_name(name).is_err(), "{name}");
-        }
-    }
 
     #[test]
     fn role_names_fit_iam_and_stay_distinct() {

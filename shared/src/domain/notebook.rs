@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 
 use super::names::role_name;
 use super::policy::{notebook_role_policy, notebook_trust_policy, valid_until, PolicyDocument};
+use super::settings::ProvisionerSettings;
 use super::tags;
 use super::validation::ValidNotebookRequest;
-use crate::config::Config;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotebookStatus {
@@ -114,11 +114,11 @@ pub struct RoleRecord {
 pub fn notebook_tags(request: &ValidNotebookRequest) -> Vec<(String, String)> {
     [
         (tags::MANAGED_BY, tags::MANAGED_BY_VALUE.to_owned()),
-        (tags::OWNER, request.owner.clone()),
-        (tags::TEAM, request.team.clone()),
-        (tags::REQUEST_ID, request.request_id.clone()),
+        (tags::OWNER, request.owner.to_string()),
+        (tags::TEAM, request.team.to_string()),
+        (tags::REQUEST_ID, request.request_id.to_string()),
         (tags::IDLE_TIMEOUT_MINUTES, request.idle_timeout_minutes.to_string()),
-        (tags::NOTEBOOK_NAME, request.notebook_name.clone()),
+        (tags::NOTEBOOK_NAME, request.notebook_name.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -126,17 +126,17 @@ pub fn notebook_tags(request: &ValidNotebookRequest) -> Vec<(String, String)> {
     .collect()
 }
 
-pub fn role_spec(request: &ValidNotebookRequest, config: &Config) -> RoleSpec {
+pub fn role_spec(request: &ValidNotebookRequest, settings: &ProvisionerSettings) -> RoleSpec {
     RoleSpec {
         name: role_name(&request.notebook_name),
-        path: config.role_path.clone(),
+        path: settings.role_path.clone(),
         description: format!("notebook-fleet role of notebook {}", request.notebook_name),
         trust_policy: notebook_trust_policy(),
-        permissions_boundary_arn: config.permissions_boundary_arn.clone(),
+        permissions_boundary_arn: settings.permissions_boundary_arn.clone(),
         inline_policy_name: super::policy::NOTEBOOK_POLICY_NAME.to_owned(),
         inline_policy: {
             let policy =
-                notebook_role_policy(request, &config.assets_bucket, &config.limits.entitlements, &config.region);
+                notebook_role_policy(request, &settings.assets_bucket, &settings.limits.entitlements, &settings.region);
             match request.extra_tags.iter().find(|(key, _)| key == tags::ACCESS_EXPIRES_AT) {
                 Some((_, expiry)) => valid_until(policy, expiry),
                 None => policy,
@@ -156,23 +156,23 @@ pub fn choose_subnet<'a>(notebook_name: &str, subnet_ids: &'a [String]) -> &'a s
 
 pub fn notebook_spec(
     request: &ValidNotebookRequest,
-    config: &Config,
+    settings: &ProvisionerSettings,
     role_arn: &str,
     lifecycle_config_name: &str,
 ) -> NotebookSpec {
     NotebookSpec {
-        name: request.notebook_name.clone(),
+        name: request.notebook_name.to_string(),
         instance_type: request.instance_type.clone(),
-        subnet_id: choose_subnet(&request.notebook_name, &config.subnet_ids).to_owned(),
-        security_group_ids: config.security_group_ids.clone(),
+        subnet_id: choose_subnet(&request.notebook_name, &settings.subnet_ids).to_owned(),
+        security_group_ids: settings.security_group_ids.clone(),
         role_arn: role_arn.to_owned(),
-        kms_key_id: config.kms_key_id.clone(),
+        kms_key_id: settings.kms_key_id.clone(),
         lifecycle_config_name: lifecycle_config_name.to_owned(),
         volume_size_gb: request.volume_size_gb,
         // Validation refuses root unless the platform allows it; checking again here keeps the invariant
         // in the one function that builds every notebook.
-        root_access: request.root_access && config.limits.allow_root_access,
-        platform_identifier: config.platform_identifier.clone(),
+        root_access: request.root_access && settings.limits.allow_root_access,
+        platform_identifier: settings.platform_identifier.clone(),
         tags: notebook_tags(request),
     }
 }
@@ -180,7 +180,7 @@ pub fn notebook_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::config;
+    use crate::domain::settings::tests::settings as config;
     use crate::domain::validation::{tests::request, validate_notebook_request};
 
     #[test]

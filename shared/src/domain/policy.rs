@@ -286,8 +286,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::config;
     use crate::domain::request::{DataAccess, NotebookRequested};
+    use crate::domain::settings::tests::settings as config;
     use crate::domain::validation::tests::request;
     use crate::domain::validation::validate_notebook_request;
     use proptest::prelude::*;

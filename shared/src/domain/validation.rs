@@ -1,17 +1,17 @@
-//! Validation at the edge: a request is either a [`ValidNotebookRequest`] or a [`Rejection`] that names each
-//! field at fault and says what to change. Nothing is created for a rejected request.
+//! Validation at the edge: a request is either a parsed value ([`ValidNotebookRequest`], [`ValidActionRequest`],
+//! …) whose names are validated types, or a [`Rejection`] that names each field at fault and says what to
+//! change. Nothing is created for a rejected request.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::bucket::{validate_bucket_name, validate_prefix};
-use super::names::validate_notebook_name;
 use super::request::{
     DataAccess, DecommissionRequested, IdleSnoozeRequested, NotebookActionRequested, NotebookRequested,
     OwnerDeactivated,
 };
-use crate::config::RequestLimits;
+use super::settings::RequestLimits;
+use super::types::{BucketName, NotebookName, Owner, Prefix, Principal, RequestId, Team};
 
 /// One thing wrong with a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,9 +48,14 @@ impl Rejection {
 pub(crate) struct Problems(Vec<Problem>);
 
 impl Problems {
-    pub(crate) fn check(&mut self, field: &str, result: Result<(), String>) {
-        if let Err(reason) = result {
-            self.0.push(Problem { field: format!("detail.{field}"), reason });
+    /// Records the reason of a refused `result` against `field`; the value when it was accepted.
+    pub(crate) fn check<T, E: Into<String>>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(reason) => {
+                self.0.push(Problem { field: format!("detail.{field}"), reason: reason.into() });
+                None
+            }
         }
     }
 
@@ -65,6 +70,12 @@ impl Problems {
             Err(Rejection::from_problems(self.0))
         }
     }
+
+    /// The parsed value when no problem was found (`build` sees every field accepted).
+    pub(crate) fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, Rejection> {
+        self.into_result()?;
+        build().ok_or_else(|| Rejection::single("detail", "could not be read"))
+    }
 }
 
 /// A `Notebook Requested` that passed every check, with defaults applied. Only [`validate_notebook_request`]
@@ -72,14 +83,14 @@ impl Problems {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ValidNotebookRequest {
-    pub request_id: String,
-    pub notebook_name: String,
-    pub owner: String,
-    pub team: String,
+    pub request_id: RequestId,
+    pub notebook_name: NotebookName,
+    pub owner: Owner,
+    pub team: Team,
     pub instance_type: String,
     pub volume_size_gb: u32,
     pub idle_timeout_minutes: u32,
-    /// Sorted and free of duplicates.
+    /// Sorted and free of duplicates; every bucket and prefix parsed.
     pub data_access: Vec<DataAccess>,
     pub root_access: bool,
     /// Tags beyond the standard ones (custodian notebooks carry their grant's).
@@ -96,13 +107,38 @@ impl ValidNotebookRequest {
 /// A stop or start request whose id and name are well-formed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidActionRequest {
-    pub request_id: String,
-    pub notebook_name: String,
-    pub requested_by: Option<String>,
+    pub request_id: RequestId,
+    pub notebook_name: NotebookName,
+    pub requested_by: Option<Principal>,
 }
 
-const MAX_REQUEST_ID_LEN: usize = 128;
-const MAX_PRINCIPAL_LEN: usize = 64;
+/// A decommission request: well-formed, and a deletion only with both confirmations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidDecommission {
+    pub request_id: RequestId,
+    pub notebook_name: NotebookName,
+    pub requested_by: Principal,
+    pub reason: String,
+    pub delete_notebook: bool,
+}
+
+/// An idle snooze of 1 to the platform's maximum hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidSnooze {
+    pub request_id: RequestId,
+    pub notebook_name: NotebookName,
+    pub requested_by: Principal,
+    pub hours: u32,
+}
+
+/// An owner's deactivation, with who asked and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidDeactivation {
+    pub request_id: RequestId,
+    pub owner: Owner,
+    pub requested_by: Principal,
+    pub reason: String,
+}
 
 pub fn validate_notebook_request(
     request: &NotebookRequested,
@@ -110,10 +146,10 @@ pub fn validate_notebook_request(
 ) -> Result<ValidNotebookRequest, Rejection> {
     let mut problems = Problems::default();
 
-    problems.check("request_id", validate_request_id(&request.request_id));
-    problems.check("notebook_name", validate_notebook_name(&request.notebook_name));
-    problems.check("owner", validate_principal(&request.owner));
-    problems.check("team", validate_principal(&request.team));
+    let request_id = problems.check("request_id", RequestId::parse(&request.request_id));
+    let notebook_name = problems.check("notebook_name", NotebookName::parse(&request.notebook_name));
+    let owner = problems.check("owner", Owner::parse(&request.owner));
+    let team = problems.check("team", Team::parse(&request.team));
     problems.check(
         "instance_type",
         if limits.instance_types.contains(&request.instance_type) {
@@ -133,159 +169,158 @@ pub fn validate_notebook_request(
     if request.root_access == Some(true) && !limits.allow_root_access {
         problems.check(
             "root_access",
-            Err("root access is not allowed on this platform; omit it or set it to false".into()),
+            Err::<(), _>("root access is not allowed on this platform; omit it or set it to false"),
         );
     }
 
     if request.data_access.len() > limits.max_data_access_entries {
         problems.check(
             "data_access",
-            Err(format!("at most {} entries; ask for a broader folder instead", limits.max_data_access_entries)),
+            Err::<(), _>(format!(
+                "at most {} entries; ask for a broader folder instead",
+                limits.max_data_access_entries
+            )),
         );
     }
     let mut seen = BTreeSet::new();
     for (i, grant) in request.data_access.iter().enumerate() {
-        problems.check(&format!("data_access[{i}].bucket"), validate_data_bucket(&grant.bucket, limits));
-        problems.check(&format!("data_access[{i}].prefix"), validate_prefix(&grant.prefix));
+        problems.check(&format!("data_access[{i}].bucket"), data_bucket(&grant.bucket, limits));
+        problems.check(&format!("data_access[{i}].prefix"), Prefix::parse(&grant.prefix));
         if !seen.insert((&grant.bucket, &grant.prefix)) {
             problems.check(
                 &format!("data_access[{i}]"),
-                Err(format!("s3://{}/{} is listed twice; list each folder once", grant.bucket, grant.prefix)),
+                Err::<(), _>(format!("s3://{}/{} is listed twice; list each folder once", grant.bucket, grant.prefix)),
             );
         }
     }
 
-    problems.into_result()?;
-    let mut data_access = request.data_access.clone();
-    data_access.sort();
-    Ok(ValidNotebookRequest {
-        request_id: request.request_id.clone(),
-        notebook_name: request.notebook_name.clone(),
-        owner: request.owner.clone(),
-        team: request.team.clone(),
-        instance_type: request.instance_type.clone(),
-        volume_size_gb: request.volume_size_gb,
-        idle_timeout_minutes: request.idle_timeout_minutes.unwrap_or(limits.default_idle_timeout_minutes),
-        data_access,
-        root_access: request.root_access.unwrap_or(false),
-        extra_tags: Vec::new(),
+    problems.finish(|| {
+        let mut data_access = request.data_access.clone();
+        data_access.sort();
+        Some(ValidNotebookRequest {
+            request_id: request_id?,
+            notebook_name: notebook_name?,
+            owner: owner?,
+            team: team?,
+            instance_type: request.instance_type.clone(),
+            volume_size_gb: request.volume_size_gb,
+            idle_timeout_minutes: request.idle_timeout_minutes.unwrap_or(limits.default_idle_timeout_minutes),
+            data_access,
+            root_access: request.root_access.unwrap_or(false),
+            extra_tags: Vec::new(),
+        })
     })
 }
 
 pub fn validate_action_request(request: &NotebookActionRequested) -> Result<ValidActionRequest, Rejection> {
     let mut problems = Problems::default();
-    problems.check("request_id", validate_request_id(&request.request_id));
-    problems.check("notebook_name", validate_notebook_name(&request.notebook_name));
-    problems.check("requested_by", request.requested_by.as_deref().map_or(Ok(()), validate_principal));
-    problems.into_result()?;
-    Ok(ValidActionRequest {
-        request_id: request.request_id.clone(),
-        notebook_name: request.notebook_name.clone(),
-        requested_by: request.requested_by.clone(),
+    let request_id = problems.check("request_id", RequestId::parse(&request.request_id));
+    let notebook_name = problems.check("notebook_name", NotebookName::parse(&request.notebook_name));
+    let requested_by =
+        problems.check("requested_by", request.requested_by.as_deref().map(Principal::parse).transpose());
+    problems.finish(|| {
+        Some(ValidActionRequest { request_id: request_id?, notebook_name: notebook_name?, requested_by: requested_by? })
     })
 }
 
 /// A decommission request: well-formed, and a deletion asked for only with both confirmations.
-pub fn validate_decommission(request: &DecommissionRequested) -> Result<(), Rejection> {
+pub fn validate_decommission(request: &DecommissionRequested) -> Result<ValidDecommission, Rejection> {
     let mut problems = Problems::default();
-    problems.check("request_id", validate_request_id(&request.request_id));
-    problems.check("notebook_name", validate_notebook_name(&request.notebook_name));
-    problems.check("requested_by", validate_principal(&request.requested_by));
-    problems.check("reason", validate_reason(&request.reason));
+    let request_id = problems.check("request_id", RequestId::parse(&request.request_id));
+    let notebook_name = problems.check("notebook_name", NotebookName::parse(&request.notebook_name));
+    let requested_by = problems.check("requested_by", Principal::parse(&request.requested_by));
+    let reason = problems.check("reason", validate_reason(&request.reason));
     if request.delete_notebook {
         if !request.data_no_longer_needed {
             problems.check(
                 "data_no_longer_needed",
-                Err("deleting a notebook deletes its volume: set it to true to confirm the data is no longer needed, or leave delete_notebook false to keep the volume".into()),
+                Err::<(), _>("deleting a notebook deletes its volume: set it to true to confirm the data is no longer needed, or leave delete_notebook false to keep the volume"),
             );
         }
         if request.confirm_notebook_name.as_deref() != Some(request.notebook_name.as_str()) {
             problems.check(
                 "confirm_notebook_name",
-                Err(format!("must repeat the notebook's name ({:?}) to delete it", request.notebook_name)),
+                Err::<(), _>(format!("must repeat the notebook's name ({:?}) to delete it", request.notebook_name)),
             );
         }
     } else if request.data_no_longer_needed || request.confirm_notebook_name.is_some() {
         problems.check(
             "delete_notebook",
-            Err("a deletion is confirmed but not asked for: set delete_notebook to true, or drop the confirmations"
-                .into()),
+            Err::<(), _>(
+                "a deletion is confirmed but not asked for: set delete_notebook to true, or drop the confirmations",
+            ),
         );
     }
-    problems.into_result()
+    problems.finish(|| {
+        Some(ValidDecommission {
+            request_id: request_id?,
+            notebook_name: notebook_name?,
+            requested_by: requested_by?,
+            reason: reason?,
+            delete_notebook: request.delete_notebook,
+        })
+    })
 }
 
 /// A snooze: well-formed, asked by someone, for 1 to `max_hours` hours.
-pub fn validate_snooze(request: &IdleSnoozeRequested, max_hours: u32) -> Result<(), Rejection> {
+pub fn validate_snooze(request: &IdleSnoozeRequested, max_hours: u32) -> Result<ValidSnooze, Rejection> {
     let mut problems = Problems::default();
-    problems.check("request_id", validate_request_id(&request.request_id));
-    problems.check("notebook_name", validate_notebook_name(&request.notebook_name));
-    problems.check("requested_by", validate_principal(&request.requested_by));
+    let request_id = problems.check("request_id", RequestId::parse(&request.request_id));
+    let notebook_name = problems.check("notebook_name", NotebookName::parse(&request.notebook_name));
+    let requested_by = problems.check("requested_by", Principal::parse(&request.requested_by));
     problems.check("hours", within(request.hours, &(1..=max_hours), "hours"));
-    problems.into_result()
+    problems.finish(|| {
+        Some(ValidSnooze {
+            request_id: request_id?,
+            notebook_name: notebook_name?,
+            requested_by: requested_by?,
+            hours: request.hours,
+        })
+    })
 }
 
-pub fn validate_owner_deactivated(request: &OwnerDeactivated) -> Result<(), Rejection> {
+pub fn validate_owner_deactivated(request: &OwnerDeactivated) -> Result<ValidDeactivation, Rejection> {
     let mut problems = Problems::default();
-    problems.check("request_id", validate_request_id(&request.request_id));
-    problems.check("owner", validate_principal(&request.owner));
-    problems.check("requested_by", validate_principal(&request.requested_by));
-    problems.check("reason", validate_reason(&request.reason));
-    problems.into_result()
+    let request_id = problems.check("request_id", RequestId::parse(&request.request_id));
+    let owner = problems.check("owner", Owner::parse(&request.owner));
+    let requested_by = problems.check("requested_by", Principal::parse(&request.requested_by));
+    let reason = problems.check("reason", validate_reason(&request.reason));
+    problems.finish(|| {
+        Some(ValidDeactivation { request_id: request_id?, owner: owner?, requested_by: requested_by?, reason: reason? })
+    })
 }
 
 const MAX_REASON_LEN: usize = 512;
 
 /// Why an irreversible or access-changing request was made: kept in the audit trail.
-pub fn validate_reason(reason: &str) -> Result<(), String> {
+pub fn validate_reason(reason: &str) -> Result<String, String> {
     if reason.trim().is_empty() || reason.len() > MAX_REASON_LEN {
         return Err(format!("must say why, in 1 to {MAX_REASON_LEN} characters"));
     }
     if reason.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
-    Ok(())
+    Ok(reason.to_owned())
 }
 
-/// Request ids travel in tags and event details: letters, digits and `._:-`, at most 128 characters.
-pub fn validate_request_id(id: &str) -> Result<(), String> {
-    if id.is_empty() || id.len() > MAX_REQUEST_ID_LEN {
-        return Err(format!("must be 1 to {MAX_REQUEST_ID_LEN} characters long"));
-    }
-    match id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))) {
-        Some(c) => Err(format!("may contain only letters, digits and '._:-', not {c:?}")),
-        None => Ok(()),
-    }
-}
-
-/// Owners, teams and requesters are identifiers that end up in tags and IAM: letters, digits and `._@+=-`.
-pub fn validate_principal(value: &str) -> Result<(), String> {
-    if value.is_empty() || value.len() > MAX_PRINCIPAL_LEN {
-        return Err(format!("must be 1 to {MAX_PRINCIPAL_LEN} characters long"));
-    }
-    match value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '=' | '-'))) {
-        Some(c) => Err(format!("may contain only letters, digits and '._@+=-', not {c:?}")),
-        None => Ok(()),
-    }
-}
-
-fn validate_data_bucket(bucket: &str, limits: &RequestLimits) -> Result<(), String> {
-    validate_bucket_name(bucket)?;
-    if bucket == limits.assets_bucket {
+/// A bucket a notebook may be given: well-named, inside the data perimeter, not the assets bucket.
+fn data_bucket(bucket: &str, limits: &RequestLimits) -> Result<BucketName, String> {
+    let name = BucketName::parse(bucket)?;
+    if name == limits.assets_bucket {
         return Err("is the platform's assets bucket, which holds no user data".into());
     }
     if !limits.data_buckets.contains(bucket) {
         return Err(format!(
             "{bucket:?} is outside the data perimeter; allowed buckets are {}",
-            limits.data_buckets.iter().cloned().collect::<Vec<_>>().join(", ")
+            limits.data_buckets.iter().map(BucketName::as_str).collect::<Vec<_>>().join(", ")
         ));
     }
-    Ok(())
+    Ok(name)
 }
 
-fn within(value: u32, range: &std::ops::RangeInclusive<u32>, unit: &str) -> Result<(), String> {
+fn within(value: u32, range: &std::ops::RangeInclusive<u32>, unit: &str) -> Result<u32, String> {
     if range.contains(&value) {
-        Ok(())
+        Ok(value)
     } else {
         Err(format!("{value} is out of bounds; must be between {} and {} {unit}", range.start(), range.end()))
     }
@@ -294,8 +329,8 @@ fn within(value: u32, range: &std::ops::RangeInclusive<u32>, unit: &str) -> Resu
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::tests::config;
     use crate::domain::request::AccessLevel;
+    use crate::domain::settings::tests::settings as config;
 
     pub(crate) fn request() -> NotebookRequested {
         NotebookRequested {

@@ -138,8 +138,8 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
     ) -> OutcomeEvent {
         OutcomeEvent::from(&Rejected::new(
             request_type,
-            Some(valid.request_id.clone()),
-            Some(valid.notebook_name.clone()),
+            Some(valid.request_id.to_string()),
+            Some(valid.notebook_name.to_string()),
             Rejection::single(
                 "detail.notebook_name",
                 format!(
@@ -163,10 +163,10 @@ fn changed(
 ) -> StateChanged {
     StateChanged {
         owner: found.get(tags::OWNER).cloned(),
-        request_id: valid.request_id.clone(),
-        notebook_name: valid.notebook_name.clone(),
+        request_id: valid.request_id.to_string(),
+        notebook_name: valid.notebook_name.to_string(),
         status: status.as_str().to_owned(),
         already,
-        requested_by: valid.requested_by.clone(),
+        requested_by: valid.requested_by.clone().map(String::from),
     }
 }

@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 
 use super::fakes::FakeAws;
 use super::{Provisioner, RetryPolicy};
-use crate::config::tests::{config, SENDER};
 use crate::domain::isolation::{EgressDestination, EgressRule, Route, RouteTarget, SecurityGroupEgress};
 use crate::domain::notebook::NotebookStatus;
 use crate::domain::outcome::{
@@ -19,6 +18,7 @@ use crate::domain::request::{
     OWNER_DEACTIVATED,
 };
 use crate::domain::senders::RequestSenders;
+use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::domain::tags;
 
 type FakeProvisioner = Provisioner<FakeAws, FakeAws, FakeAws, FakeAws, FakeAws>;

@@ -20,12 +20,12 @@ pub use retry::RetryPolicy;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Config;
 use crate::domain::audit::AuditRecord;
-use crate::domain::names::validate_notebook_name;
 use crate::domain::outcome::{Failed, OutcomeEvent, Rejected};
 use crate::domain::request::{Request, REQUEST_DETAIL_TYPES};
-use crate::domain::validation::{validate_principal, validate_request_id, Rejection};
+use crate::domain::settings::ProvisionerSettings;
+use crate::domain::types::{NotebookName, Principal, RequestId};
+use crate::domain::validation::Rejection;
 use crate::error::ServiceError;
 use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
 
@@ -39,7 +39,7 @@ pub struct Provisioner<N, R, S, E, A> {
     pub(crate) notebooks: S,
     pub(crate) events: E,
     pub(crate) audit: A,
-    pub(crate) config: Config,
+    pub(crate) config: ProvisionerSettings,
     pub(crate) retry: RetryPolicy,
     /// Lifecycle configurations known to exist. They are immutable and named by content, so once seen
     /// (created, or found to exist) a warm Lambda need not ask again.
@@ -61,7 +61,7 @@ impl From<OutcomeEvent> for Answer {
 }
 
 impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, R, S, E, A> {
-    pub fn new(network: N, roles: R, notebooks: S, events: E, audit: A, config: Config) -> Self {
+    pub fn new(network: N, roles: R, notebooks: S, events: E, audit: A, config: ProvisionerSettings) -> Self {
         Provisioner {
             network,
             roles,
@@ -124,7 +124,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             detail
                 .get("requested_by")
                 .and_then(|v| v.as_str())
-                .filter(|v| validate_principal(v).is_ok())
+                .filter(|v| Principal::parse(v).is_ok())
                 .map(str::to_owned)
         };
         let parsed = Request::parse(detail_type, detail);
@@ -145,7 +145,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             Ok(request) => request,
             Err(rejection) => return Ok((rejected_raw(detail_type, detail, rejection).into(), raw_actor())),
         };
-        let actor = request.requested_by().filter(|v| validate_principal(v).is_ok()).map(str::to_owned);
+        let actor = request.requested_by().filter(|v| Principal::parse(v).is_ok()).map(str::to_owned);
         let result = match &request {
             Request::Provision(r) => self.provision(r).await.map(Answer::from),
             Request::Stop(r) => self.stop(r).await.map(Answer::from),
@@ -182,11 +182,11 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
 fn with_people(mut answer: Answer, request: &Request) -> Answer {
     if answer.outcome.detail_type == crate::domain::outcome::NOTEBOOK_REQUEST_REJECTED {
         let detail = &mut answer.outcome.detail;
-        if let Some(owner) = request.owner().filter(|o| validate_principal(o).is_ok()) {
+        if let Some(owner) = request.owner().filter(|o| Principal::parse(o).is_ok()) {
             detail["owner"] = owner.into();
         }
         if let Request::Custodian(custodian) = request {
-            if validate_principal(&custodian.deactivated_owner).is_ok() {
+            if Principal::parse(&custodian.deactivated_owner).is_ok() {
                 detail["deactivated_owner"] = custodian.deactivated_owner.as_str().into();
             }
         }
@@ -212,13 +212,13 @@ pub(crate) fn rejected(
 /// A rejection for an event whose detail did not parse: still answer with its id and name when they are
 /// well-formed, so that the sender can match the answer to the request.
 fn rejected_raw(detail_type: &str, detail: &serde_json::Value, rejection: Rejection) -> OutcomeEvent {
-    let field = |name: &str, valid: fn(&str) -> Result<(), String>| {
-        detail.get(name).and_then(|v| v.as_str()).filter(|v| valid(v).is_ok()).map(str::to_owned)
+    let field = |name: &str, valid: fn(&str) -> bool| {
+        detail.get(name).and_then(|v| v.as_str()).filter(|v| valid(v)).map(str::to_owned)
     };
     OutcomeEvent::from(&Rejected::new(
         detail_type,
-        field("request_id", validate_request_id),
-        field("notebook_name", validate_notebook_name),
+        field("request_id", |v| RequestId::parse(v).is_ok()),
+        field("notebook_name", |v| NotebookName::parse(v).is_ok()),
         rejection,
     ))
 }

@@ -152,7 +152,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             )));
         }
         match found.get(tags::REQUEST_ID) {
-            Some(id) if *id == valid.request_id => Ok(Existing::Replay(Box::new(self.provisioned(
+            Some(id) if valid.request_id == *id => Ok(Existing::Replay(Box::new(self.provisioned(
                 valid,
                 existing.arn,
                 existing.role_arn.unwrap_or_default(),
@@ -183,7 +183,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             Err(e) if e.is(ErrorKind::AlreadyExists) => self.roles.get_role(&role.name).await?.ok_or(e)?,
             Err(e) => return Err(e),
         };
-        if record.tags.get(tags::REQUEST_ID) != Some(&valid.request_id) {
+        if record.tags.get(tags::REQUEST_ID).map(String::as_str) != Some(valid.request_id.as_str()) {
             return Ok(Err(Rejection::single(
                 "detail.notebook_name",
                 format!(
@@ -207,14 +207,14 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         replayed: bool,
     ) -> Provisioned {
         Provisioned {
-            request_id: valid.request_id.clone(),
-            notebook_name: valid.notebook_name.clone(),
+            request_id: valid.request_id.to_string(),
+            notebook_name: valid.notebook_name.to_string(),
             notebook_arn,
             role_arn,
             lifecycle_config_name: lifecycle_config_name.to_owned(),
             status: status.to_owned(),
-            owner: valid.owner.clone(),
-            team: valid.team.clone(),
+            owner: valid.owner.to_string(),
+            team: valid.team.to_string(),
             data_access: valid.data_access.clone(),
             replayed,
             open: Some(OpenInstructions::new(&self.config.region, &valid.notebook_name)),

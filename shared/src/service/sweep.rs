@@ -16,10 +16,10 @@ use crate::domain::idle::{access_expired, idle_verdict, IdleVerdict, SweptNotebo
 use crate::domain::names::{notebook_name_of, role_name};
 use crate::domain::outcome::{CustodianExpired, IdleStopped, IdleWarning, OutcomeEvent, SnoozeHint};
 use crate::domain::request::NOTEBOOK_IDLE_SNOOZE_REQUESTED;
+use crate::domain::settings::SweepSettings;
 use crate::domain::tags;
 use crate::error::{AwsError, ServiceError};
 use crate::ports::{AuditLog, Events, Fleet, HeartbeatStore};
-use crate::sweep_config::SweepConfig;
 
 /// The name the sweeper signs its audit records and events with.
 pub const IDLE_SWEEPER: &str = "idle-sweeper";
@@ -30,7 +30,7 @@ pub struct Sweeper<F, H, E, A> {
     heartbeats: H,
     events: E,
     audit: A,
-    config: SweepConfig,
+    config: SweepSettings,
 }
 
 /// What one sweep saw, decided and did.
@@ -61,11 +61,11 @@ pub struct SweepReport {
 }
 
 impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
-    pub fn new(fleet: F, heartbeats: H, events: E, audit: A, config: SweepConfig) -> Self {
+    pub fn new(fleet: F, heartbeats: H, events: E, audit: A, config: SweepSettings) -> Self {
         Sweeper { fleet, heartbeats, events, audit, config }
     }
 
-    pub fn config(&self) -> &SweepConfig {
+    pub fn config(&self) -> &SweepSettings {
         &self.config
     }
 

@@ -5,13 +5,13 @@ use serde_json::{json, Value};
 
 use super::fakes::FakeAws;
 use super::{Provisioner, RetryPolicy};
-use crate::config::tests::{config, SENDER};
 use crate::domain::isolation::{Route, RouteTarget};
 use crate::domain::notebook::{NotebookRecord, NotebookStatus};
 use crate::domain::outcome::{
     NOTEBOOK_PROVISIONED, NOTEBOOK_PROVISIONING_FAILED, NOTEBOOK_REQUEST_REJECTED, NOTEBOOK_STARTED, NOTEBOOK_STOPPED,
 };
 use crate::domain::request::{NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
+use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::error::ErrorKind;
 
 type FakeProvisioner = Provisioner<FakeAws, FakeAws, FakeAws, FakeAws, FakeAws>;

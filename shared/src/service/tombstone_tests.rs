@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 
 use super::fakes::FakeAws;
 use super::{Provisioner, RetryPolicy};
-use crate::config::tests::{config, SENDER};
 use crate::domain::notebook::NotebookStatus;
 use crate::domain::outcome::{
     CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_DECOMMISSIONED, NOTEBOOK_LOCKED, NOTEBOOK_REQUEST_REJECTED,
@@ -17,6 +16,7 @@ use crate::domain::request::{
     CUSTODIAN_ACCESS_REQUESTED, NOTEBOOK_DECOMMISSION_REQUESTED, NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED,
     OWNER_DEACTIVATED,
 };
+use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::domain::tags;
 
 type FakeProvisioner = Provisioner<FakeAws, FakeAws, FakeAws, FakeAws, FakeAws>;

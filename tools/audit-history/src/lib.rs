@@ -12,8 +12,7 @@
 use std::io::Write;
 
 use fleet::domain::audit::{notebook_history_prefix, owner_history_prefix};
-use fleet::domain::names::validate_notebook_name;
-use fleet::domain::validation::validate_principal;
+use fleet::domain::types::{NotebookName, Owner};
 use fleet::ports::AuditLog;
 
 pub const USAGE: &str = "usage: audit-history [--bucket BUCKET] (--notebook NAME | --owner OWNER) [--json | --verify]";
@@ -38,11 +37,11 @@ pub fn parse(args: &[String], var: impl Fn(&str) -> Option<String>) -> Result<Ar
         .ok_or("name the audit bucket with --bucket or FLEET_AUDIT_BUCKET")?;
     let prefix = match (value("--notebook"), value("--owner")) {
         (Some(name), None) => {
-            validate_notebook_name(&name).map_err(|e| format!("--notebook {name:?}: {e}"))?;
+            NotebookName::parse(&name).map_err(|e| format!("--notebook {name:?}: {e}"))?;
             notebook_history_prefix(&name)
         }
         (None, Some(owner)) => {
-            validate_principal(&owner).map_err(|e| format!("--owner {owner:?}: {e}"))?;
+            Owner::parse(&owner).map_err(|e| format!("--owner {owner:?}: {e}"))?;
             owner_history_prefix(&owner)
         }
         _ => return Err("give exactly one of --notebook NAME and --owner OWNER".into()),
