@@ -40,7 +40,7 @@ pub enum JupyterError {
     Status { path: &'static str, status: StatusCode, hint: &'static str },
     #[error("jupyter's answer to GET {path} is not understood: {reason}")]
     Body { path: &'static str, reason: String },
-    #[error("cannot set up TLS for jupyter: {0}")]
+    #[error("cannot set up TLS for jupyter")]
     Tls(#[from] rustls::Error),
 }
 

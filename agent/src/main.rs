@@ -61,7 +61,7 @@ async fn run(config: Config, mode: Mode) -> ExitCode {
     let jupyter = match JupyterClient::new(&config.jupyter_url, config.jupyter_token.clone()) {
         Ok(jupyter) => jupyter,
         Err(e) => {
-            tracing::error!("{e}");
+            tracing::error!("{}", heartbeat_agent::error_chain(&e));
             return ExitCode::FAILURE;
         }
     };

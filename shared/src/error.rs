@@ -1,7 +1,12 @@
-//! Errors that keep their cause and say whether a retry can help.
+//! Errors that keep their cause and say whether a retry can help. An error's message says what failed; its
+//! cause is its `source()`, never repeated in the message: [`error_chain`] prints both, once, for logs and
+//! events.
 
 use std::error::Error as StdError;
-use std::fmt;
+
+pub use fleet_types::error_chain;
+
+use crate::domain::isolation::IsolationViolation;
 
 /// What kind of failure an AWS call had, as far as the caller needs to act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,12 +25,14 @@ pub enum ErrorKind {
 }
 
 /// A failed call to AWS: the operation, the service's error code and message, and the SDK error itself.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
 pub struct AwsError {
     pub operation: &'static str,
     pub kind: ErrorKind,
     pub code: Option<String>,
     pub message: String,
+    /// The SDK's error; its message is already in `message`, so reporters see the cause without a repeat.
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
 
@@ -49,32 +56,22 @@ impl AwsError {
     }
 }
 
-impl fmt::Display for AwsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed", self.operation)?;
-        if let Some(code) = &self.code {
-            write!(f, " ({code})")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl StdError for AwsError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
-    }
-}
-
 /// Why the provisioner could not finish handling an event. The Lambda returns these as errors (so that
 /// EventBridge and Lambda retry) only when [`ServiceError::retryable`] says a retry can help.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
     Aws(#[from] AwsError),
-    #[error("the outcome event could not be published: {0}")]
+    #[error("the outcome event could not be published")]
     Publish(#[source] AwsError),
-    #[error("the audit record could not be written: {0}")]
+    #[error("the audit record could not be written")]
     Audit(#[source] AwsError),
+    /// The pre-flight found a path out of the VPC: nothing was created. A platform's network must change first.
+    #[error("the notebook's network is not isolated: {0}")]
+    Isolation(IsolationViolation),
+    /// The lifecycle configuration's on-start script could not be built from the settings.
+    #[error("the on-start script cannot be rendered: {0}")]
+    OnStartScript(String),
 }
 
 impl ServiceError {
@@ -85,6 +82,8 @@ impl ServiceError {
             ServiceError::Publish(_) => true,
             // Nothing is answered before its audit record is written; the retry writes it.
             ServiceError::Audit(_) => true,
+            // The platform's settings or network are at fault: the same request fails the same way.
+            ServiceError::Isolation(_) | ServiceError::OnStartScript(_) => false,
         }
     }
 }
@@ -99,6 +98,23 @@ mod tests {
         assert_eq!(e.to_string(), "CreateRole failed (Throttling): Rate exceeded");
         assert!(e.retryable());
         assert!(!AwsError::new("CreateRole", ErrorKind::Invalid, None, "bad").retryable());
-        assert!(ServiceError::Publish(e).retryable());
+        let publish = ServiceError::Publish(e);
+        assert!(publish.retryable());
+        assert_eq!(publish.to_string(), "the outcome event could not be published");
+        assert_eq!(
+            error_chain(&publish),
+            "the outcome event could not be published: CreateRole failed (Throttling): Rate exceeded"
+        );
+    }
+
+    #[test]
+    fn an_sdk_cause_is_a_source_and_is_not_repeated() {
+        let sdk = std::io::Error::other("Rate exceeded");
+        let e = AwsError::new("PutEvents", ErrorKind::Throttled, None, "Rate exceeded").with_source(sdk);
+        assert!(e.source().is_some());
+        assert_eq!(
+            error_chain(&ServiceError::Audit(e)),
+            "the audit record could not be written: PutEvents failed: Rate exceeded"
+        );
     }
 }

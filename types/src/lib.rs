@@ -5,8 +5,10 @@
 //! - [`NotebookName`], [`BucketName`], [`Prefix`], [`RequestId`], [`Owner`], [`Team`], [`Principal`]: each
 //!   `parse` returns the value or an [`Invalid`] that says which rule it breaks.
 //! - [`vars`]: environment variables read into those types, with errors that name the variable.
+//! - [`error_chain`]: an error and its causes in one line, each once.
 
 mod bucket_name;
+mod error_chain;
 mod invalid;
 mod notebook_name;
 mod prefix;
@@ -16,6 +18,7 @@ mod text;
 pub mod vars;
 
 pub use bucket_name::BucketName;
+pub use error_chain::error_chain;
 pub use invalid::Invalid;
 pub use notebook_name::NotebookName;
 pub use prefix::{Prefix, MAX_PREFIX_LEN};

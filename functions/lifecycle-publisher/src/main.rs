@@ -39,7 +39,7 @@ async fn main() -> Result<(), Error> {
                             ("OnStartScriptKey".to_owned(), published.on_start_key),
                         ]))
                     }
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(fleet::error::error_chain(&e)),
                 },
             }
         };

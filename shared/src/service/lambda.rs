@@ -3,13 +3,14 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 
 use super::Provisioner;
-use crate::error::ServiceError;
+use crate::error::{error_chain, ServiceError};
 use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
 
 /// What the Lambda runtime reports as a failed invocation, so that EventBridge and Lambda retry it.
+/// Its message is the whole chain (what failed and why): the runtime reports the message alone.
 #[derive(Debug, thiserror::Error)]
-#[error("retryable: {0}")]
-pub struct RetryableFailure(#[source] pub ServiceError);
+#[error("retryable: {}", error_chain(.0))]
+pub struct RetryableFailure(pub ServiceError);
 
 /// Handles one request event. A request the provisioner answered (provisioned, rejected, failed) is a
 /// successful invocation whose response is the outcome event; only a retryable failure is an error.

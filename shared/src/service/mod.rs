@@ -26,7 +26,7 @@ use crate::domain::request::{Request, REQUEST_DETAIL_TYPES};
 use crate::domain::settings::ProvisionerSettings;
 use crate::domain::types::{NotebookName, Principal, RequestId};
 use crate::domain::validation::Rejection;
-use crate::error::ServiceError;
+use crate::error::{error_chain, ServiceError};
 use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
 
 /// The name the provisioner signs its audit records with.
@@ -158,17 +158,17 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         let result = match result {
             Ok(answer) => Ok(with_people(answer, &request)),
             Err(error) if error.retryable() => {
-                tracing::warn!(error = %error, request_id = request.request_id(), "retryable failure; the event will be retried");
+                tracing::warn!(error = %error_chain(&error), request_id = request.request_id(), "retryable failure; the event will be retried");
                 Err(error)
             }
             Err(error) => {
-                tracing::error!(error = %error, request_id = request.request_id(), "request failed");
+                tracing::error!(error = %error_chain(&error), request_id = request.request_id(), "request failed");
                 Ok(OutcomeEvent::from(&Failed {
                     request_id: request.request_id().to_owned(),
                     notebook_name: request.notebook_name().map(str::to_owned),
                     owner: request.owner().map(str::to_owned),
                     request_type: detail_type.to_owned(),
-                    error: error.to_string(),
+                    error: error_chain(&error),
                 })
                 .into())
             }

@@ -72,14 +72,14 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             assets_bucket: &self.config.assets_bucket,
             agent: &self.config.agent,
         })
-        .map_err(|reason| AwsError::new("RenderOnStartScript", ErrorKind::Invalid, None, reason))?;
+        .map_err(ServiceError::OnStartScript)?;
         let spec_for = |role_arn: &str| notebook_spec(valid, &self.config, role_arn, &notebook_lifecycle.name);
 
         // Pre-flight: no path out of the VPC, from the subnet or the security groups. Nothing is created otherwise.
         let placement = spec_for("");
         if let Err(violation) = self.isolation(&placement.subnet_id, &placement.security_group_ids).await? {
             tracing::error!(%violation, "refusing to place a notebook in a network with a path out of the VPC");
-            return Err(AwsError::new("IsolationCheck", ErrorKind::Invalid, None, violation.to_string()).into());
+            return Err(ServiceError::Isolation(violation));
         }
 
         let role_arn = match self.ensure_role(valid, &role).await? {

@@ -3,7 +3,7 @@
 
 use crate::domain::assets::{agent_asset, on_start_asset};
 use crate::domain::lifecycle::AgentObject;
-use crate::error::{AwsError, ErrorKind};
+use crate::error::AwsError;
 use crate::ports::AssetStore;
 
 /// What a deploy published: the keys the provisioner's configuration points at.
@@ -15,17 +15,27 @@ pub struct PublishedAssets {
     pub uploaded: Vec<String>,
 }
 
+/// Why a deploy's assets could not be published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("the heartbeat agent binary is empty; the function's layer must hold the agent")]
+    EmptyAgent,
+    #[error("the agent's content-addressed key is not one the provisioner can read: {0}")]
+    AgentKey(String),
+    #[error("the assets bucket could not be written")]
+    Store(#[from] AwsError),
+}
+
 pub async fn publish_assets(
     store: &impl AssetStore,
     assets_bucket: &str,
     agent_binary: &[u8],
-) -> Result<PublishedAssets, AwsError> {
+) -> Result<PublishedAssets, PublishError> {
     if agent_binary.is_empty() {
-        return Err(AwsError::new("PublishAssets", ErrorKind::Invalid, None, "the heartbeat agent binary is empty"));
+        return Err(PublishError::EmptyAgent);
     }
     let agent = agent_asset(agent_binary);
-    let agent_object = AgentObject::from_key(&agent.key)
-        .map_err(|reason| AwsError::new("PublishAssets", ErrorKind::Invalid, None, reason))?;
+    let agent_object = AgentObject::from_key(&agent.key).map_err(PublishError::AgentKey)?;
     let on_start = on_start_asset(assets_bucket, &agent_object);
     let mut uploaded = Vec::new();
     for asset in [&agent, &on_start] {
