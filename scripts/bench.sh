@@ -14,17 +14,18 @@ ensure_emulator
 
 what="${1:-all}"
 [ "$#" -gt 0 ] && shift
-cargo build --quiet --locked -p idle-sweeper -p integration-tests --bins
+# --bin at the workspace root, not -p: the same features as the test build, so the SDK crates are reused.
+cargo build --quiet --locked --bin idle-sweeper --bin bench-provision --bin bench-sweep --bin bench-deactivate
 case "$what" in
-  provision) "$CARGO_TARGET_DIR/debug/bench-provision" "${1:-100}" ;;
+  provision) "$CARGO_TARGET_DIR/debug/bench-provision" "$@" ;;
   sweep)
     [ "$#" -gt 0 ] || set -- 1000 10000
     "$CARGO_TARGET_DIR/debug/bench-sweep" "$CARGO_TARGET_DIR/debug/idle-sweeper" "$@"
     ;;
-  deactivate) "$CARGO_TARGET_DIR/debug/bench-deactivate" "${1:-50}" ;;
+  deactivate) "$CARGO_TARGET_DIR/debug/bench-deactivate" "$@" ;;
   all)
-    "$CARGO_TARGET_DIR/debug/bench-provision" 100
-    "$CARGO_TARGET_DIR/debug/bench-deactivate" 50
+    "$CARGO_TARGET_DIR/debug/bench-provision"
+    "$CARGO_TARGET_DIR/debug/bench-deactivate"
     "$CARGO_TARGET_DIR/debug/bench-sweep" "$CARGO_TARGET_DIR/debug/idle-sweeper" 1000 10000
     ;;
   *) echo "usage: scripts/bench.sh [provision [N] | sweep [N ...] | deactivate [N]]" >&2; exit 2 ;;

@@ -13,8 +13,9 @@ readonly NEXTEST_VERSION="0.9.143"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# ensure_venv NAME REQUIREMENTS_FILE: one virtualenv per tool group (their dependencies clash), rebuilt
-# only when the pinned requirements change.
+# ensure_venv NAME LOCK_FILE: one virtualenv per tool group (their dependencies clash), rebuilt only when the
+# lock file changes. LOCK_FILE (scripts/requirements-NAME.txt) pins every package with its hashes, made from
+# the top-level pins in scripts/requirements-NAME.in by scripts/lock-python.sh; pip installs nothing else.
 ensure_venv() {
   local name=$1 requirements=$2
   local venv="$NOTEBOOK_FLEET_CACHE/venv-$name" stamp
@@ -22,10 +23,13 @@ ensure_venv() {
   if [ -f "$venv/.requirements-sha256" ] && [ "$(cat "$venv/.requirements-sha256")" = "$stamp" ]; then
     return 0
   fi
-  log "installing $(grep -v '^#' "$requirements" | xargs) into $venv"
+  log "installing $(grep -v '^#' "${requirements%.txt}.in" | xargs) (locked: ${requirements#"$ROOT"/}) into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  # The lock file is the whole list: installed as it is (--no-deps), then `pip check` proves it complete.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$requirements"
+  "$venv/bin/pip" check --disable-pip-version-check >/dev/null ||
+    { "$venv/bin/pip" check; echo "$requirements is incomplete: run scripts/lock-python.sh $name" >&2; exit 1; }
   echo "$stamp" > "$venv/.requirements-sha256"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need (pinned) and runs every check: format, lints, shell scripts, unit and
-# integration tests against the AWS emulator, and the offline template checks.
+# integration tests against the AWS emulator, the demo as a smoke test, and the offline template checks.
 # Usage: scripts/test.sh
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -25,8 +25,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "shell scripts (shellcheck)"
 shellcheck --external-sources shared/src/domain/on_start.sh scripts/*.sh agent/build-release.sh .ci/run
 
-log "unit and integration tests (moto $(grep -o '==.*' scripts/requirements-emulator.txt))"
+log "unit and integration tests (moto $(grep -o '==.*' scripts/requirements-emulator.in))"
 cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-$([ "${CI:-}" = true ] && echo ci || echo default)}"
+
+# The demo end to end (the provisioner under cargo lambda watch, the sweeper, audit-history), failing unless
+# each step's outcome is the one it names; about a minute once the tests above have built everything.
+log "the demo as a smoke test (scripts/demo.sh --check)"
+scripts/demo.sh --check
 
 if [ -x scripts/check-template.sh ]; then
   log "SAM template (offline checks)"

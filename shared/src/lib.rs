@@ -1,14 +1,31 @@
 //! notebook-fleet's library: the pure domain, the ports the services need, their AWS adapters and the
 //! services that the Lambda binaries run.
 //!
-//! Layout:
-//! - [`config`]: the typed configuration, read once at start from the environment.
-//! - [`domain`]: pure types and functions, no AWS: request events and their validation, IAM policy
-//!   documents, the lifecycle on-start script, outcome events, tag keys. Time is an input.
-//! - [`ports`]: the narrow traits the services call (network, roles, lifecycle configs, notebooks, events).
-//! - [`aws`]: the ports implemented over the AWS SDK (behind the `aws` features, so a binary links only
-//!   the SDK crates it calls).
-//! - [`service`]: the provisioner's use cases, generic over the ports.
+//! Modules (every one, as the tree is):
+//! - [`config`]: the provisioner's typed configuration, read once at start from the environment;
+//!   [`sweep_config`]: the idle sweeper's.
+//! - [`domain`]: pure types and functions, no AWS; time is an input.
+//!   - requests and answers: `request` (the request events), `validation` (a valid request or a rejection
+//!     naming each field), `senders` (which source may send which kind), `outcome` (the outcome events);
+//!   - names and data: `names` (a notebook's resource names), `bucket` (bucket names and prefixes),
+//!     `entitlements` (which data a team may get), `custody` (custodian access to a deactivated owner's data);
+//!   - the notebook: `notebook` (the notebook and role specs), `policy` (IAM policy documents), `isolation`
+//!     (the pre-flight network check), `lifecycle` (the on-start script, `on_start.sh`), `assets` (the
+//!     content-addressed lifecycle assets), `tags` (tag keys), `lock` (locking: tags and a read-only policy);
+//!   - idleness: `heartbeat` (heartbeats in the assets bucket), `idle` (the idle verdict), `metrics`
+//!     (CloudWatch embedded-metric log lines);
+//!   - the audit trail: `audit` (the records), `audit_key` (their key names), `audit_steps` (the steps a
+//!     request leaves), `audit_versions` (key versions), `audit_verify` (checking a history).
+//! - [`ports`]: the narrow traits the services call: `Network`, `Roles`, `Notebooks`, `Events`, `Fleet`,
+//!   `HeartbeatStore`, `AuditLog`, `AssetStore`.
+//! - [`aws`]: the ports over the AWS SDK (behind the `aws` features, so a binary links only the SDK crates
+//!   it calls): `ec2`, `iam`, `sagemaker`, `eventbridge`, `fleet` and `tagging`, `heartbeats`, `assets`,
+//!   `audit`, `entitlements`; `provisioner` and `sweeper` wire the clients; `custom_resource` answers
+//!   CloudFormation; `call_counter` counts API calls; `error` maps SDK errors.
+//! - [`service`]: the use cases, generic over the ports: `provision`, `actions` (stop, start), `snooze`,
+//!   `deactivate`, `decommission`, `lock`, `custodian`, `retry` (IAM's eventual consistency), `sweep` (the
+//!   idle sweep), `publish` (the lifecycle assets at deploy time), `lambda` (the provisioner's Lambda edge);
+//!   their unit tests run over in-memory ports (`fakes`).
 //! - [`error`]: errors that keep their cause and say whether a retry can help.
 
 pub mod config;

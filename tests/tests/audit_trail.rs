@@ -23,8 +23,8 @@ fn now() -> DateTime<Utc> {
 
 /// `audit-history` as the binary runs it: its exit status, stdout and stderr.
 async fn audit_history(audit: &S3AuditLog, line: &str) -> Result<(u8, String, String)> {
-    let args: Vec<String> = format!("--bucket {AUDIT_BUCKET} {line}").split_whitespace().map(str::to_owned).collect();
-    let args = audit_history::parse(&args, |_| None).map_err(anyhow::Error::msg)?;
+    let line = format!("audit-history --bucket {AUDIT_BUCKET} {line}");
+    let args = audit_history::parse(line.split_whitespace(), |_| None)?;
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let status = audit_history::run(audit, &args, &mut out, &mut err).await;
     Ok((status, String::from_utf8(out)?, String::from_utf8(err)?))

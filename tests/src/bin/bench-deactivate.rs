@@ -5,15 +5,28 @@
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
+use clap::Parser;
 use fleet::domain::outcome::{NOTEBOOK_PROVISIONED, OWNER_DEACTIVATION_COMPLETED};
 use fleet::domain::request::{NOTEBOOK_REQUESTED, OWNER_DEACTIVATED};
 use integration_tests::platform::source_of;
 use integration_tests::{Emulator, Platform};
 use serde_json::json;
 
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench-deactivate",
+    about = "Benchmark: deactivating an owner with N notebooks, twice, against a private moto server"
+)]
+struct Cli {
+    /// How many notebooks the owner has.
+    #[arg(default_value_t = 50)]
+    n: usize,
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(50);
+    let n = Cli::parse().n;
     let emulator = Emulator::start()?;
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
@@ -49,4 +62,22 @@ async fn main() -> Result<()> {
         println!("   {:<48} {:>6}", "total", platform.calls.total());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bench-deactivate").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn n_defaults_and_anything_else_is_refused() {
+        assert_eq!(parse("").expect("parses").n, 50);
+        assert_eq!(parse("7").expect("parses").n, 7);
+        for bad in ["seven", "-3", "10 20", "--n 10"] {
+            assert_eq!(parse(bad).expect_err(bad).exit_code(), 2, "{bad}");
+        }
+    }
 }

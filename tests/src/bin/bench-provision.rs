@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
+use clap::Parser;
 use fleet::domain::outcome::{NOTEBOOK_PROVISIONED, NOTEBOOK_REQUEST_REJECTED};
 use fleet::domain::request::NOTEBOOK_REQUESTED;
 use fleet::service::lambda::handle_request_event;
@@ -27,9 +28,21 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index]
 }
 
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench-provision",
+    about = "Benchmark: AWS API calls and wall time of N sequential provisions against a private moto server"
+)]
+struct Cli {
+    /// How many notebooks to provision, one after another.
+    #[arg(default_value_t = 100)]
+    n: u64,
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let n: u64 = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(100);
+    let n = Cli::parse().n;
     let emulator = Emulator::start()?;
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
@@ -75,4 +88,22 @@ async fn main() -> Result<()> {
     println!("\nAWS API calls for a rejected request:");
     per_operation(&platform, 1);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bench-provision").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn n_defaults_and_anything_else_is_refused() {
+        assert_eq!(parse("").expect("parses").n, 100);
+        assert_eq!(parse("7").expect("parses").n, 7);
+        for bad in ["seven", "-3", "10 20", "--n 10"] {
+            assert_eq!(parse(bad).expect_err(bad).exit_code(), 2, "{bad}");
+        }
+    }
 }

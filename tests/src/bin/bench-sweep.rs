@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use chrono::{Duration, Utc};
+use clap::Parser;
 use fleet::domain::tags;
 use integration_tests::emulator::REGION;
 use integration_tests::fleet::{seed, Seed};
@@ -149,12 +150,43 @@ async fn bench(binary: &str, n: u64) -> Result<()> {
     Ok(())
 }
 
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench-sweep",
+    about = "Benchmark of the idle sweeper binary on fleets of N notebooks against a private moto server"
+)]
+struct Cli {
+    /// The idle-sweeper binary to run (scripts/bench.sh builds it).
+    sweeper: String,
+    /// The fleet sizes, one run each.
+    #[arg(required = true, value_name = "N")]
+    sizes: Vec<u64>,
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let binary = args.first().context("usage: bench-sweep <idle-sweeper binary> N [N …]")?;
-    for n in &args[1..] {
-        bench(binary, n.parse()?).await?;
+    let cli = Cli::parse();
+    for n in cli.sizes {
+        bench(&cli.sweeper, n).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bench-sweep").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn the_sweeper_and_at_least_one_size() {
+        let cli = parse("target/idle-sweeper 1000 10000").expect("parses");
+        assert_eq!((cli.sweeper.as_str(), cli.sizes), ("target/idle-sweeper", vec![1000, 10000]));
+        for bad in ["", "target/idle-sweeper", "target/idle-sweeper ten", "target/idle-sweeper 10 --fast"] {
+            assert_eq!(parse(bad).expect_err(bad).exit_code(), 2, "{bad}");
+        }
+    }
 }

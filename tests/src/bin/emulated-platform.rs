@@ -9,30 +9,51 @@
 use std::fmt::Write as _;
 
 use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
 use fleet::domain::policy::PolicyDocument;
 use integration_tests::emulator::{sdk_config_for, test_credentials, REGION};
 use integration_tests::Platform;
 use serde_json::{json, Value};
 
-fn arg(args: &[String], name: &str) -> Result<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .with_context(|| format!("missing {name} <value>"))
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "emulated-platform", about = "The demo's helper: the emulated platform on a running moto server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build the network, boundary, buckets and bus; write the provisioner Lambda's environment.
+    Setup {
+        /// The moto server, e.g. http://127.0.0.1:5000.
+        #[arg(long, value_name = "URL")]
+        endpoint: String,
+        /// Where to write the Lambda's environment (NAME="value" lines).
+        #[arg(long, value_name = "PATH")]
+        env_file: String,
+    },
+    /// Print a notebook, its tags, its role's policies and the outcome events on the bus.
+    Show {
+        /// The moto server.
+        #[arg(long, value_name = "URL")]
+        endpoint: String,
+        /// The notebook to show.
+        #[arg(long, value_name = "NAME")]
+        notebook: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let endpoint = arg(&args, "--endpoint")?;
-    let sdk = sdk_config_for(&endpoint, test_credentials()).await;
-    match args.first().map(String::as_str) {
-        Some("setup") => setup(sdk, &endpoint, &arg(&args, "--env-file")?).await,
-        Some("show") => show(sdk, &arg(&args, "--notebook")?).await,
-        _ => bail!(
-            "usage: emulated-platform (setup --endpoint URL --env-file PATH | show --endpoint URL --notebook NAME)"
-        ),
+    match Cli::parse().command {
+        Command::Setup { endpoint, env_file } => {
+            setup(sdk_config_for(&endpoint, test_credentials()).await, &endpoint, &env_file).await
+        }
+        Command::Show { endpoint, notebook } => {
+            show(sdk_config_for(&endpoint, test_credentials()).await, &notebook).await
+        }
     }
 }
 
@@ -121,4 +142,32 @@ async fn show(sdk: aws_config::SdkConfig, name: &str) -> Result<()> {
         println!("outcome event on the bus: {} {}", body["detail-type"], body["detail"]);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("emulated-platform").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn setup_and_show_take_their_flags() {
+        let setup = parse("setup --endpoint http://127.0.0.1:1 --env-file out.env").expect("parses");
+        assert!(
+            matches!(setup.command, Command::Setup { endpoint, env_file } if endpoint == "http://127.0.0.1:1" && env_file == "out.env")
+        );
+        let show = parse("show --endpoint http://127.0.0.1:1 --notebook nb").expect("parses");
+        assert!(matches!(show.command, Command::Show { notebook, .. } if notebook == "nb"));
+    }
+
+    #[test]
+    fn a_missing_or_misspelt_flag_is_refused_with_the_usage() {
+        for line in ["", "setup --endpoint e", "show --endpoint e --notbook nb", "teardown --endpoint e"] {
+            let error = parse(line).expect_err(line);
+            assert_eq!(error.exit_code(), 2, "{line}");
+            assert!(error.render().to_string().contains("Usage: emulated-platform"), "{line}: {error}");
+        }
+    }
 }

@@ -11,15 +11,40 @@
 
 use std::io::Write;
 
+use clap::error::ErrorKind;
+use clap::{ArgGroup, CommandFactory, Parser};
 use fleet::domain::audit::{notebook_history_prefix, owner_history_prefix};
 use fleet::domain::types::{NotebookName, Owner};
 use fleet::ports::AuditLog;
 
-pub const USAGE: &str = "usage: audit-history [--bucket BUCKET] (--notebook NAME | --owner OWNER) [--json | --verify]";
-
-/// Exit statuses: a finding (or a trail that could not be read), and a command line that does not parse.
+/// Exit statuses: a finding (or a trail that could not be read); a command line that does not parse is 2,
+/// as clap exits.
 pub const FAILURE: u8 = 1;
-pub const USAGE_ERROR: u8 = 2;
+
+/// The command line as typed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "audit-history",
+    about = "Prints the audit trail of one notebook or one owner, oldest first, or verifies it",
+    group(ArgGroup::new("history").required(true).args(["notebook", "owner"])),
+)]
+pub struct Cli {
+    /// The audit bucket (the stack output AuditBucketName); default: FLEET_AUDIT_BUCKET.
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// The history of this notebook.
+    #[arg(long, value_name = "NAME", value_parser = NotebookName::parse)]
+    pub notebook: Option<NotebookName>,
+    /// The history of this owner.
+    #[arg(long, value_parser = Owner::parse)]
+    pub owner: Option<Owner>,
+    /// Print the records themselves, one JSON object a line.
+    #[arg(long, conflicts_with = "verify")]
+    pub json: bool,
+    /// Check the history instead: one line per finding, exit 1 if there is any.
+    #[arg(long)]
+    pub verify: bool,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
@@ -29,28 +54,28 @@ pub struct Args {
     pub verify: bool,
 }
 
-/// Parses the command line; the bucket defaults to `FLEET_AUDIT_BUCKET`, looked up with `var`.
-pub fn parse(args: &[String], var: impl Fn(&str) -> Option<String>) -> Result<Args, String> {
-    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
-    let bucket = value("--bucket")
-        .or_else(|| var("FLEET_AUDIT_BUCKET"))
-        .ok_or("name the audit bucket with --bucket or FLEET_AUDIT_BUCKET")?;
-    let prefix = match (value("--notebook"), value("--owner")) {
-        (Some(name), None) => {
-            NotebookName::parse(&name).map_err(|e| format!("--notebook {name:?}: {e}"))?;
-            notebook_history_prefix(&name)
+/// Parses the command line (`args` starts with the program's name); the bucket defaults to
+/// `FLEET_AUDIT_BUCKET`, looked up with `var`. An error prints itself with the usage (`Error::exit`).
+pub fn parse<I, T>(args: I, var: impl Fn(&str) -> Option<String>) -> Result<Args, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args)?;
+    let bucket = cli.bucket.or_else(|| var("FLEET_AUDIT_BUCKET")).ok_or_else(|| {
+        Cli::command()
+            .error(ErrorKind::MissingRequiredArgument, "name the audit bucket with --bucket or FLEET_AUDIT_BUCKET")
+    })?;
+    let prefix = match (cli.notebook, cli.owner) {
+        (Some(name), _) => notebook_history_prefix(&name),
+        (None, Some(owner)) => owner_history_prefix(&owner),
+        (None, None) => {
+            return Err(
+                Cli::command().error(ErrorKind::MissingRequiredArgument, "give --notebook NAME or --owner OWNER")
+            )
         }
-        (None, Some(owner)) => {
-            Owner::parse(&owner).map_err(|e| format!("--owner {owner:?}: {e}"))?;
-            owner_history_prefix(&owner)
-        }
-        _ => return Err("give exactly one of --notebook NAME and --owner OWNER".into()),
     };
-    let (json, verify) = (args.iter().any(|a| a == "--json"), args.iter().any(|a| a == "--verify"));
-    if json && verify {
-        return Err("give at most one of --json and --verify".into());
-    }
-    Ok(Args { bucket, prefix, json, verify })
+    Ok(Args { bucket, prefix, json: cli.json, verify: cli.verify })
 }
 
 /// Prints or verifies the history; returns the exit status: 0 when printed or verified without finding.
@@ -136,28 +161,42 @@ async fn verify(
 mod tests {
     use super::*;
 
-    fn args(line: &str) -> Vec<String> {
-        line.split_whitespace().map(str::to_owned).collect()
+    fn args(line: &str) -> impl Iterator<Item = &str> {
+        std::iter::once("audit-history").chain(line.split_whitespace())
     }
 
     #[test]
     fn the_command_line_names_one_history_and_one_mode() {
         let none = |_: &str| None;
-        let parsed = parse(&args("--bucket b --owner alice --verify"), none).expect("parses");
+        let parsed = parse(args("--bucket b --owner alice --verify"), none).expect("parses");
         assert_eq!(parsed, Args { bucket: "b".into(), prefix: "owners/alice/".into(), json: false, verify: true });
-        let from_env = parse(&args("--notebook nb --json"), |_| Some("env-bucket".into())).expect("parses");
+        let from_env = parse(args("--notebook nb --json"), |_| Some("env-bucket".into())).expect("parses");
         assert_eq!(
             (from_env.bucket.as_str(), from_env.prefix.as_str(), from_env.json),
             ("env-bucket", "notebooks/nb/", true)
         );
-        for bad in [
-            "--owner alice",
-            "--bucket b",
-            "--bucket b --owner a --notebook n",
-            "--bucket b --owner a/../b",
-            "--bucket b --owner a --json --verify",
+    }
+
+    #[test]
+    fn a_command_line_that_does_not_parse_is_refused_with_the_reason_and_the_usage() {
+        let none = |_: &str| None;
+        // (command line, the reason shown, whether the usage is shown: clap shows it for a wrong command line,
+        // and only the pointer to --help for a wrong value)
+        for (bad, reason, usage) in [
+            ("--owner alice", "name the audit bucket with --bucket or FLEET_AUDIT_BUCKET", true),
+            ("--bucket b", "the following required arguments were not provided", true),
+            ("--bucket b --owner a --notebook n", "cannot be used with", true),
+            ("--bucket b --owner a --json --verify", "'--json' cannot be used with '--verify'", true),
+            ("--bucket b --owner a --verfy", "unexpected argument '--verfy'", true),
+            ("--bucket b --owner a/../b", "invalid value 'a/../b' for '--owner <OWNER>'", false),
+            ("--bucket b --notebook my_nb", "invalid value 'my_nb' for '--notebook <NAME>'", false),
         ] {
-            assert!(parse(&args(bad), none).is_err(), "{bad}");
+            let error = parse(args(bad), none).expect_err(bad);
+            let shown = error.render().to_string();
+            assert!(shown.contains(reason), "{bad}: {shown}");
+            assert_eq!(shown.contains("Usage: audit-history"), usage, "{bad}: {shown}");
+            assert!(shown.contains("try '--help'"), "{bad}: {shown}");
+            assert_eq!(error.exit_code(), 2, "{bad}");
         }
     }
 }

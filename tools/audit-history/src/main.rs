@@ -4,19 +4,13 @@
 
 use std::process::ExitCode;
 
-use audit_history::{parse, run, USAGE, USAGE_ERROR};
+use audit_history::{parse, run};
 use fleet::aws::audit::S3AuditLog;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse(&args, |name| std::env::var(name).ok()) {
-        Ok(args) => args,
-        Err(problem) => {
-            eprintln!("{problem}\n{USAGE}");
-            return ExitCode::from(USAGE_ERROR);
-        }
-    };
+    // A command line that does not parse prints the problem and the usage, and exits 2 (0 for --help).
+    let args = parse(std::env::args_os(), |name| std::env::var(name).ok()).unwrap_or_else(|e| e.exit());
     let sdk = aws_config::load_from_env().await;
     let path_style = std::env::var("FLEET_S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
     let s3 =
