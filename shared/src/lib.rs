@@ -10,6 +10,8 @@
 //!   the SDK crates it calls).
 //! - [`service`]: the provisioner's use cases, generic over the ports.
 //! - [`error`]: errors that keep their cause and say whether a retry can help.
+//! - `testing` (the `testing` feature, and this crate's own tests): in-memory fakes of every port and request
+//!   builders, for tests here and in other packages.
 
 pub mod config;
 pub mod domain;
@@ -20,3 +22,6 @@ pub mod sweep_config;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::fakes::FakeAws;
+use crate::testing::FakeAws;
 use super::{Provisioner, RetryPolicy};
 use crate::config::tests::{config, SENDER};
 use crate::domain::isolation::{Route, RouteTarget};

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Value};
 
-use super::fakes::FakeAws;
+use crate::testing::FakeAws;
 use super::{Provisioner, RetryPolicy};
 use crate::config::tests::{config, SENDER};
 use crate::domain::notebook::NotebookStatus;
