@@ -6,16 +6,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::{SweepReport, Sweeper, IDLE_SWEEPER};
+use super::{SweepReport, IDLE_SWEEPER};
 use crate::config::{ASSETS_BUCKET, AUDIT_BUCKET, EVENT_BUS_NAME};
 use crate::domain::notebook::NotebookStatus;
 use crate::domain::outcome::{CUSTODIAN_ACCESS_EXPIRED, NOTEBOOK_IDLE_WARNING, NOTEBOOK_STOPPED};
 use crate::domain::tags;
 use crate::error::{ErrorKind, ServiceError};
 use crate::sweep_config::{SweepConfig, DRY_RUN};
-use crate::testing::{AddedNotebook, FakeAws};
-
-type FakeSweeper = Sweeper<FakeAws, FakeAws, FakeAws, FakeAws>;
+use crate::testing::{AddedNotebook, FakeAws, FakeSweeper};
 
 /// The listings every sweep starts with.
 const LISTINGS: [&str; 3] = ["ListNotebookInstances", "GetResources", "ListObjectsV2"];
@@ -37,7 +35,7 @@ fn config(dry_run: bool) -> SweepConfig {
 
 fn sweeper(fake: &FakeAws, dry_run: bool) -> FakeSweeper {
     fake.state().clock = Some(now());
-    Sweeper::new(fake.clone(), fake.clone(), fake.clone(), fake.clone(), config(dry_run))
+    fake.sweeper(config(dry_run))
 }
 
 /// Idle for two hours and never warned: due for a warning.
@@ -298,7 +296,8 @@ async fn an_exempt_notebook_is_left_running_and_counted() {
     let fake = FakeAws::new();
     let until = now() + Duration::hours(2);
     fake.add_notebook(
-        AddedNotebook::in_service("snoozed-nb", now() - Duration::hours(5)).with_tag(tags::IDLE_EXEMPT_UNTIL, until.to_rfc3339()),
+        AddedNotebook::in_service("snoozed-nb", now() - Duration::hours(5))
+            .with_tag(tags::IDLE_EXEMPT_UNTIL, until.to_rfc3339()),
     );
 
     let report = sweeper(&fake, false).sweep(now()).await.expect("swept");

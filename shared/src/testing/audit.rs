@@ -54,4 +54,3 @@ impl AuditLog for FakeAws {
             .ok_or_else(|| AwsError::new("GetAuditRecord", ErrorKind::NotFound, None, format!("no {key}")))
     }
 }
-

@@ -212,7 +212,14 @@ pub struct AddedNotebook<'a> {
 impl<'a> AddedNotebook<'a> {
     /// A managed notebook of alice's, in service since `started_at`.
     pub fn in_service(name: &'a str, started_at: DateTime<Utc>) -> Self {
-        AddedNotebook { name, owner: "alice", managed: true, status: NotebookStatus::InService, started_at, tags: Vec::new() }
+        AddedNotebook {
+            name,
+            owner: "alice",
+            managed: true,
+            status: NotebookStatus::InService,
+            started_at,
+            tags: Vec::new(),
+        }
     }
 
     pub fn with_tag(mut self, key: &'a str, value: impl Into<String>) -> Self {

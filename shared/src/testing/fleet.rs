@@ -35,7 +35,9 @@ impl Fleet for FakeAws {
             .state()
             .notebooks
             .values()
-            .map(|(spec, record)| (record.arn.to_ascii_lowercase(), spec.tags.iter().cloned().collect::<BTreeMap<_, _>>()))
+            .map(|(spec, record)| {
+                (record.arn.to_ascii_lowercase(), spec.tags.iter().cloned().collect::<BTreeMap<_, _>>())
+            })
             .filter(|(_, found)| found.contains_key(tags::MANAGED_BY))
             .collect())
     }

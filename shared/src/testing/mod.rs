@@ -7,6 +7,7 @@
 //!   heartbeats, the assets bucket; one file each). It logs every API call by its AWS operation name
 //!   ([`FakeAws::calls`], [`FakeAws::mutating_calls`]) and fails the next calls of an operation on demand
 //!   ([`FakeAws::fail`]), which the emulator cannot do.
+//! - [`FakeProvisioner`], [`FakeSweeper`] (`services.rs`): the services wired to one [`FakeAws`].
 //! - [`requests`]: request details with sensible defaults and `with_` methods.
 //!
 //! The AWS adapters themselves are proven against the emulator in the integration tests.
@@ -21,8 +22,10 @@ mod network;
 mod notebooks;
 pub mod requests;
 mod roles;
+mod services;
 
 pub use fake::{AddedNotebook, FakeAws, State};
 pub use requests::{
     ActionRequest, CustodianRequest, DeactivationRequest, DecommissionRequest, NotebookRequest, SnoozeRequest,
 };
+pub use services::{FakeProvisioner, FakeSweeper};

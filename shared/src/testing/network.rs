@@ -28,4 +28,3 @@ impl Network for FakeAws {
             .collect()
     }
 }
-

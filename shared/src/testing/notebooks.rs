@@ -116,4 +116,3 @@ impl Notebooks for FakeAws {
             .collect())
     }
 }
-

@@ -77,7 +77,10 @@ impl NotebookRequest {
     /// Replaces the default grant by exactly these `(bucket, prefix, access)` items (none: no data access).
     pub fn with_data_access(mut self, grants: &[(&str, &str, &str)]) -> Self {
         self.data_access = Some(
-            grants.iter().map(|(bucket, prefix, access)| json!({"bucket": bucket, "prefix": prefix, "access": access})).collect(),
+            grants
+                .iter()
+                .map(|(bucket, prefix, access)| json!({"bucket": bucket, "prefix": prefix, "access": access}))
+                .collect(),
         );
         self
     }
@@ -118,7 +121,11 @@ impl ActionRequest {
     pub const START: &'static str = NOTEBOOK_START_REQUESTED;
 
     pub fn new(request_id: &str, notebook_name: &str) -> Self {
-        ActionRequest { request_id: request_id.into(), notebook_name: notebook_name.into(), requested_by: Some("portal".into()) }
+        ActionRequest {
+            request_id: request_id.into(),
+            notebook_name: notebook_name.into(),
+            requested_by: Some("portal".into()),
+        }
     }
 
     pub fn with_requested_by(mut self, who: &str) -> Self {
@@ -354,7 +361,12 @@ impl SnoozeRequest {
     pub const DETAIL_TYPE: &'static str = NOTEBOOK_IDLE_SNOOZE_REQUESTED;
 
     pub fn new(request_id: &str, notebook_name: &str) -> Self {
-        SnoozeRequest { request_id: request_id.into(), notebook_name: notebook_name.into(), requested_by: "alice".into(), hours: 4 }
+        SnoozeRequest {
+            request_id: request_id.into(),
+            notebook_name: notebook_name.into(),
+            requested_by: "alice".into(),
+            hours: 4,
+        }
     }
 
     pub fn with_requested_by(mut self, who: &str) -> Self {

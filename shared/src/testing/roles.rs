@@ -52,4 +52,3 @@ impl Roles for FakeAws {
         Ok(())
     }
 }
-
