@@ -145,7 +145,7 @@ async fn an_audit_record_cannot_be_deleted_or_replaced() -> Result<()> {
         .handle_at(
             source_of(NOTEBOOK_REQUESTED),
             NOTEBOOK_REQUESTED,
-            &NotebookRequest::new("a1", "alice-nb").with_owner("alice").detail(),
+            &NotebookRequest::new("a1", "alice-nb").detail(),
             now(),
         )
         .await?;
@@ -370,7 +370,7 @@ async fn ten_concurrent_deliveries_of_a_deactivation_all_answer_and_lock_each_no
             .handle_at(
                 source_of(NOTEBOOK_REQUESTED),
                 NOTEBOOK_REQUESTED,
-                &NotebookRequest::new(id, name).with_owner("alice").detail(),
+                &NotebookRequest::new(id, name).detail(),
                 now(),
             )
             .await?;

@@ -126,12 +126,7 @@ async fn a_locked_notebook_is_not_started_and_a_deactivated_owner_gets_no_new_no
     );
 
     let new = p
-        .handle_at(
-            SENDER,
-            NOTEBOOK_REQUESTED,
-            &NotebookRequest::new("a3", "alice-three").with_owner("alice").detail(),
-            now(),
-        )
+        .handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("a3", "alice-three").detail(), now())
         .await
         .expect("handled");
     assert_eq!(new.detail_type, NOTEBOOK_REQUEST_REJECTED);
