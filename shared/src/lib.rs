@@ -27,6 +27,8 @@
 //!   idle sweep), `publish` (the lifecycle assets at deploy time), `lambda` (the provisioner's Lambda edge);
 //!   their unit tests run over in-memory ports (`fakes`).
 //! - [`error`]: errors that keep their cause and say whether a retry can help.
+//! - `testing` (the `testing` feature, and this crate's own tests): in-memory fakes of every port and request
+//!   builders, for tests here and in other packages.
 
 pub mod config;
 pub mod domain;
@@ -37,3 +39,6 @@ pub mod sweep_config;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
