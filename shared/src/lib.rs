@@ -2,12 +2,14 @@
 //! services that the Lambda binaries run.
 //!
 //! Modules (every one, as the tree is):
-//! - [`config`]: the provisioner's typed configuration, read once at start from the environment;
-//!   [`sweep_config`]: the idle sweeper's.
+//! - [`config`]: the one reader of the functions' environment into the domain's settings (provisioner,
+//!   sweeper, publisher), through `fleet-types`' `Vars`.
 //! - [`domain`]: pure types and functions, no AWS; time is an input.
 //!   - requests and answers: `request` (the request events), `validation` (a valid request or a rejection
 //!     naming each field), `senders` (which source may send which kind), `outcome` (the outcome events);
-//!   - names and data: `names` (a notebook's resource names), `bucket` (bucket names and prefixes),
+//!   - settings and names: `settings` (what the platform decides: the provisioner's, the sweeper's and the
+//!     publisher's settings, the bounds of a request), `types` (the validated names from `fleet-types`:
+//!     notebook, bucket, prefix, request id, owner, team, principal), `names` (a notebook's resource names),
 //!     `entitlements` (which data a team may get), `custody` (custodian access to a deactivated owner's data);
 //!   - the notebook: `notebook` (the notebook and role specs), `policy` (IAM policy documents), `isolation`
 //!     (the pre-flight network check), `lifecycle` (the on-start script, `on_start.sh`), `assets` (the
@@ -25,8 +27,10 @@
 //! - [`service`]: the use cases, generic over the ports: `provision`, `actions` (stop, start), `snooze`,
 //!   `deactivate`, `decommission`, `lock`, `custodian`, `retry` (IAM's eventual consistency), `sweep` (the
 //!   idle sweep), `publish` (the lifecycle assets at deploy time), `lambda` (the provisioner's Lambda edge);
-//!   their unit tests run over in-memory ports (`fakes`).
-//! - [`error`]: errors that keep their cause and say whether a retry can help.
+//!   their unit tests run over the in-memory ports of `testing`.
+//! - [`error`]: errors that keep their cause and say whether a retry can help; `error_chain` prints one.
+//! - `testing` (the `testing` feature, and this crate's own tests): in-memory fakes of every port and request
+//!   builders, for tests here and in other packages.
 
 pub mod config;
 pub mod domain;
@@ -36,3 +40,6 @@ pub mod service;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

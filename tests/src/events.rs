@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use fleet::testing::NotebookRequest;
 use serde_json::{json, Value};
 
 use crate::emulator::{ACCOUNT_ID, REGION};
@@ -27,23 +28,11 @@ pub fn request_event(detail_type: &str, detail: Value) -> EventBridgeEvent<Value
     .expect("a well-formed EventBridge envelope")
 }
 
-/// A valid `Notebook Requested` detail for the emulated platform.
+/// A valid `Notebook Requested` detail for the emulated platform: the shared builder's request with a
+/// 90-minute idle timeout, and a read-only folder of `shared-data` beside the owner's own.
 pub fn notebook_requested(request_id: &str, notebook_name: &str) -> Value {
-    json!({
-        "request_id": request_id,
-        "notebook_name": notebook_name,
-        "owner": "alice",
-        "team": "risk",
-        "instance_type": "ml.t3.medium",
-        "volume_size_gb": 20,
-        "idle_timeout_minutes": 90,
-        "data_access": [
-            {"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"},
-            {"bucket": "shared-data", "prefix": "reference/", "access": "read"}
-        ]
-    })
-}
-
-pub fn notebook_action(request_id: &str, notebook_name: &str) -> Value {
-    json!({"request_id": request_id, "notebook_name": notebook_name, "requested_by": "portal"})
+    NotebookRequest::new(request_id, notebook_name)
+        .with_idle_timeout_minutes(90)
+        .with_data_access(&[("team-data", "risk/alice/", "read-write"), ("shared-data", "reference/", "read")])
+        .detail()
 }

@@ -4,8 +4,10 @@
 //! - [`platform`]: builds on it what the SAM template builds on AWS (network, endpoint, boundary, bus,
 //!   buckets) and hands out a configured provisioner.
 //! - [`events`]: EventBridge request events as they arrive on the bus.
+//! - [`denied`]: asserts that a call was refused with HTTP 403 `AccessDenied`.
 //! - [`recorder`]: an SDK interceptor that keeps request bodies, to check what moto does not store.
 
+pub mod denied;
 pub mod emulator;
 pub mod events;
 pub mod fleet;

@@ -13,9 +13,9 @@ use fleet::domain::outcome::{NOTEBOOK_PROVISIONED, OWNER_DEACTIVATION_COMPLETED}
 use fleet::domain::request::{NOTEBOOK_REQUESTED, OWNER_DEACTIVATED};
 use fleet::error::ErrorKind;
 use fleet::ports::AuditLog;
+use fleet::testing::{DeactivationRequest, NotebookRequest};
 use integration_tests::platform::{s3_client, source_of, AUDIT_BUCKET};
 use integration_tests::{Emulator, Platform};
-use serde_json::json;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().expect("valid time")
@@ -56,11 +56,7 @@ async fn a_record_is_written_once_read_as_first_written_and_a_rewrite_is_reporte
     let emulator = Emulator::start()?;
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
-    let request = json!({
-        "request_id": "a1", "notebook_name": "alice-nb", "owner": "alice", "team": "risk",
-        "instance_type": "ml.t3.medium", "volume_size_gb": 20,
-        "data_access": [{"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"}]
-    });
+    let request = NotebookRequest::new("a1", "alice-nb").detail();
     platform.calls.reset();
     let outcome = provisioner.handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &request, now()).await?;
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED, "{outcome:?}");
@@ -69,7 +65,7 @@ async fn a_record_is_written_once_read_as_first_written_and_a_rewrite_is_reporte
     let s3_calls: BTreeMap<&str, u64> =
         calls.iter().filter(|(op, _)| op.starts_with("S3.")).map(|(op, n)| (op.as_str(), *n)).collect();
     assert_eq!(s3_calls, BTreeMap::from([("S3.ListObjectVersions", 1), ("S3.PutObject", 2)]), "{calls:?}");
-    let deactivate = json!({"request_id": "d1", "owner": "alice", "requested_by": "hr-system", "reason": "left"});
+    let deactivate = DeactivationRequest::new("d1", "alice").with_reason("left").detail();
     let outcome = provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &deactivate, now()).await?;
     assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
 

@@ -21,7 +21,8 @@ use fleet::domain::request::{
 };
 use fleet::domain::tags;
 use fleet::service::lambda::handle_request_event;
-use integration_tests::events::{notebook_action, notebook_requested, request_event};
+use fleet::testing::{ActionRequest, CustodianRequest, DeactivationRequest, SnoozeRequest};
+use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::platform::{
     internet_gateway, s3_client, source_of, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME, ENTITLEMENTS_KEY,
     PLATFORM_CONFIG_BUCKET, PORTAL_SOURCE,
@@ -71,11 +72,11 @@ async fn a_request_from_a_source_not_named_for_its_kind_is_refused_and_creates_n
         (
             PORTAL_SOURCE,
             OWNER_DEACTIVATED,
-            json!({"request_id": "d1", "owner": "alice", "requested_by": "mallory", "reason": "forged"}),
+            DeactivationRequest::new("d1", "alice").with_requested_by("mallory").with_reason("forged").detail(),
         ),
         (source_of(OWNER_DEACTIVATED), NOTEBOOK_REQUESTED, notebook_requested("r-forged", "forged-nb")),
         ("notebook-fleet", NOTEBOOK_REQUESTED, notebook_requested("r-outcome", "outcome-nb")),
-        ("com.example.unknown", NOTEBOOK_STOP_REQUESTED, notebook_action("s1", "alice-nb")),
+        ("com.example.unknown", NOTEBOOK_STOP_REQUESTED, ActionRequest::new("s1", "alice-nb").detail()),
     ];
     for (source, detail_type, detail) in forged {
         let answer = handle_request_event(&provisioner, event_from(source, detail_type, detail)).await?;
@@ -140,16 +141,12 @@ async fn a_custodian_request_without_a_distinct_approver_is_refused_and_creates_
         handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("a1", "alice-nb")))
             .await?;
     assert_eq!(outcome(&answer).0, NOTEBOOK_PROVISIONED);
-    let deactivate = json!({"request_id": "d1", "owner": "alice", "requested_by": "hr-system", "reason": "left"});
+    let deactivate = DeactivationRequest::new("d1", "alice").with_reason("left").detail();
     handle_request_event(&provisioner, request_event(OWNER_DEACTIVATED, deactivate)).await?;
     let before = platform.notebooks_and_roles().await?;
 
     for (i, approver) in ["carol", "alice"].into_iter().enumerate() {
-        let detail = json!({
-            "request_id": format!("c{i}"), "custodian": "carol", "deactivated_owner": "alice",
-            "reason": "close the quarter", "ticket": "LEGAL-42", "approved_by": approver, "duration_hours": 24,
-            "notebook_name": "carol-custody", "team": "risk", "instance_type": "ml.t3.medium", "volume_size_gb": 10
-        });
+        let detail = CustodianRequest::new(&format!("c{i}"), "alice").with_approved_by(approver).detail();
         let answer = handle_request_event(&provisioner, request_event(CUSTODIAN_ACCESS_REQUESTED, detail)).await?;
         let (detail_type, detail) = outcome(&answer);
         assert_eq!(detail_type, NOTEBOOK_REQUEST_REJECTED, "{answer}");
@@ -160,11 +157,8 @@ async fn a_custodian_request_without_a_distinct_approver_is_refused_and_creates_
             .contains("neither the custodian nor the deactivated owner"));
     }
     // Without any approver the request does not even parse: the field is named.
-    let unapproved = json!({
-        "request_id": "c9", "custodian": "carol", "deactivated_owner": "alice", "reason": "close the quarter",
-        "ticket": "LEGAL-42", "duration_hours": 24, "notebook_name": "carol-custody", "team": "risk",
-        "instance_type": "ml.t3.medium", "volume_size_gb": 10
-    });
+    let mut unapproved = CustodianRequest::new("c9", "alice").detail();
+    unapproved.as_object_mut().map(|fields| fields.remove("approved_by"));
     let answer = handle_request_event(&provisioner, request_event(CUSTODIAN_ACCESS_REQUESTED, unapproved)).await?;
     assert!(outcome(&answer).1["reason"].as_str().unwrap_or_default().contains("approved_by"), "{answer}");
     assert_eq!(platform.notebooks_and_roles().await?, before, "no custodian notebook and no role");
@@ -198,7 +192,9 @@ async fn a_snooze_sets_the_exemption_and_the_next_sweep_leaves_the_notebook_runn
     assert_eq!(warned.warned, ["alice-nb"], "{warned:?}");
 
     // Only the owner may snooze, and no longer than the platform allows.
-    let snooze = |id: &str, by: &str, hours: u32| json!({"request_id": id, "notebook_name": "alice-nb", "requested_by": by, "hours": hours});
+    let snooze = |id: &str, by: &str, hours: u32| {
+        SnoozeRequest::new(id, "alice-nb").with_requested_by(by).with_hours(hours).detail()
+    };
     for (id, by, hours, field) in [("z1", "mallory", 4, "detail.requested_by"), ("z2", "alice", 500, "detail.hours")] {
         let refused = provisioner
             .handle_at(PORTAL_SOURCE, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze(id, by, hours), t0 + Duration::hours(2))
@@ -242,8 +238,11 @@ async fn a_notebook_whose_network_lost_its_isolation_is_not_started() -> Result<
         handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("r1", "alice-nb")))
             .await?;
     assert_eq!(outcome(&answer).0, NOTEBOOK_PROVISIONED);
-    handle_request_event(&provisioner, request_event(NOTEBOOK_STOP_REQUESTED, notebook_action("s1", "alice-nb")))
-        .await?;
+    handle_request_event(
+        &provisioner,
+        request_event(NOTEBOOK_STOP_REQUESTED, ActionRequest::new("s1", "alice-nb").detail()),
+    )
+    .await?;
     assert_eq!(status_of(&platform, "alice-nb").await?, "Stopped");
 
     // Someone adds a NAT-less internet path to the notebook's subnet: half the address space through an
@@ -268,9 +267,11 @@ async fn a_notebook_whose_network_lost_its_isolation_is_not_started() -> Result<
     let igw = internet_gateway(&ec2, &platform.vpc_id).await?;
     ec2.create_route().route_table_id(&table).destination_cidr_block("128.0.0.0/1").gateway_id(&igw).send().await?;
 
-    let refused =
-        handle_request_event(&provisioner, request_event(NOTEBOOK_START_REQUESTED, notebook_action("st1", "alice-nb")))
-            .await?;
+    let refused = handle_request_event(
+        &provisioner,
+        request_event(NOTEBOOK_START_REQUESTED, ActionRequest::new("st1", "alice-nb").detail()),
+    )
+    .await?;
     let (detail_type, detail) = outcome(&refused);
     assert_eq!(detail_type, NOTEBOOK_REQUEST_REJECTED, "{refused}");
     let reason = detail["reason"].as_str().unwrap_or_default();
@@ -291,9 +292,11 @@ async fn a_notebook_whose_network_lost_its_isolation_is_not_started() -> Result<
         .ip_permissions(everything.clone())
         .send()
         .await?;
-    let refused =
-        handle_request_event(&provisioner, request_event(NOTEBOOK_START_REQUESTED, notebook_action("st2", "alice-nb")))
-            .await?;
+    let refused = handle_request_event(
+        &provisioner,
+        request_event(NOTEBOOK_START_REQUESTED, ActionRequest::new("st2", "alice-nb").detail()),
+    )
+    .await?;
     let reason = outcome(&refused).1["reason"].as_str().unwrap_or_default().to_owned();
     assert!(reason.contains(&format!("security group {} is not isolated", platform.security_group_id)), "{reason}");
     // A new notebook in that network is refused too (before anything is created).
@@ -304,9 +307,11 @@ async fn a_notebook_whose_network_lost_its_isolation_is_not_started() -> Result<
     assert!(!platform.notebooks_and_roles().await?.0.contains(&"alice-two".to_owned()));
 
     ec2.revoke_security_group_egress().group_id(&platform.security_group_id).ip_permissions(everything).send().await?;
-    let started =
-        handle_request_event(&provisioner, request_event(NOTEBOOK_START_REQUESTED, notebook_action("st3", "alice-nb")))
-            .await?;
+    let started = handle_request_event(
+        &provisioner,
+        request_event(NOTEBOOK_START_REQUESTED, ActionRequest::new("st3", "alice-nb").detail()),
+    )
+    .await?;
     assert_eq!(outcome(&started).0, NOTEBOOK_STARTED, "isolated again, it starts: {started}");
     Ok(())
 }

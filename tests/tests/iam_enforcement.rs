@@ -8,6 +8,7 @@
 use anyhow::{Context, Result};
 use fleet::domain::request::NOTEBOOK_REQUESTED;
 use fleet::service::lambda::handle_request_event;
+use integration_tests::denied::access_denied;
 use integration_tests::emulator::assume_role;
 use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::platform::{s3_client, ASSETS_BUCKET};
@@ -65,16 +66,18 @@ async fn the_notebook_role_reaches_exactly_the_requested_data() -> Result<()> {
     get(ASSETS_BUCKET, platform.agent_key.clone()).await.context("fetch the heartbeat agent")?;
     put(ASSETS_BUCKET, "heartbeats/alice-nb".into()).await.context("write own heartbeat")?;
 
-    let denied = [
-        ("read another person's folder", get("team-data", "risk/bob/b.csv".into()).await.is_err()),
-        ("write another person's folder", put("team-data", "risk/bob/new.csv".into()).await.is_err()),
-        ("write a read-only folder", put("shared-data", "reference/new.csv".into()).await.is_err()),
-        ("read a bucket outside the request", get("other-data", "risk/alice/x.csv".into()).await.is_err()),
-        ("write another notebook's heartbeat", put(ASSETS_BUCKET, "heartbeats/bob-nb".into()).await.is_err()),
-        ("overwrite the lifecycle assets", put(ASSETS_BUCKET, platform.agent_key.clone()).await.is_err()),
+    let refusals = [
+        ("read another person's folder", access_denied(get("team-data", "risk/bob/b.csv".into()).await)),
+        ("write another person's folder", access_denied(put("team-data", "risk/bob/new.csv".into()).await)),
+        ("write a read-only folder", access_denied(put("shared-data", "reference/new.csv".into()).await)),
+        ("read a bucket outside the request", access_denied(get("other-data", "risk/alice/x.csv".into()).await)),
+        ("write another notebook's heartbeat", access_denied(put(ASSETS_BUCKET, "heartbeats/bob-nb".into()).await)),
+        ("overwrite the lifecycle assets", access_denied(put(ASSETS_BUCKET, platform.agent_key.clone()).await)),
     ];
-    for (what, was_denied) in denied {
-        assert!(was_denied, "the notebook role could {what}");
-    }
+    let not_denied: Vec<String> = refusals
+        .into_iter()
+        .filter_map(|(what, result)| result.err().map(|instead| format!("{what}: {instead}")))
+        .collect();
+    assert!(not_denied.is_empty(), "the notebook role was not denied:\n{}", not_denied.join("\n"));
     Ok(())
 }

@@ -35,6 +35,7 @@ use fleet::domain::outcome::{CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_PROVISIONED, OWN
 use fleet::domain::policy::NOTEBOOK_POLICY_NAME;
 use fleet::domain::request::{CUSTODIAN_ACCESS_REQUESTED, NOTEBOOK_REQUESTED, OWNER_DEACTIVATED};
 use fleet::service::publish::publish_assets;
+use fleet::testing::{CustodianRequest, DeactivationRequest};
 use integration_tests::emulator::{ACCOUNT_ID, REGION};
 use integration_tests::events::notebook_requested;
 use integration_tests::platform::{s3_client, AGENT_BYTES, DATA_BUCKETS};
@@ -328,17 +329,13 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
         .handle_at(
             &identity,
             OWNER_DEACTIVATED,
-            &json!({"request_id": "matrix-2", "owner": "alice", "requested_by": "hr-system", "reason": "left"}),
+            &DeactivationRequest::new("matrix-2", "alice").with_reason("left").detail(),
             now(),
         )
         .await?;
     assert_eq!(deactivated.detail_type, OWNER_DEACTIVATION_COMPLETED, "{deactivated:?}");
     documents.insert("notebook-role-locked".into(), role_policy(&iam, &notebook_role, NOTEBOOK_POLICY_NAME).await?);
-    let custody = json!({
-        "request_id": "matrix-3", "custodian": "carol", "deactivated_owner": "alice", "reason": "close the quarter",
-        "ticket": "LEGAL-42", "approved_by": "dana", "duration_hours": 24, "notebook_name": "carol-custody",
-        "team": "risk", "instance_type": "ml.t3.medium", "volume_size_gb": 10
-    });
+    let custody = CustodianRequest::new("matrix-3", "alice").detail();
     let granted = provisioner.handle_at(&approvals, CUSTODIAN_ACCESS_REQUESTED, &custody, now()).await?;
     assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
     assert_eq!(granted.detail["expires_at"], "2026-11-24T09:00:00Z");

@@ -11,7 +11,8 @@ use fleet::domain::outcome::{
 use fleet::domain::policy::{PolicyDocument, Principal};
 use fleet::domain::request::{NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
 use fleet::service::lambda::handle_request_event;
-use integration_tests::events::{notebook_action, notebook_requested, request_event};
+use fleet::testing::ActionRequest;
+use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::platform::ASSETS_BUCKET;
 use integration_tests::{Emulator, Platform};
 use serde_json::Value;
@@ -223,14 +224,14 @@ async fn stop_and_start_act_only_on_managed_notebooks() -> Result<()> {
 
     let stop = handle_request_event(
         &provisioner,
-        request_event(NOTEBOOK_STOP_REQUESTED, notebook_action("stop-1", "alice-nb")),
+        request_event(NOTEBOOK_STOP_REQUESTED, ActionRequest::new("stop-1", "alice-nb").detail()),
     )
     .await?;
     assert_eq!(stop["detail-type"], NOTEBOOK_STOPPED, "{stop}");
     assert_eq!(status("alice-nb").await?, "Stopped");
     let start = handle_request_event(
         &provisioner,
-        request_event(NOTEBOOK_START_REQUESTED, notebook_action("start-1", "alice-nb")),
+        request_event(NOTEBOOK_START_REQUESTED, ActionRequest::new("start-1", "alice-nb").detail()),
     )
     .await?;
     assert_eq!(start["detail-type"], NOTEBOOK_STARTED, "{start}");
@@ -254,7 +255,7 @@ async fn stop_and_start_act_only_on_managed_notebooks() -> Result<()> {
         .await?;
     let refused = handle_request_event(
         &provisioner,
-        request_event(NOTEBOOK_STOP_REQUESTED, notebook_action("stop-2", "hand-made")),
+        request_event(NOTEBOOK_STOP_REQUESTED, ActionRequest::new("stop-2", "hand-made").detail()),
     )
     .await?;
     assert_eq!(refused["detail-type"], NOTEBOOK_REQUEST_REJECTED);

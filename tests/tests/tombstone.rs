@@ -23,6 +23,8 @@ use fleet::domain::request::{
 };
 use fleet::domain::tags;
 use fleet::ports::AuditLog;
+use fleet::testing::{ActionRequest, CustodianRequest, DeactivationRequest, DecommissionRequest, NotebookRequest};
+use integration_tests::denied::assert_access_denied;
 use integration_tests::emulator::assume_role;
 use integration_tests::platform::{s3_client, source_of, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
 use integration_tests::{Emulator, Platform};
@@ -32,28 +34,9 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().expect("valid time")
 }
 
-fn notebook(id: &str, name: &str, owner: &str) -> Value {
-    json!({
-        "request_id": id, "notebook_name": name, "owner": owner, "team": "risk",
-        "instance_type": "ml.t3.medium", "volume_size_gb": 20,
-        "data_access": [{"bucket": "team-data", "prefix": format!("risk/{owner}/"), "access": "read-write"}]
-    })
-}
-
-fn deactivate(id: &str, owner: &str) -> Value {
-    json!({"request_id": id, "owner": owner, "requested_by": "hr-system", "reason": "left the company"})
-}
-
-fn custodian(id: &str, scope: Option<Value>, hours: u32) -> Value {
-    let mut detail = json!({
-        "request_id": id, "custodian": "carol", "deactivated_owner": "alice", "reason": "close alice's quarter",
-        "ticket": "LEGAL-42", "approved_by": "dana", "duration_hours": hours, "notebook_name": "carol-custody", "team": "risk",
-        "instance_type": "ml.t3.medium", "volume_size_gb": 10
-    });
-    if let Some(scope) = scope {
-        detail["scope"] = scope;
-    }
-    detail
+/// Carol's custody of alice's data, as the tests here ask for it.
+fn custody(request_id: &str) -> CustodianRequest {
+    CustodianRequest::new(request_id, "alice").with_reason("close alice's quarter")
 }
 
 fn audit(platform: &Platform) -> S3AuditLog {
@@ -68,7 +51,12 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
     let provisioner = platform.provisioner();
     for (id, name, owner) in [("a1", "alice-one", "alice"), ("a2", "alice-two", "alice"), ("b1", "bob-nb", "bob")] {
         let outcome = provisioner
-            .handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook(id, name, owner), now())
+            .handle_at(
+                source_of(NOTEBOOK_REQUESTED),
+                NOTEBOOK_REQUESTED,
+                &NotebookRequest::new(id, name).with_owner(owner).detail(),
+                now(),
+            )
             .await?;
         assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED, "{outcome:?}");
     }
@@ -76,7 +64,12 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
     s3.put_object().bucket("team-data").key("risk/alice/model.pkl").body(b"weights".to_vec().into()).send().await?;
 
     let outcome = provisioner
-        .handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &deactivate("d1", "alice"), now())
+        .handle_at(
+            source_of(OWNER_DEACTIVATED),
+            OWNER_DEACTIVATED,
+            &DeactivationRequest::new("d1", "alice").detail(),
+            now(),
+        )
         .await?;
     assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
     assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
@@ -105,7 +98,7 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
         .handle_at(
             source_of(OWNER_DEACTIVATED),
             OWNER_DEACTIVATED,
-            &deactivate("d2", "alice"),
+            &DeactivationRequest::new("d2", "alice").detail(),
             now() + Duration::hours(1),
         )
         .await?;
@@ -122,7 +115,7 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
     assert!(calls.keys().all(|c| reads_and_records.contains(&operation(c).as_str())), "only reads: {calls:?}");
 
     // A locked notebook is not started.
-    let start = json!({"request_id": "s1", "notebook_name": "alice-one", "requested_by": "alice"});
+    let start = ActionRequest::new("s1", "alice-one").with_requested_by("alice").detail();
     let refused = provisioner
         .handle_at(source_of(NOTEBOOK_START_REQUESTED), NOTEBOOK_START_REQUESTED, &start, now() + Duration::hours(2))
         .await?;
@@ -148,7 +141,12 @@ async fn an_audit_record_cannot_be_deleted_or_replaced() -> Result<()> {
     let platform = Platform::build(&emulator).await?;
     platform
         .provisioner()
-        .handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook("a1", "alice-nb", "alice"), now())
+        .handle_at(
+            source_of(NOTEBOOK_REQUESTED),
+            NOTEBOOK_REQUESTED,
+            &NotebookRequest::new("a1", "alice-nb").detail(),
+            now(),
+        )
         .await?;
     let s3 = s3_client(&platform.sdk);
     let versions = s3
@@ -191,7 +189,12 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     let provisioner = platform.provisioner();
     for (id, name, owner) in [("a1", "alice-nb", "alice"), ("b1", "bob-nb", "bob")] {
         provisioner
-            .handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook(id, name, owner), now())
+            .handle_at(
+                source_of(NOTEBOOK_REQUESTED),
+                NOTEBOOK_REQUESTED,
+                &NotebookRequest::new(id, name).with_owner(owner).detail(),
+                now(),
+            )
             .await?;
     }
     let s3 = s3_client(&platform.sdk);
@@ -202,16 +205,16 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     // Refused, and nothing created: an owner who is not deactivated, a scope wider than the owner's data,
     // a duration over the bound, a custodian who is the owner.
     let before = platform.notebooks_and_roles().await?;
-    let mut by_self = custodian("c0", None, 24);
+    let mut by_self = custody("c0").with_hours(24).detail();
     by_self["custodian"] = json!("alice");
     let refusals = [
-        ("owner still active", custodian("c1", None, 24), "detail.deactivated_owner"),
+        ("owner still active", custody("c1").with_hours(24).detail(), "detail.deactivated_owner"),
         (
             "owner still active, wide scope",
-            custodian("c2", Some(json!([{"bucket": "team-data", "prefix": "risk/"}])), 24),
+            custody("c2").with_scope(&[("team-data", "risk/")]).with_hours(24).detail(),
             "detail.deactivated_owner",
         ),
-        ("too long", custodian("c3", None, 10_000), "detail.duration_hours"),
+        ("too long", custody("c3").with_hours(10_000).detail(), "detail.duration_hours"),
         ("the owner themself", by_self, "detail.custodian"),
     ];
     for (what, detail, field) in refusals {
@@ -221,12 +224,19 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
         assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED, "{what}");
         assert_eq!(outcome.detail["problems"][0]["field"], field, "{what}: {outcome:?}");
     }
-    provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await?;
-    let wide = custodian("c4", Some(json!([{"bucket": "team-data", "prefix": "risk/"}])), 24);
+    provisioner
+        .handle_at(
+            source_of(OWNER_DEACTIVATED),
+            OWNER_DEACTIVATED,
+            &DeactivationRequest::new("d1", "alice").detail(),
+            now(),
+        )
+        .await?;
+    let wide = custody("c4").with_scope(&[("team-data", "risk/")]).with_hours(24).detail();
     let outcome =
         provisioner.handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &wide, now()).await?;
     assert_eq!(outcome.detail["problems"][0]["field"], "detail.scope[0]", "{outcome:?}");
-    let foreign = custodian("c5", Some(json!([{"bucket": "team-data", "prefix": "risk/bob/"}])), 24);
+    let foreign = custody("c5").with_scope(&[("team-data", "risk/bob/")]).with_hours(24).detail();
     let outcome = provisioner
         .handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &foreign, now())
         .await?;
@@ -234,7 +244,12 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     assert_eq!(platform.notebooks_and_roles().await?, before, "every refused request left zero resources");
 
     let granted = provisioner
-        .handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &custodian("c6", None, 24), now())
+        .handle_at(
+            source_of(CUSTODIAN_ACCESS_REQUESTED),
+            CUSTODIAN_ACCESS_REQUESTED,
+            &custody("c6").with_hours(24).detail(),
+            now(),
+        )
         .await?;
     assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
     assert_eq!(granted.detail["expires_at"], "2026-11-24T09:00:00Z");
@@ -266,8 +281,8 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
         async move { s3.put_object().bucket("team-data").key(key).body(b"x".to_vec().into()).send().await.map(|_| ()) }
     };
     get("risk/alice/a.csv").await.context("the custodian reads the owner's data")?;
-    assert!(put("risk/alice/new.csv").await.is_err(), "the custodian cannot write the owner's data");
-    assert!(get("risk/bob/b.csv").await.is_err(), "the custodian cannot read another owner's data");
+    assert_access_denied(put("risk/alice/new.csv").await, "the custodian's write of the owner's data");
+    assert_access_denied(get("risk/bob/b.csv").await, "the custodian's read of another owner's data");
 
     // Past the expiry, the sweeper revokes the role and stops the notebook.
     let sweeper_sdk = emulator
@@ -286,7 +301,7 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     let report = sweeper.sweep(now() + Duration::hours(25)).await?;
     assert_eq!(report.revoked, ["carol-custody"], "{report:?}");
     assert!(report.stopped.contains(&"carol-custody".to_owned()), "{report:?}");
-    assert!(get("risk/alice/a.csv").await.is_err(), "after expiry the custodian role reads nothing");
+    assert_access_denied(get("risk/alice/a.csv").await, "after expiry, the custodian role's read");
     let again = sweeper.sweep(now() + Duration::hours(26)).await?;
     assert!(again.revoked.is_empty(), "revoked once: {again:?}");
 
@@ -303,21 +318,24 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
     let platform = Platform::build(&emulator).await?;
     let provisioner = platform.provisioner();
     provisioner
-        .handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook("b1", "bob-nb", "bob"), now())
+        .handle_at(
+            source_of(NOTEBOOK_REQUESTED),
+            NOTEBOOK_REQUESTED,
+            &NotebookRequest::new("b1", "bob-nb").with_owner("bob").detail(),
+            now(),
+        )
         .await?;
     let s3 = s3_client(&platform.sdk);
     s3.put_object().bucket("team-data").key("risk/bob/b.csv").body(b"data".to_vec().into()).send().await?;
 
-    let unconfirmed = json!({"request_id": "x1", "notebook_name": "bob-nb", "requested_by": "lead",
-        "reason": "project ended", "delete_notebook": true, "data_no_longer_needed": true});
+    let unconfirmed = DecommissionRequest::new("x1", "bob-nb").with_deletion(Some(true), None).detail();
     let refused = provisioner
         .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now())
         .await?;
     assert_eq!(refused.detail["problems"][0]["field"], "detail.confirm_notebook_name");
     assert_eq!(platform.notebook_state("bob-nb").await?.0, "InService", "a refused request changes nothing");
 
-    let keep =
-        json!({"request_id": "x2", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
+    let keep = DecommissionRequest::new("x2", "bob-nb").detail();
     let kept = provisioner
         .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now())
         .await?;
@@ -326,9 +344,7 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
     assert_eq!(status, "Stopped");
     assert!(found.contains_key(tags::DECOMMISSIONED_AT) && found.contains_key(tags::LOCKED_AT), "{found:?}");
 
-    let confirmed = json!({"request_id": "x3", "notebook_name": "bob-nb", "requested_by": "lead",
-        "reason": "project ended", "delete_notebook": true, "data_no_longer_needed": true,
-        "confirm_notebook_name": "bob-nb"});
+    let confirmed = DecommissionRequest::new("x3", "bob-nb").deleting().detail();
     let deleted = provisioner
         .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now())
         .await?;
@@ -350,10 +366,15 @@ async fn ten_concurrent_deliveries_of_a_deactivation_all_answer_and_lock_each_no
     let provisioner = platform.provisioner();
     for (id, name) in [("a1", "alice-one"), ("a2", "alice-two"), ("a3", "alice-three")] {
         provisioner
-            .handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &notebook(id, name, "alice"), now())
+            .handle_at(
+                source_of(NOTEBOOK_REQUESTED),
+                NOTEBOOK_REQUESTED,
+                &NotebookRequest::new(id, name).detail(),
+                now(),
+            )
             .await?;
     }
-    let request = deactivate("d1", "alice");
+    let request = DeactivationRequest::new("d1", "alice").detail();
     let deliveries =
         (0..10).map(|_| provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &request, now()));
     let answers = futures::future::join_all(deliveries).await;

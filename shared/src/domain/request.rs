@@ -243,20 +243,12 @@ fn typed<T: serde::de::DeserializeOwned>(detail: &serde_json::Value) -> Result<T
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{ActionRequest, NotebookRequest};
     use serde_json::json;
 
+    /// Every field given, the optional ones too.
     fn sample() -> serde_json::Value {
-        json!({
-            "request_id": "req-1",
-            "notebook_name": "alice-nb",
-            "owner": "alice",
-            "team": "risk",
-            "instance_type": "ml.t3.medium",
-            "volume_size_gb": 20,
-            "idle_timeout_minutes": 90,
-            "data_access": [{"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"}],
-            "root_access": false
-        })
+        NotebookRequest::new("req-1", "alice-nb").with_idle_timeout_minutes(90).with_root_access(false).detail()
     }
 
     #[test]
@@ -292,7 +284,7 @@ mod tests {
 
     #[test]
     fn stop_and_start_carry_the_name() {
-        let detail = json!({"request_id": "r", "notebook_name": "nb"});
+        let detail = ActionRequest::new("r", "nb").anonymous().detail();
         assert!(matches!(Request::parse(NOTEBOOK_STOP_REQUESTED, &detail), Ok(Request::Stop(_))));
         let start = Request::parse(NOTEBOOK_START_REQUESTED, &detail).expect("parses");
         assert_eq!((start.request_id(), start.notebook_name()), ("r", Some("nb")));

@@ -327,6 +327,10 @@ fn within(value: u32, range: &std::ops::RangeInclusive<u32>, unit: &str) -> Resu
 }
 
 #[cfg(test)]
+#[path = "rejection_tests.rs"]
+mod rejection_tests;
+
+#[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::domain::request::AccessLevel;

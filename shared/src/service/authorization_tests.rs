@@ -5,7 +5,6 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Value};
 
-use super::fakes::FakeAws;
 use super::{Provisioner, RetryPolicy};
 use crate::domain::isolation::{EgressDestination, EgressRule, Route, RouteTarget, SecurityGroupEgress};
 use crate::domain::notebook::NotebookStatus;
@@ -20,24 +19,14 @@ use crate::domain::request::{
 use crate::domain::senders::RequestSenders;
 use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::domain::tags;
-
-type FakeProvisioner = Provisioner<FakeAws, FakeAws, FakeAws, FakeAws, FakeAws>;
+use crate::testing::{ActionRequest, DeactivationRequest, FakeAws, FakeProvisioner, NotebookRequest, SnoozeRequest};
 
 fn provisioner(fake: &FakeAws) -> FakeProvisioner {
-    Provisioner::new(fake.clone(), fake.clone(), fake.clone(), fake.clone(), fake.clone(), config())
-        .with_retry(RetryPolicy::immediate(4))
+    fake.provisioner(config()).with_retry(RetryPolicy::immediate(4))
 }
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).single().expect("valid time")
-}
-
-fn request(id: &str, name: &str) -> Value {
-    json!({
-        "request_id": id, "notebook_name": name, "owner": "alice", "team": "risk",
-        "instance_type": "ml.t3.medium", "volume_size_gb": 20,
-        "data_access": [{"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"}]
-    })
 }
 
 fn fields(detail: &Value) -> Vec<String> {
@@ -57,12 +46,13 @@ async fn a_request_from_a_source_not_named_for_its_kind_is_refused_before_any_ca
         .expect("valid")
         .without("notebook-fleet");
     let p = Provisioner::new(fake.clone(), fake.clone(), fake.clone(), fake.clone(), fake.clone(), config);
-    let deactivate = json!({"request_id": "d1", "owner": "alice", "requested_by": "mallory", "reason": "forged"});
+    let deactivate =
+        DeactivationRequest::new("d1", "alice").with_requested_by("mallory").with_reason("forged").detail();
     for (source, detail_type, detail) in [
         ("platform.portal", OWNER_DEACTIVATED, deactivate),
-        ("platform.hr", NOTEBOOK_REQUESTED, request("r1", "alice-nb")),
-        ("notebook-fleet", NOTEBOOK_REQUESTED, request("r2", "alice-nb")),
-        ("platform.portal", NOTEBOOK_STOP_REQUESTED, json!({"request_id": "s1", "notebook_name": "alice-nb"})),
+        ("platform.hr", NOTEBOOK_REQUESTED, NotebookRequest::new("r1", "alice-nb").detail()),
+        ("notebook-fleet", NOTEBOOK_REQUESTED, NotebookRequest::new("r2", "alice-nb").detail()),
+        ("platform.portal", NOTEBOOK_STOP_REQUESTED, ActionRequest::new("s1", "alice-nb").anonymous().detail()),
     ] {
         let outcome = p.handle_at(source, detail_type, &detail, now()).await.expect("answered");
         assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED, "{source} {detail_type}");
@@ -79,7 +69,7 @@ async fn a_request_from_a_source_not_named_for_its_kind_is_refused_before_any_ca
 async fn data_outside_the_entitlements_is_refused_before_any_call_and_a_covered_request_passes() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    let mut wide = request("r1", "alice-nb");
+    let mut wide = NotebookRequest::new("r1", "alice-nb").detail();
     wide["data_access"] = json!([
         {"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"},
         {"bucket": "team-data", "prefix": "risk/", "access": "read"}
@@ -89,7 +79,10 @@ async fn data_outside_the_entitlements_is_refused_before_any_call_and_a_covered_
     assert_eq!(fields(&outcome.detail), ["detail.data_access[1]"], "{outcome:?}");
     assert!(work_calls(&fake).is_empty(), "{:?}", work_calls(&fake));
 
-    let outcome = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request("r2", "alice-nb"), now()).await.expect("answered");
+    let outcome = p
+        .handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r2", "alice-nb").detail(), now())
+        .await
+        .expect("answered");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED, "{outcome:?}");
     assert!(outcome.detail["open"]["cli"].as_str().is_some_and(|c| c.contains("--notebook-instance-name alice-nb")));
     assert!(outcome.detail["open"]["console_url"]
@@ -103,8 +96,12 @@ async fn data_outside_the_entitlements_is_refused_before_any_call_and_a_covered_
 async fn a_snooze_by_the_owner_sets_the_exemption_and_never_shortens_one() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb"), now()).await.expect("provisioned");
-    let snooze = |id: &str, by: &str, hours: u32| json!({"request_id": id, "notebook_name": "alice-nb", "requested_by": by, "hours": hours});
+    p.handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail(), now())
+        .await
+        .expect("provisioned");
+    let snooze = |id: &str, by: &str, hours: u32| {
+        SnoozeRequest::new(id, "alice-nb").with_requested_by(by).with_hours(hours).detail()
+    };
     let tag = |fake: &FakeAws| {
         fake.state().notebooks["alice-nb"]
             .0
@@ -148,10 +145,12 @@ async fn a_snooze_by_the_owner_sets_the_exemption_and_never_shortens_one() {
 async fn a_start_is_refused_when_the_subnet_or_the_security_group_lost_its_isolation() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb"), now()).await.expect("provisioned");
+    p.handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail(), now())
+        .await
+        .expect("provisioned");
     fake.state().notebooks.get_mut("alice-nb").expect("notebook").1.status = NotebookStatus::Stopped;
     let subnet = fake.state().notebooks["alice-nb"].0.subnet_id.clone();
-    let start = |id: &str| json!({"request_id": id, "notebook_name": "alice-nb", "requested_by": "alice"});
+    let start = |id: &str| ActionRequest::new(id, "alice-nb").with_requested_by("alice").detail();
     let starts = |fake: &FakeAws| fake.state().calls.iter().filter(|c| **c == "StartNotebookInstance").count();
 
     fake.state()
@@ -175,7 +174,10 @@ async fn a_start_is_refused_when_the_subnet_or_the_security_group_lost_its_isola
 
     // A create in that network fails before anything is made.
     let creates = fake.state().calls.iter().filter(|c| **c == "CreateRole").count();
-    let failed = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request("r2", "alice-two"), now()).await.expect("answered");
+    let failed = p
+        .handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r2", "alice-two").detail(), now())
+        .await
+        .expect("answered");
     assert_eq!(failed.detail_type, NOTEBOOK_PROVISIONING_FAILED);
     assert_eq!(fake.state().calls.iter().filter(|c| **c == "CreateRole").count(), creates);
 

@@ -226,8 +226,6 @@ fn rejected_raw(detail_type: &str, detail: &serde_json::Value, rejection: Reject
 #[cfg(test)]
 mod authorization_tests;
 #[cfg(test)]
-pub(crate) mod fakes;
-#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tombstone_tests;

@@ -26,6 +26,13 @@ pub enum PublishError {
     Store(#[from] AwsError),
 }
 
+impl PublishError {
+    /// Only a failed write can succeed later; an empty or unreadable agent is the deploy's own fault.
+    pub fn retryable(&self) -> bool {
+        matches!(self, PublishError::Store(e) if e.retryable())
+    }
+}
+
 pub async fn publish_assets(
     store: &impl AssetStore,
     assets_bucket: &str,
@@ -45,4 +52,39 @@ pub async fn publish_assets(
         }
     }
     Ok(PublishedAssets { agent_key: agent.key, on_start_key: on_start.key, uploaded })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::testing::FakeAws;
+
+    const AGENT: &[u8] = b"\x7fELF the heartbeat agent";
+
+    #[tokio::test]
+    async fn a_first_deploy_uploads_both_assets_and_a_second_uploads_nothing() {
+        let store = FakeAws::new();
+        let first = publish_assets(&store, "fleet-assets", AGENT).await.expect("published");
+        assert_eq!(first.uploaded, [first.agent_key.clone(), first.on_start_key.clone()]);
+        assert_eq!(store.state().assets[&first.agent_key].0, AGENT);
+
+        let again = publish_assets(&store, "fleet-assets", AGENT).await.expect("published again");
+        assert_eq!((again.agent_key, again.on_start_key), (first.agent_key, first.on_start_key));
+        assert!(again.uploaded.is_empty(), "content-addressed keys that exist are not written again");
+        assert_eq!(store.count("PutObject"), 2, "two uploads in all");
+    }
+
+    #[tokio::test]
+    async fn a_failed_upload_fails_the_deploy_as_retryable_and_the_retry_publishes_both() {
+        let store = FakeAws::new();
+        store.fail("PutObject", &[ErrorKind::Transient]);
+        let error = publish_assets(&store, "fleet-assets", AGENT).await.expect_err("the upload failed");
+        assert!(error.retryable(), "{error}");
+        assert!(store.state().assets.is_empty());
+
+        let retried = publish_assets(&store, "fleet-assets", AGENT).await.expect("published");
+        assert_eq!(retried.uploaded.len(), 2);
+        assert_eq!(store.state().assets.len(), 2);
+    }
 }

@@ -42,6 +42,9 @@ pub struct SweepReport {
     /// Notebooks by verdict label (every label present, zero included).
     pub verdicts: BTreeMap<String, usize>,
     pub warned: Vec<String>,
+    /// Warnings that could not be recorded (so no warning was sent, and the stop waits): warned again next
+    /// sweep.
+    pub warn_failures: BTreeMap<String, String>,
     pub stopped: Vec<String>,
     /// Stops that failed (the notebook changed state meanwhile, or AWS refused): tried again next sweep.
     pub stop_failures: BTreeMap<String, String>,
@@ -179,6 +182,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
                     // Without the record the stop would come unannounced: no event now, warned again next sweep.
                     tracing::warn!(notebook = %warning.notebook_name, %error, "could not record the warning");
                     report.warned.retain(|n| *n != warning.notebook_name);
+                    report.warn_failures.insert(warning.notebook_name.clone(), error.to_string());
                 }
             }
         }
@@ -262,6 +266,7 @@ impl SweepReport {
             ("NotebooksManaged", "Count", self.managed as f64),
             ("NotebooksStopped", "Count", self.stopped.len() as f64),
             ("NotebooksWarned", "Count", self.warned.len() as f64),
+            ("WarnFailures", "Count", self.warn_failures.len() as f64),
             ("NotebooksExempt", "Count", count("exempt")),
             ("AgentsSilent", "Count", count("agent-silent")),
             ("StopFailures", "Count", self.stop_failures.len() as f64),
@@ -285,3 +290,7 @@ fn stop_minutes(stop: &IdleStopped) -> i64 {
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+#[path = "sweep_tests.rs"]
+mod tests;

@@ -1,10 +1,9 @@
 //! The provisioner's use cases over in-memory ports: outcomes, idempotency, retries, and that a rejected
 //! request creates nothing.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::fakes::FakeAws;
-use super::{Provisioner, RetryPolicy};
+use super::RetryPolicy;
 use crate::domain::isolation::{Route, RouteTarget};
 use crate::domain::notebook::{NotebookRecord, NotebookStatus};
 use crate::domain::outcome::{
@@ -13,35 +12,19 @@ use crate::domain::outcome::{
 use crate::domain::request::{NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
 use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::error::ErrorKind;
-
-type FakeProvisioner = Provisioner<FakeAws, FakeAws, FakeAws, FakeAws, FakeAws>;
+use crate::testing::{ActionRequest, FakeAws, FakeProvisioner, NotebookRequest};
 
 fn provisioner(fake: &FakeAws) -> FakeProvisioner {
-    Provisioner::new(fake.clone(), fake.clone(), fake.clone(), fake.clone(), fake.clone(), config())
-        .with_retry(RetryPolicy::immediate(4))
-}
-
-fn request(id: &str, name: &str) -> Value {
-    json!({
-        "request_id": id,
-        "notebook_name": name,
-        "owner": "alice",
-        "team": "risk",
-        "instance_type": "ml.t3.medium",
-        "volume_size_gb": 20,
-        "data_access": [{"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"}]
-    })
-}
-
-fn action(id: &str, name: &str) -> Value {
-    json!({"request_id": id, "notebook_name": name, "requested_by": "portal"})
+    fake.provisioner(config()).with_retry(RetryPolicy::immediate(4))
 }
 
 #[tokio::test]
 async fn a_valid_request_creates_role_lifecycle_and_notebook_then_answers() {
     let fake = FakeAws::new();
-    let outcome =
-        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome = provisioner(&fake)
+        .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
+        .await
+        .expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
     assert_eq!(outcome.detail["replayed"], false);
     assert_eq!(outcome.detail["role_arn"], "arn:aws:iam::123456789012:role/notebook-fleet/notebooks/nbf-alice-nb");
@@ -65,8 +48,8 @@ async fn a_valid_request_creates_role_lifecycle_and_notebook_then_answers() {
 async fn the_shared_lifecycle_configuration_is_created_once_per_warm_function() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "nb-1")).await.expect("first");
-    p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r2", "nb-2")).await.expect("second");
+    p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "nb-1").detail()).await.expect("first");
+    p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r2", "nb-2").detail()).await.expect("second");
     let creates = fake.state().calls.iter().filter(|c| **c == "CreateNotebookInstanceLifecycleConfig").count();
     assert_eq!(creates, 1);
     let names: Vec<String> =
@@ -75,7 +58,8 @@ async fn the_shared_lifecycle_configuration_is_created_once_per_warm_function() 
 
     // A cold function finds it already there and goes on.
     let cold = provisioner(&fake);
-    let outcome = cold.handle(SENDER, NOTEBOOK_REQUESTED, &request("r3", "nb-3")).await.expect("third");
+    let outcome =
+        cold.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r3", "nb-3").detail()).await.expect("third");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
     assert_eq!(fake.state().lifecycle_configs.len(), 1);
 }
@@ -83,7 +67,7 @@ async fn the_shared_lifecycle_configuration_is_created_once_per_warm_function() 
 #[tokio::test]
 async fn a_bad_request_is_rejected_once_and_creates_nothing() {
     let fake = FakeAws::new();
-    let mut bad = request("r1", "alice_nb");
+    let mut bad = NotebookRequest::new("r1", "alice_nb").detail();
     bad["volume_size_gb"] = json!(100_000);
     let outcome =
         provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &bad).await.expect("a rejection is not an error");
@@ -114,9 +98,11 @@ async fn an_unparseable_detail_is_rejected_with_its_id() {
 async fn a_redelivered_request_answers_the_same_and_creates_nothing_more() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    let first = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("first");
+    let first =
+        p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("first");
     let calls_before = fake.mutating_calls().len();
-    let second = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("second");
+    let second =
+        p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("second");
     assert_eq!(second.detail_type, NOTEBOOK_PROVISIONED);
     assert_eq!(second.detail["replayed"], true);
     assert_eq!(second.detail["notebook_arn"], first.detail["notebook_arn"]);
@@ -129,10 +115,14 @@ async fn a_role_left_by_an_interrupted_delivery_is_adopted() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::Throttled]);
     let p = provisioner(&fake);
-    let error = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("throttled");
+    let error = p
+        .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
+        .await
+        .expect_err("throttled");
     assert!(error.retryable());
     assert!(fake.state().events.is_empty(), "no answer until the request is done");
-    let outcome = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("retried");
+    let outcome =
+        p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("retried");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
     assert_eq!(fake.state().roles.len(), 1);
 }
@@ -141,8 +131,9 @@ async fn a_role_left_by_an_interrupted_delivery_is_adopted() {
 async fn the_same_name_from_another_request_is_rejected() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("first");
-    let outcome = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r2", "alice-nb")).await.expect("second");
+    p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("first");
+    let outcome =
+        p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r2", "alice-nb").detail()).await.expect("second");
     assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(outcome.detail["reason"].as_str().is_some_and(|r| r.contains("already exists (request r1)")));
 }
@@ -163,9 +154,13 @@ async fn a_notebook_not_managed_by_the_fleet_is_never_adopted() {
         },
     );
     let p = provisioner(&fake);
-    let outcome = p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome =
+        p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("handled");
     assert!(outcome.detail["reason"].as_str().is_some_and(|r| r.contains("not managed by notebook-fleet")));
-    let stop = p.handle(SENDER, NOTEBOOK_STOP_REQUESTED, &action("s1", "alice-nb")).await.expect("handled");
+    let stop = p
+        .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s1", "alice-nb").detail())
+        .await
+        .expect("handled");
     assert_eq!(stop.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(fake.mutating_calls().is_empty());
 }
@@ -174,8 +169,10 @@ async fn a_notebook_not_managed_by_the_fleet_is_never_adopted() {
 async fn a_role_sagemaker_cannot_assume_yet_is_retried() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::NotReady, ErrorKind::NotReady]);
-    let outcome =
-        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome = provisioner(&fake)
+        .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
+        .await
+        .expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
     let creates = fake.state().calls.iter().filter(|c| **c == "CreateNotebookInstance").count();
     assert_eq!(creates, 3);
@@ -185,8 +182,10 @@ async fn a_role_sagemaker_cannot_assume_yet_is_retried() {
 async fn retries_are_bounded_and_end_in_a_retryable_error() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::NotReady; 10]);
-    let error =
-        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("gives up");
+    let error = provisioner(&fake)
+        .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
+        .await
+        .expect_err("gives up");
     assert!(error.retryable());
     let creates = fake.state().calls.iter().filter(|c| **c == "CreateNotebookInstance").count();
     assert_eq!(creates, 4, "RetryPolicy::immediate(4)");
@@ -201,8 +200,10 @@ async fn a_subnet_with_an_internet_route_is_refused_before_anything_is_created()
             vec![Route { destination: "0.0.0.0/0".into(), target: RouteTarget::InternetGateway("igw-1".into()) }],
         );
     }
-    let outcome =
-        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome = provisioner(&fake)
+        .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
+        .await
+        .expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONING_FAILED);
     assert!(outcome.detail["error"].as_str().is_some_and(|e| e.contains("is not isolated") && e.contains("igw-1")));
     assert!(fake.mutating_calls().is_empty());
@@ -212,8 +213,10 @@ async fn a_subnet_with_an_internet_route_is_refused_before_anything_is_created()
 async fn a_quota_error_is_a_failure_event_not_a_retry() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::Invalid]);
-    let outcome =
-        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("handled");
+    let outcome = provisioner(&fake)
+        .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
+        .await
+        .expect("handled");
     assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONING_FAILED);
 }
 
@@ -221,8 +224,10 @@ async fn a_quota_error_is_a_failure_event_not_a_retry() {
 async fn a_failed_publish_is_retryable() {
     let fake = FakeAws::new();
     fake.fail("PutEvents", &[ErrorKind::Throttled]);
-    let error =
-        provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect_err("publish");
+    let error = provisioner(&fake)
+        .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
+        .await
+        .expect_err("publish");
     assert!(error.retryable());
 }
 
@@ -230,27 +235,42 @@ async fn a_failed_publish_is_retryable() {
 async fn stop_and_start_act_on_managed_notebooks_by_state() {
     let fake = FakeAws::new();
     let p = provisioner(&fake);
-    p.handle(SENDER, NOTEBOOK_REQUESTED, &request("r1", "alice-nb")).await.expect("provisioned");
+    p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("provisioned");
 
-    let early = p.handle(SENDER, NOTEBOOK_STOP_REQUESTED, &action("s0", "alice-nb")).await.expect("handled");
+    let early = p
+        .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s0", "alice-nb").detail())
+        .await
+        .expect("handled");
     assert_eq!(early.detail_type, NOTEBOOK_REQUEST_REJECTED, "Pending cannot be stopped");
     assert!(early.detail["reason"].as_str().is_some_and(|r| r.contains("once it is InService")));
 
     fake.set_status("alice-nb", NotebookStatus::InService);
-    let stop = p.handle(SENDER, NOTEBOOK_STOP_REQUESTED, &action("s1", "alice-nb")).await.expect("handled");
+    let stop = p
+        .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s1", "alice-nb").detail())
+        .await
+        .expect("handled");
     assert_eq!(
         (stop.detail_type, stop.detail["status"].as_str(), stop.detail["already"].as_bool()),
         (NOTEBOOK_STOPPED, Some("Stopping"), Some(false))
     );
-    let again = p.handle(SENDER, NOTEBOOK_STOP_REQUESTED, &action("s1", "alice-nb")).await.expect("handled");
+    let again = p
+        .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s1", "alice-nb").detail())
+        .await
+        .expect("handled");
     assert_eq!(again.detail["already"], true);
 
     fake.set_status("alice-nb", NotebookStatus::Stopped);
-    let start = p.handle(SENDER, NOTEBOOK_START_REQUESTED, &action("s2", "alice-nb")).await.expect("handled");
+    let start = p
+        .handle(SENDER, NOTEBOOK_START_REQUESTED, &ActionRequest::new("s2", "alice-nb").detail())
+        .await
+        .expect("handled");
     assert_eq!((start.detail_type, start.detail["status"].as_str()), (NOTEBOOK_STARTED, Some("Pending")));
     assert_eq!(start.detail["requested_by"], "portal");
 
-    let missing = p.handle(SENDER, NOTEBOOK_START_REQUESTED, &action("s3", "nobody")).await.expect("handled");
+    let missing = p
+        .handle(SENDER, NOTEBOOK_START_REQUESTED, &ActionRequest::new("s3", "nobody").detail())
+        .await
+        .expect("handled");
     assert!(missing.detail["reason"].as_str().is_some_and(|r| r.contains("no notebook named")));
     let stops = fake.state().calls.iter().filter(|c| **c == "StopNotebookInstance").count();
     assert_eq!(stops, 1);

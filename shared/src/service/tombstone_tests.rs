@@ -3,10 +3,9 @@
 //! `tests/tests/tombstone.rs`.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::fakes::FakeAws;
-use super::{Provisioner, RetryPolicy};
+use super::RetryPolicy;
 use crate::domain::notebook::NotebookStatus;
 use crate::domain::outcome::{
     CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_DECOMMISSIONED, NOTEBOOK_LOCKED, NOTEBOOK_REQUEST_REJECTED,
@@ -18,43 +17,26 @@ use crate::domain::request::{
 };
 use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::domain::tags;
-
-type FakeProvisioner = Provisioner<FakeAws, FakeAws, FakeAws, FakeAws, FakeAws>;
+use crate::testing::{
+    ActionRequest, CustodianRequest, DeactivationRequest, DecommissionRequest, FakeAws, FakeProvisioner,
+    NotebookRequest,
+};
 
 fn provisioner(fake: &FakeAws) -> FakeProvisioner {
-    Provisioner::new(fake.clone(), fake.clone(), fake.clone(), fake.clone(), fake.clone(), config())
-        .with_retry(RetryPolicy::immediate(2))
+    fake.provisioner(config()).with_retry(RetryPolicy::immediate(2))
 }
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().expect("valid time")
 }
 
-fn notebook(id: &str, name: &str, owner: &str) -> Value {
-    json!({
-        "request_id": id, "notebook_name": name, "owner": owner, "team": "risk",
-        "instance_type": "ml.t3.medium", "volume_size_gb": 20,
-        "data_access": [{"bucket": "team-data", "prefix": format!("risk/{owner}/"), "access": "read-write"}]
-    })
-}
-
-fn deactivate(id: &str, owner: &str) -> Value {
-    json!({"request_id": id, "owner": owner, "requested_by": "hr-system", "reason": "left the company"})
-}
-
-fn custodian(id: &str, owner: &str, hours: u32) -> Value {
-    json!({
-        "request_id": id, "custodian": "carol", "deactivated_owner": owner, "reason": "close the quarter",
-        "ticket": "LEGAL-42", "approved_by": "dana", "duration_hours": hours, "notebook_name": "carol-custody", "team": "risk",
-        "instance_type": "ml.t3.medium", "volume_size_gb": 10
-    })
-}
-
 /// Two notebooks of alice (one running, one still starting) and one of bob.
 async fn fleet(fake: &FakeAws) -> FakeProvisioner {
     let p = provisioner(fake);
     for (id, name, owner) in [("a1", "alice-one", "alice"), ("a2", "alice-two", "alice"), ("b1", "bob-nb", "bob")] {
-        p.handle_at(SENDER, NOTEBOOK_REQUESTED, &notebook(id, name, owner), now()).await.expect("provisioned");
+        p.handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new(id, name).with_owner(owner).detail(), now())
+            .await
+            .expect("provisioned");
     }
     fake.set_status("alice-one", NotebookStatus::InService);
     fake.set_status("bob-nb", NotebookStatus::InService);
@@ -67,7 +49,10 @@ async fn deactivating_an_owner_stops_and_locks_their_notebooks_only_and_a_second
     let p = fleet(&fake).await;
     let before = fake.mutating_calls().len();
 
-    let outcome = p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    let outcome = p
+        .handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d1", "alice").detail(), now())
+        .await
+        .expect("handled");
     assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED);
     assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
     assert_eq!(outcome.detail["pending"], json!(["alice-two"]), "a starting notebook is left to the sweeper");
@@ -90,7 +75,10 @@ async fn deactivating_an_owner_stops_and_locks_their_notebooks_only_and_a_second
     let changes = fake.mutating_calls().len() - before;
     assert_eq!(changes, 1 + 2 + 2, "one stop, two lock tags, two role rewrites");
 
-    let again = p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d2", "alice"), now()).await.expect("handled");
+    let again = p
+        .handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d2", "alice").detail(), now())
+        .await
+        .expect("handled");
     assert_eq!(again.detail["already"], true);
     assert_eq!(again.detail["changed"], json!([]));
     assert_eq!(fake.mutating_calls().len() - before, changes, "the second deactivation changed nothing");
@@ -104,7 +92,10 @@ async fn a_notebook_stopped_between_describe_and_stop_is_still_locked_and_the_re
     fake.set_status("alice-one", NotebookStatus::Stopped);
     fake.state().stale_status.insert("alice-one".into(), NotebookStatus::InService);
 
-    let outcome = p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    let outcome = p
+        .handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d1", "alice").detail(), now())
+        .await
+        .expect("handled");
     assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
     assert_eq!(outcome.detail["changed"], json!(["alice-one", "alice-two"]));
     let state = fake.state();
@@ -121,10 +112,12 @@ async fn a_notebook_stopped_between_describe_and_stop_is_still_locked_and_the_re
 async fn a_locked_notebook_is_not_started_and_a_deactivated_owner_gets_no_new_notebook() {
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
-    p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    p.handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d1", "alice").detail(), now())
+        .await
+        .expect("handled");
     fake.set_status("alice-one", NotebookStatus::Stopped);
 
-    let start = json!({"request_id": "s1", "notebook_name": "alice-one", "requested_by": "alice"});
+    let start = ActionRequest::new("s1", "alice-one").with_requested_by("alice").detail();
     let refused = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start, now()).await.expect("handled");
     assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(
@@ -132,8 +125,10 @@ async fn a_locked_notebook_is_not_started_and_a_deactivated_owner_gets_no_new_no
         "{refused:?}"
     );
 
-    let new =
-        p.handle_at(SENDER, NOTEBOOK_REQUESTED, &notebook("a3", "alice-three", "alice"), now()).await.expect("handled");
+    let new = p
+        .handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("a3", "alice-three").detail(), now())
+        .await
+        .expect("handled");
     assert_eq!(new.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert_eq!(new.detail["problems"][0]["field"], "detail.owner");
     assert!(!fake.state().notebooks.contains_key("alice-three"));
@@ -144,21 +139,44 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
     let before = fake.mutating_calls().len();
-    let early =
-        p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c1", "alice", 24), now()).await.expect("handled");
+    let early = p
+        .handle_at(
+            SENDER,
+            CUSTODIAN_ACCESS_REQUESTED,
+            &CustodianRequest::new("c1", "alice").with_hours(24).detail(),
+            now(),
+        )
+        .await
+        .expect("handled");
     assert_eq!(early.detail_type, NOTEBOOK_REQUEST_REJECTED);
     assert!(early.detail["reason"].as_str().is_some_and(|r| r.contains("is not deactivated")));
-    let too_long =
-        p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c2", "alice", 1000), now()).await.expect("ok");
+    let too_long = p
+        .handle_at(
+            SENDER,
+            CUSTODIAN_ACCESS_REQUESTED,
+            &CustodianRequest::new("c2", "alice").with_hours(1000).detail(),
+            now(),
+        )
+        .await
+        .expect("ok");
     assert_eq!(too_long.detail["problems"][0]["field"], "detail.duration_hours");
     let in_alices_history =
         fake.state().audit.keys().filter(|k| k.starts_with("owners/alice/") && k.contains("rejected")).count();
     assert_eq!(in_alices_history, 2, "refused requests for alice's data are in her history");
     assert_eq!(fake.mutating_calls().len(), before, "a refused request creates nothing");
 
-    p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
-    let granted =
-        p.handle_at(SENDER, CUSTODIAN_ACCESS_REQUESTED, &custodian("c3", "alice", 24), now()).await.expect("ok");
+    p.handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d1", "alice").detail(), now())
+        .await
+        .expect("handled");
+    let granted = p
+        .handle_at(
+            SENDER,
+            CUSTODIAN_ACCESS_REQUESTED,
+            &CustodianRequest::new("c3", "alice").with_hours(24).detail(),
+            now(),
+        )
+        .await
+        .expect("ok");
     assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
     assert_eq!(granted.detail["scope"], json!([{"bucket": "team-data", "prefix": "risk/alice/"}]));
     assert_eq!(
@@ -177,23 +195,19 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
 async fn decommission_keeps_the_notebook_unless_deletion_is_confirmed() {
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
-    let keep =
-        json!({"request_id": "x1", "notebook_name": "bob-nb", "requested_by": "lead", "reason": "project ended"});
+    let keep = DecommissionRequest::new("x1", "bob-nb").detail();
     let kept = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now()).await.expect("handled");
     assert_eq!((kept.detail_type, kept.detail["deleted"].as_bool()), (NOTEBOOK_DECOMMISSIONED, Some(false)));
     assert!(fake.state().notebooks.contains_key("bob-nb"));
 
-    let unconfirmed = json!({"request_id": "x2", "notebook_name": "bob-nb", "requested_by": "lead",
-        "reason": "project ended", "delete_notebook": true});
+    let unconfirmed = DecommissionRequest::new("x2", "bob-nb").with_deletion(None, None).detail();
     let refused = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now()).await.expect("handled");
     let fields: Vec<_> =
         refused.detail["problems"].as_array().expect("problems").iter().map(|p| p["field"].clone()).collect();
     assert_eq!(fields, [json!("detail.data_no_longer_needed"), json!("detail.confirm_notebook_name")]);
 
     fake.set_status("bob-nb", NotebookStatus::Stopped);
-    let confirmed = json!({"request_id": "x3", "notebook_name": "bob-nb", "requested_by": "lead",
-        "reason": "project ended", "delete_notebook": true, "data_no_longer_needed": true,
-        "confirm_notebook_name": "bob-nb"});
+    let confirmed = DecommissionRequest::new("x3", "bob-nb").deleting().detail();
     let deleted = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await.expect("handled");
     assert_eq!(deleted.detail["deleted"], true, "{deleted:?}");
     assert!(!fake.state().notebooks.contains_key("bob-nb"));
@@ -210,10 +224,17 @@ async fn the_trail_a_deactivation_writes_verifies_clean_and_a_lost_summary_is_an
 
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
-    p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
-    p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d2", "alice"), now() + Duration::hours(1))
+    p.handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d1", "alice").detail(), now())
         .await
         .expect("handled");
+    p.handle_at(
+        SENDER,
+        OWNER_DEACTIVATED,
+        &DeactivationRequest::new("d2", "alice").detail(),
+        now() + Duration::hours(1),
+    )
+    .await
+    .expect("handled");
     for prefix in [owner_history_prefix("alice"), notebook_history_prefix("alice-one")] {
         let verification = fake.verify(&prefix).await.expect("verified");
         assert_eq!(verification.findings, Vec::<Finding>::new(), "{prefix}");
@@ -248,7 +269,7 @@ async fn an_owner_marked_deactivated_by_a_racing_request_is_deactivated_and_the_
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
     let theirs = AuditRecord::of_event(
-        &OutcomeEvent { detail_type: OWNER_DEACTIVATED, detail: deactivate("other", "alice") },
+        &OutcomeEvent { detail_type: OWNER_DEACTIVATED, detail: DeactivationRequest::new("other", "alice").detail() },
         "provisioner",
         Some("hr-system"),
         now() - Duration::minutes(1),
@@ -264,7 +285,10 @@ async fn an_owner_marked_deactivated_by_a_racing_request_is_deactivated_and_the_
     // Another request marked alice just after this one listed her as not deactivated: its own marker write
     // meets the other's marker, and it goes on.
     fake.state().unlisted.insert(marker.clone());
-    let outcome = p.handle_at(SENDER, OWNER_DEACTIVATED, &deactivate("d1", "alice"), now()).await.expect("handled");
+    let outcome = p
+        .handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d1", "alice").detail(), now())
+        .await
+        .expect("handled");
     assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
     assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
     assert_eq!(fake.state().audit[&marker], theirs, "the marker was written once");

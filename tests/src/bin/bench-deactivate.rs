@@ -8,9 +8,9 @@ use anyhow::{ensure, Result};
 use clap::Parser;
 use fleet::domain::outcome::{NOTEBOOK_PROVISIONED, OWNER_DEACTIVATION_COMPLETED};
 use fleet::domain::request::{NOTEBOOK_REQUESTED, OWNER_DEACTIVATED};
+use fleet::testing::{DeactivationRequest, NotebookRequest};
 use integration_tests::platform::source_of;
 use integration_tests::{Emulator, Platform};
-use serde_json::json;
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -35,18 +35,14 @@ async fn main() -> Result<()> {
         emulator.endpoint
     );
     for i in 0..n {
-        let detail = json!({
-            "request_id": format!("r-{i}"), "notebook_name": format!("alice-{i}"), "owner": "alice", "team": "risk",
-            "instance_type": "ml.t3.medium", "volume_size_gb": 20,
-            "data_access": [{"bucket": "team-data", "prefix": "risk/alice/", "access": "read-write"}]
-        });
+        let detail = NotebookRequest::new(&format!("r-{i}"), &format!("alice-{i}")).detail();
         let outcome = provisioner.handle(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &detail).await?;
         ensure!(outcome.detail_type == NOTEBOOK_PROVISIONED, "{outcome:?}");
     }
     for run in ["first deactivation", "second deactivation (nothing to change)"] {
         platform.calls.reset();
         let started = Instant::now();
-        let request = json!({"request_id": "d-1", "owner": "alice", "requested_by": "hr", "reason": "left"});
+        let request = DeactivationRequest::new("d-1", "alice").with_requested_by("hr").with_reason("left").detail();
         let outcome = provisioner.handle(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &request).await?;
         let wall = started.elapsed();
         ensure!(outcome.detail_type == OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
