@@ -7,7 +7,7 @@
 //! with at most one dimension. With `default-features = false, features = ["emf"]`, metrique 0.1.33 brings
 //! about 35 crates the workspace does not have yet (two proc-macro crates, `metrics`/`metrics-util`, `rand`,
 //! `crossbeam`, `quanta`…) and needs Rust 1.91, above the workspace's `rust-version` (1.85). This module is
-//! some sixty lines over `serde_json`, which every function links already, and its output is asserted on
+//! about fifty lines over `serde_json`, which every function links already, and its output is asserted on
 //! in unit tests.
 
 use serde_json::{json, Map, Value};
