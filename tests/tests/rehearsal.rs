@@ -18,10 +18,9 @@
 //!   and that the provisioner the stack configures points at it. moto drops a function's `Layers`: the
 //!   agent layer's wiring is checked in the template;
 //! - moto's CloudFormation has no model for `AWS::S3::BucketPolicy`, `AWS::SQS::QueuePolicy`,
-//!   `AWS::CloudWatch::Alarm`, `AWS::Logs::MetricFilter`, `AWS::Lambda::EventInvokeConfig` and
-//!   `AWS::SNS::Subscription` (it skips them, so the bucket and queue policies, alarms, metric filters and
-//!   the sweeper's retry settings are not created), drops an event bus's `Policy` (the sender map), a
-//!   function's `Architectures` and `LoggingConfig`,
+//!   `AWS::CloudWatch::Alarm`, `AWS::Lambda::EventInvokeConfig` and `AWS::SNS::Subscription` (it skips
+//!   them, so the bucket and queue policies, alarms and the sweeper's retry settings are not created),
+//!   drops an event bus's `Policy` (the sender map), a function's `Architectures` and `LoggingConfig`,
 //!   a bucket's public access block and Object Lock configuration, a subnet's `MapPublicIpOnLaunch=false`
 //!   and a security group's inline egress, answers GetBucketVersioning of its buckets in a form the SDK
 //!   cannot read, and keeps a `SubnetRouteTableAssociation` apart from the route table: those are checked in
@@ -617,6 +616,29 @@ async fn the_functions_are_configured_as_the_template_says(r: &Rehearsal) -> Res
     {
         assert!(dashboard.contains(&format!("[\\\"NotebookFleet\\\", \\\"{metric}\\\"")), "{metric} on the dashboard");
     }
+    // The provisioner's metrics are its embedded metrics (no log metric filter matches message text).
+    for metric in [
+        "Outcomes",
+        "Failures",
+        "Rejections",
+        "RequestLatency",
+        "RejectionClass} MetricName",
+        "RequestKind} MetricName",
+    ] {
+        assert!(dashboard.contains(metric), "{metric} on the dashboard");
+    }
+    let types = translated["Resources"].as_object().context("Resources")?.values().map(|r| &r["Type"]);
+    assert!(!types.into_iter().any(|t| t == "AWS::Logs::MetricFilter"), "no log metric filters");
+    let failures = &res(translated, "ProvisioningFailuresAlarm")["Properties"]["Metrics"];
+    assert_eq!(failures[0]["MetricStat"]["Metric"]["MetricName"], "Outcomes");
+    assert_eq!(
+        failures[0]["MetricStat"]["Metric"]["Dimensions"],
+        json!([{"Name": "OutcomeType", "Value": "Notebook Provisioning Failed"}])
+    );
+    assert_eq!(
+        failures[1]["MetricStat"]["Metric"]["Dimensions"],
+        json!([{"Name": "RejectionClass", "Value": "not-isolated"}])
+    );
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod notebook;
 pub mod outcome;
 pub mod policy;
 pub mod request;
+pub mod request_metrics;
 pub mod senders;
 pub mod settings;
 pub mod tags;

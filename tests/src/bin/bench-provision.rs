@@ -7,7 +7,7 @@ use anyhow::{ensure, Result};
 use clap::Parser;
 use fleet::domain::outcome::{NOTEBOOK_PROVISIONED, NOTEBOOK_REQUEST_REJECTED};
 use fleet::domain::request::NOTEBOOK_REQUESTED;
-use fleet::service::lambda::handle_request_event;
+use fleet::service::lambda::answer_request_event;
 use integration_tests::events::{notebook_requested, request_event};
 use integration_tests::{Emulator, Platform};
 
@@ -52,11 +52,12 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     for i in 0..n {
         let begun = Instant::now();
-        let answer = handle_request_event(
+        let answer = answer_request_event(
             &provisioner,
             request_event(NOTEBOOK_REQUESTED, notebook_requested(&format!("bench-{i}"), &format!("bench-nb-{i}"))),
         )
-        .await?;
+        .await
+        .answer?;
         latencies.push(begun.elapsed());
         ensure!(answer["detail-type"] == NOTEBOOK_PROVISIONED, "provision {i}: {answer}");
     }
@@ -75,15 +76,16 @@ async fn main() -> Result<()> {
     );
 
     platform.calls.reset();
-    handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("bench-0", "bench-nb-0")))
-        .await?;
+    answer_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, notebook_requested("bench-0", "bench-nb-0")))
+        .await
+        .answer?;
     println!("\nAWS API calls for a redelivered request (replay):");
     per_operation(&platform, 1);
 
     platform.calls.reset();
     let mut bad = notebook_requested("bench-bad", "bench_bad");
     bad["volume_size_gb"] = serde_json::json!(0);
-    let answer = handle_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, bad)).await?;
+    let answer = answer_request_event(&provisioner, request_event(NOTEBOOK_REQUESTED, bad)).await.answer?;
     ensure!(answer["detail-type"] == NOTEBOOK_REQUEST_REJECTED);
     println!("\nAWS API calls for a rejected request:");
     per_operation(&platform, 1);
