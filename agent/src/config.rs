@@ -161,6 +161,11 @@ mod tests {
         assert_eq!(name_of(config(&[(NOTEBOOK_NAME, "-a"), (ASSETS_BUCKET, "b-1")])), NOTEBOOK_NAME);
         assert_eq!(name_of(config(&[(NOTEBOOK_NAME, &"a".repeat(64)), (ASSETS_BUCKET, "b-1")])), NOTEBOOK_NAME);
         assert_eq!(name_of(config(&[(NOTEBOOK_NAME, "nb"), (ASSETS_BUCKET, "Bad_Bucket")])), ASSETS_BUCKET);
+        // The rules the agent shares with the provisioner (fleet-types), which its own copy used to lack.
+        for bucket in ["a..b", "192.168.1.1", "xn--abc", "abc-s3alias"] {
+            assert_eq!(name_of(config(&[(NOTEBOOK_NAME, "nb"), (ASSETS_BUCKET, bucket)])), ASSETS_BUCKET, "{bucket}");
+        }
+        assert_eq!(name_of(with(&[(HEARTBEAT_PREFIX, "beats/../x/")])), HEARTBEAT_PREFIX);
         assert_eq!(name_of(with(&[(INTERVAL_SECONDS, "0")])), INTERVAL_SECONDS);
         assert_eq!(name_of(with(&[(INTERVAL_SECONDS, "1m")])), INTERVAL_SECONDS);
         assert_eq!(name_of(with(&[(INTERVAL_SECONDS, "3601")])), INTERVAL_SECONDS);
