@@ -36,7 +36,13 @@ ensure_venv() {
 # The AWS emulator (moto's server); the tests find it through FLEET_MOTO_SERVER.
 ensure_emulator() {
   ensure_venv emulator "$ROOT/scripts/requirements-emulator.txt"
-  export FLEET_MOTO_SERVER="$NOTEBOOK_FLEET_CACHE/venv-emulator/bin/moto_server"
+  # moto with every call atomic (see scripts/moto_atomic.py), rewritten whenever the script changes.
+  local venv="$NOTEBOOK_FLEET_CACHE/venv-emulator" launcher
+  launcher="$venv/bin/moto_server_atomic"
+  { echo "#!$venv/bin/python"; cat "$ROOT/scripts/moto_atomic.py"; } > "$launcher.$$"
+  chmod 755 "$launcher.$$"
+  if cmp -s "$launcher.$$" "$launcher"; then rm "$launcher.$$"; else mv "$launcher.$$" "$launcher"; fi
+  export FLEET_MOTO_SERVER="$launcher"
 }
 
 # cargo-lambda (it brings zig) for `cargo lambda watch/invoke/build`.

@@ -28,7 +28,7 @@ pub struct Emulator {
 fn moto_server() -> Result<PathBuf> {
     installed_tool(
         MOTO_SERVER_VAR,
-        "venv-emulator/bin/moto_server",
+        "venv-emulator/bin/moto_server_atomic",
         "run scripts/test.sh (it installs the pinned moto)",
     )
 }

@@ -59,7 +59,7 @@ fn moto_server() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(MOTO_SERVER_VAR) {
         return Ok(PathBuf::from(path));
     }
-    let path = cache_dir()?.join("venv-emulator/bin/moto_server");
+    let path = cache_dir()?.join("venv-emulator/bin/moto_server_atomic");
     if !path.exists() {
         bail!(
             "{} not found: run scripts/test.sh (it installs the pinned moto) or set {MOTO_SERVER_VAR}",

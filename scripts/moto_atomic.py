@@ -1,0 +1,31 @@
+"""moto's server, answering one request at a time, as the project's scripts and tests start it.
+
+moto looks a name up and stores the new resource in two steps, under a lock of neither: CreateRole checks
+that no role has the name, builds the role, then stores it under a fresh random id. Two concurrent
+CreateRole calls for one name can both pass the check and leave two roles of that name, where AWS refuses
+the second with EntityAlreadyExists. The tests deliver one request ten times at once and count roles, so
+every call here is made atomic, as each AWS call is. Races between calls, which the product must handle,
+are untouched. moto holds the GIL for almost all of a request, so serving one at a time costs little.
+
+ensure_emulator (scripts/lib.sh) installs this file as the virtualenv's `moto_server_atomic`.
+"""
+
+import sys
+import threading
+
+from moto import server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+_one_at_a_time = threading.Lock()
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _atomic(self, environ, start_response):
+    with _one_at_a_time:
+        return _dispatch(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _atomic
+
+if __name__ == "__main__":
+    sys.exit(server.main())
