@@ -95,6 +95,12 @@ ensure_jupyter() {
   export FLEET_JUPYTER_VENV="$NOTEBOOK_FLEET_CACHE/venv-jupyter"
 }
 
+# A JSON Schema validator (Python jsonschema, pinned) for the sample-event test (tests/tests/schemas.rs).
+ensure_schema_validator() {
+  ensure_venv schemas "$ROOT/scripts/requirements-schemas.txt"
+  export FLEET_SCHEMA_PYTHON="$NOTEBOOK_FLEET_CACHE/venv-schemas/bin/python"
+}
+
 ensure_shellcheck() {
   ensure_venv shellcheck "$ROOT/scripts/requirements-shellcheck.txt"
   export PATH="$NOTEBOOK_FLEET_CACHE/venv-shellcheck/bin:$PATH"

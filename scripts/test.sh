@@ -15,6 +15,8 @@ ensure_jupyter
 ensure_sam_translator
 # The IAM matrix test (tests/tests/iam_matrix.rs) evaluates the real policies with an independent evaluator.
 ensure_iam_simulate
+# The sample events are checked against the published schemas (tests/tests/schemas.rs).
+ensure_schema_validator
 
 log "format"
 cargo fmt --all -- --check

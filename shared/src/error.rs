@@ -72,6 +72,9 @@ pub enum ServiceError {
     /// The lifecycle configuration's on-start script could not be built from the settings.
     #[error("the on-start script cannot be rendered: {0}")]
     OnStartScript(String),
+    /// An answer kept in the audit trail, to be answered again, does not read back as its outcome.
+    #[error("the audit trail's earlier {action} answer to request {request_id} does not read back: {reason}")]
+    EarlierAnswer { action: &'static str, request_id: String, reason: String },
 }
 
 impl ServiceError {
@@ -84,6 +87,8 @@ impl ServiceError {
             ServiceError::Audit(_) => true,
             // The platform's settings or network are at fault: the same request fails the same way.
             ServiceError::Isolation(_) | ServiceError::OnStartScript(_) => false,
+            // A record does not change by being read again.
+            ServiceError::EarlierAnswer { .. } => false,
         }
     }
 }

@@ -6,7 +6,8 @@
 //!   sweeper, publisher), through `fleet-types`' `Vars`.
 //! - [`domain`]: pure types and functions, no AWS; time is an input.
 //!   - requests and answers: `request` (the request events), `validation` (a valid request or a rejection
-//!     naming each field), `senders` (which source may send which kind), `outcome` (the outcome events);
+//!     naming each field), `senders` (which source may send which kind), `outcome` (the outcome events, one variant per
+//!     detail-type), `schemas` (their JSON Schemas: `schemas/` and the template's schema registry);
 //!   - settings and names: `settings` (what the platform decides: the provisioner's, the sweeper's and the
 //!     publisher's settings, the bounds of a request), `types` (the validated names from `fleet-types`:
 //!     notebook, bucket, prefix, request id, owner, team, principal), `names` (a notebook's resource names),

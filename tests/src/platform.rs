@@ -20,7 +20,6 @@ use fleet::domain::lifecycle::{lifecycle_config, OnStartParameters};
 use fleet::domain::outcome::OutcomeEvent;
 use fleet::domain::policy::{data_perimeter_policy, notebook_permissions_boundary};
 use fleet::domain::settings::ProvisionerSettings;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::emulator::{Emulator, ACCOUNT_ID, REGION};
@@ -403,13 +402,11 @@ impl Platform {
                 return Ok(outcomes);
             }
             for message in messages {
-                let body: Value = serde_json::from_str(message.body().unwrap_or_default())?;
-                let detail_type = body["detail-type"].as_str().unwrap_or_default();
-                let detail_type = fleet::domain::outcome::ALL_DETAIL_TYPES
-                    .iter()
-                    .find(|d| **d == detail_type)
-                    .with_context(|| format!("unknown outcome {detail_type}"))?;
-                outcomes.push(OutcomeEvent { detail_type, detail: body["detail"].clone() });
+                // The EventBridge envelope: its `detail-type` and `detail` are the outcome, the rest is ignored.
+                let body = message.body().unwrap_or_default();
+                let outcome: OutcomeEvent =
+                    serde_json::from_str(body).with_context(|| format!("not an outcome event: {body}"))?;
+                outcomes.push(outcome);
                 if let Some(handle) = message.receipt_handle() {
                     sqs.delete_message().queue_url(&self.outcome_queue_url).receipt_handle(handle).send().await?;
                 }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, TimeZone, Utc};
 use fleet::aws::audit::S3AuditLog;
 use fleet::domain::audit::{notebook_history_prefix, AuditRecord};
-use fleet::domain::outcome::{NOTEBOOK_PROVISIONED, OWNER_DEACTIVATION_COMPLETED};
+use fleet::domain::outcome::{OutcomeEvent, NOTEBOOK_PROVISIONED};
 use fleet::domain::request::{NOTEBOOK_REQUESTED, OWNER_DEACTIVATED};
 use fleet::error::ErrorKind;
 use fleet::ports::AuditLog;
@@ -59,7 +59,7 @@ async fn a_record_is_written_once_read_as_first_written_and_a_rewrite_is_reporte
     let request = NotebookRequest::new("a1", "alice-nb").detail();
     platform.calls.reset();
     let outcome = provisioner.handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &request, now()).await?;
-    assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED, "{outcome:?}");
+    assert!(matches!(outcome, OutcomeEvent::Provisioned(_)), "{outcome:?}");
     let calls = platform.calls.snapshot();
     // Is the owner deactivated (one listing of the marker's versions), and the record under two histories.
     let s3_calls: BTreeMap<&str, u64> =
@@ -67,7 +67,7 @@ async fn a_record_is_written_once_read_as_first_written_and_a_rewrite_is_reporte
     assert_eq!(s3_calls, BTreeMap::from([("S3.ListObjectVersions", 1), ("S3.PutObject", 2)]), "{calls:?}");
     let deactivate = DeactivationRequest::new("d1", "alice").with_reason("left").detail();
     let outcome = provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &deactivate, now()).await?;
-    assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
+    assert!(matches!(outcome, OutcomeEvent::OwnerDeactivationCompleted(_)), "{outcome:?}");
 
     let audit = S3AuditLog::new(s3_client(&platform.sdk), AUDIT_BUCKET);
     for history in ["--owner alice --verify", "--notebook alice-nb --verify"] {

@@ -12,8 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use fleet::aws::{load_entitlements, AwsSweeper, CallCounter};
 use fleet::config::ConfigError;
 use fleet::domain::outcome::{
-    NOTEBOOK_IDLE_SNOOZED, NOTEBOOK_PROVISIONED, NOTEBOOK_PROVISIONING_FAILED, NOTEBOOK_REQUEST_REJECTED,
-    NOTEBOOK_STARTED,
+    OutcomeEvent, NOTEBOOK_PROVISIONED, NOTEBOOK_PROVISIONING_FAILED, NOTEBOOK_REQUEST_REJECTED, NOTEBOOK_STARTED,
 };
 use fleet::domain::request::{
     CUSTODIAN_ACCESS_REQUESTED, NOTEBOOK_IDLE_SNOOZE_REQUESTED, NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED,
@@ -199,16 +198,17 @@ async fn a_snooze_sets_the_exemption_and_the_next_sweep_leaves_the_notebook_runn
         let refused = provisioner
             .handle_at(PORTAL_SOURCE, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze(id, by, hours), t0 + Duration::hours(2))
             .await?;
-        assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED, "{refused:?}");
-        assert_eq!(problem_fields(&refused.detail), [field], "{refused:?}");
+        let OutcomeEvent::Rejected(rejected) = &refused else { anyhow::bail!("not rejected: {refused:?}") };
+        let fields: Vec<_> = rejected.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, [field], "{refused:?}");
     }
     assert!(!tags_of(&platform, "alice-nb").await?.contains_key(tags::IDLE_EXEMPT_UNTIL));
 
     let at = t0 + Duration::hours(2) + Duration::minutes(5);
     let snoozed =
         provisioner.handle_at(PORTAL_SOURCE, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze("z3", "alice", 4), at).await?;
-    assert_eq!(snoozed.detail_type, NOTEBOOK_IDLE_SNOOZED, "{snoozed:?}");
-    let until = snoozed.detail["idle_exempt_until"].as_str().context("the new time")?.to_owned();
+    let OutcomeEvent::Snoozed(snoozed) = &snoozed else { anyhow::bail!("not snoozed: {snoozed:?}") };
+    let until = snoozed.idle_exempt_until.clone();
     assert_eq!(
         tags_of(&platform, "alice-nb").await?.get(tags::IDLE_EXEMPT_UNTIL),
         Some(&until),

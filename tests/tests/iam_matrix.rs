@@ -31,7 +31,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use fleet::aws::assets::S3Assets;
 use fleet::aws::{load_entitlements, AwsProvisioner, ProvisionerClients};
 use fleet::domain::assets::agent_asset;
-use fleet::domain::outcome::{CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_PROVISIONED, OWNER_DEACTIVATION_COMPLETED};
+use fleet::domain::outcome::OutcomeEvent;
 use fleet::domain::policy::NOTEBOOK_POLICY_NAME;
 use fleet::domain::request::{CUSTODIAN_ACCESS_REQUESTED, NOTEBOOK_REQUESTED, OWNER_DEACTIVATED};
 use fleet::service::publish::publish_assets;
@@ -322,8 +322,8 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
     });
     let owned =
         provisioner.handle_at(&portal, NOTEBOOK_REQUESTED, &notebook_requested("matrix-1", "alice-nb"), now()).await?;
-    assert_eq!(owned.detail_type, NOTEBOOK_PROVISIONED, "{owned:?}");
-    let notebook_role = owned.detail["role_arn"].as_str().context("role arn")?.to_owned();
+    let OutcomeEvent::Provisioned(owned) = &owned else { anyhow::bail!("not provisioned: {owned:?}") };
+    let notebook_role = owned.role_arn.clone();
     documents.insert("notebook-role".into(), role_policy(&iam, &notebook_role, NOTEBOOK_POLICY_NAME).await?);
     let deactivated = provisioner
         .handle_at(
@@ -333,13 +333,13 @@ async fn the_real_policies_allow_exactly_what_the_matrix_says() -> Result<()> {
             now(),
         )
         .await?;
-    assert_eq!(deactivated.detail_type, OWNER_DEACTIVATION_COMPLETED, "{deactivated:?}");
+    assert!(matches!(deactivated, OutcomeEvent::OwnerDeactivationCompleted(_)), "{deactivated:?}");
     documents.insert("notebook-role-locked".into(), role_policy(&iam, &notebook_role, NOTEBOOK_POLICY_NAME).await?);
     let custody = CustodianRequest::new("matrix-3", "alice").detail();
     let granted = provisioner.handle_at(&approvals, CUSTODIAN_ACCESS_REQUESTED, &custody, now()).await?;
-    assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
-    assert_eq!(granted.detail["expires_at"], "2026-11-24T09:00:00Z");
-    let custodian_role = granted.detail["role_arn"].as_str().context("custodian role")?.to_owned();
+    let OutcomeEvent::CustodianGranted(granted) = &granted else { anyhow::bail!("not granted: {granted:?}") };
+    assert_eq!(granted.expires_at, now() + chrono::Duration::hours(24));
+    let custodian_role = granted.role_arn.clone();
     documents.insert("custodian-role".into(), role_policy(&iam, &custodian_role, NOTEBOOK_POLICY_NAME).await?);
 
     // --- stand-ins, each for a document outside the project ---------------------------------------------------

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use base64::Engine;
 use fleet::domain::outcome::{
-    NOTEBOOK_PROVISIONED, NOTEBOOK_PROVISIONING_FAILED, NOTEBOOK_REQUEST_REJECTED, NOTEBOOK_STARTED, NOTEBOOK_STOPPED,
+    OutcomeEvent, NOTEBOOK_PROVISIONED, NOTEBOOK_PROVISIONING_FAILED, NOTEBOOK_REQUEST_REJECTED, NOTEBOOK_STARTED,
+    NOTEBOOK_STOPPED,
 };
 use fleet::domain::policy::{PolicyDocument, Principal};
 use fleet::domain::request::{NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
@@ -120,9 +121,9 @@ async fn a_request_becomes_an_isolated_notebook_with_its_own_least_privilege_rol
 
     let outcomes = platform.drain_outcomes().await?;
     assert_eq!(outcomes.len(), 1, "exactly one outcome: {outcomes:?}");
-    assert_eq!(outcomes[0].detail_type, NOTEBOOK_PROVISIONED);
-    assert_eq!(outcomes[0].detail["request_id"], "req-1");
-    assert_eq!(outcomes[0].detail["role_arn"], role.arn());
+    let OutcomeEvent::Provisioned(provisioned) = &outcomes[0] else { anyhow::bail!("not provisioned: {outcomes:?}") };
+    assert_eq!(provisioned.request_id, "req-1");
+    assert_eq!(provisioned.role_arn, role.arn());
     Ok(())
 }
 
@@ -149,7 +150,7 @@ async fn a_subnet_with_an_internet_route_is_refused_and_nothing_is_created() -> 
     let roles = aws_sdk_iam::Client::new(&platform.sdk).list_roles().path_prefix("/notebook-fleet/").send().await?;
     assert!(roles.roles().is_empty());
     let outcomes = platform.drain_outcomes().await?;
-    assert_eq!(outcomes.iter().map(|o| o.detail_type).collect::<Vec<_>>(), [NOTEBOOK_PROVISIONING_FAILED]);
+    assert!(matches!(outcomes.as_slice(), [OutcomeEvent::Failed(_)]), "{outcomes:?}");
     Ok(())
 }
 

@@ -7,7 +7,8 @@ use anyhow::Result;
 use aws_sdk_sagemaker::types::InstanceType;
 use chrono::{Duration, Utc};
 use fleet::aws::{AwsSweeper, CallCounter};
-use fleet::domain::outcome::{NOTEBOOK_IDLE_WARNING, NOTEBOOK_STOPPED};
+use fleet::domain::idle::StopReason;
+use fleet::domain::outcome::{NotebookStopped, OutcomeEvent};
 use fleet::domain::settings::SweepSettings;
 use fleet::domain::tags;
 use integration_tests::fleet::{seed, statuses, Seed};
@@ -102,8 +103,11 @@ async fn a_fleet_is_warned_then_stopped_exactly_where_idle() -> Result<()> {
     assert!(first.tag_problems.values().all(|p| p[0].contains("banana")));
     let warnings = platform.drain_outcomes().await?;
     assert_eq!(warnings.len(), idle.len());
-    assert!(warnings.iter().all(|w| w.detail_type == NOTEBOOK_IDLE_WARNING));
-    assert!(warnings.iter().all(|w| w.detail["owner"].as_str().is_some_and(|o| o.starts_with("owner-of-"))));
+    assert!(
+        warnings.iter().all(|w| matches!(w, OutcomeEvent::IdleWarning(w)
+            if w.owner.as_deref().is_some_and(|o| o.starts_with("owner-of-")))),
+        "{warnings:?}"
+    );
     assert!(statuses(&platform.sdk).await?.iter().filter(|(n, _)| idle.contains(*n)).all(|(_, s)| s == "InService"));
     let first_calls = calls.snapshot();
     assert_eq!(first_calls["SageMaker.ListNotebookInstances"], 1);
@@ -119,13 +123,17 @@ async fn a_fleet_is_warned_then_stopped_exactly_where_idle() -> Result<()> {
     assert_eq!(second.warned.iter().cloned().collect::<BTreeSet<_>>(), group(&["long-timeout", "m5-type"]));
     assert!(second.stop_failures.is_empty(), "{:?}", second.stop_failures);
     let events = platform.drain_outcomes().await?;
-    let stopped_events: Vec<_> = events.iter().filter(|e| e.detail_type == NOTEBOOK_STOPPED).collect();
-    assert_eq!(stopped_events.len(), idle.len());
-    assert_eq!(events.len(), idle.len() + 15);
-    assert!(stopped_events.iter().all(|e| e.detail["stopped_by"] == "idle-sweeper"));
-    assert!(stopped_events
+    let stopped_events: Vec<_> = events
         .iter()
-        .any(|e| e.detail["reason"]["kind"] == "idle" && e.detail["reason"]["timeout_minutes"] == 30));
+        .filter_map(|e| match e {
+            OutcomeEvent::Stopped(NotebookStopped::Idle(stop)) => Some(stop),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stopped_events.len(), idle.len(), "{events:?}");
+    assert_eq!(events.len(), idle.len() + 15);
+    assert!(stopped_events.iter().all(|e| e.stopped_by == "idle-sweeper"));
+    assert!(stopped_events.iter().any(|e| matches!(e.reason, StopReason::Idle { timeout_minutes: 30, .. })));
 
     let after = statuses(&platform.sdk).await?;
     for (name, status) in &after {

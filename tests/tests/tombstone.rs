@@ -14,7 +14,7 @@ use fleet::aws::audit::S3AuditLog;
 use fleet::aws::{AwsSweeper, CallCounter};
 use fleet::domain::audit::{notebook_history_prefix, owner_history_prefix};
 use fleet::domain::outcome::{
-    CUSTODIAN_ACCESS_EXPIRED, CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_DECOMMISSIONED, NOTEBOOK_LOCKED, NOTEBOOK_PROVISIONED,
+    OutcomeEvent, CUSTODIAN_ACCESS_EXPIRED, CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_LOCKED, NOTEBOOK_PROVISIONED,
     NOTEBOOK_REQUEST_REJECTED, OWNER_DEACTIVATION_COMPLETED,
 };
 use fleet::domain::request::{
@@ -43,6 +43,14 @@ fn audit(platform: &Platform) -> S3AuditLog {
     S3AuditLog::new(s3_client(&platform.sdk), AUDIT_BUCKET)
 }
 
+/// The field a rejection names first; `None` for any other outcome.
+fn refused_field(outcome: &OutcomeEvent) -> Option<&str> {
+    match outcome {
+        OutcomeEvent::Rejected(rejected) => rejected.problems.first().map(|p| p.field.as_str()),
+        _ => None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_data_and_twice_changes_nothing(
 ) -> Result<()> {
@@ -58,7 +66,7 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
                 now(),
             )
             .await?;
-        assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED, "{outcome:?}");
+        assert!(matches!(outcome, OutcomeEvent::Provisioned(_)), "{outcome:?}");
     }
     let s3 = s3_client(&platform.sdk);
     s3.put_object().bucket("team-data").key("risk/alice/model.pkl").body(b"weights".to_vec().into()).send().await?;
@@ -71,11 +79,11 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
             now(),
         )
         .await?;
-    assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
-    assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
-    assert_eq!(outcome.detail["already"], false);
+    let OutcomeEvent::OwnerDeactivationCompleted(completed) = &outcome else { anyhow::bail!("{outcome:?}") };
+    assert_eq!(completed.notebooks, ["alice-one", "alice-two"]);
+    assert!(!completed.already);
     let events = platform.drain_outcomes().await?;
-    let locked: Vec<_> = events.iter().filter(|e| e.detail_type == NOTEBOOK_LOCKED).collect();
+    let locked: Vec<_> = events.iter().filter(|e| matches!(e, OutcomeEvent::Locked(_))).collect();
     assert_eq!(locked.len(), 2, "one event per notebook: {events:?}");
 
     let mut after_first = Vec::new();
@@ -102,7 +110,8 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
             now() + Duration::hours(1),
         )
         .await?;
-    assert_eq!((again.detail["already"].as_bool(), again.detail["changed"].clone()), (Some(true), json!([])));
+    let OutcomeEvent::OwnerDeactivationCompleted(again) = &again else { anyhow::bail!("{again:?}") };
+    assert!(again.already && again.changed.is_empty(), "{again:?}");
     let mut after_second = Vec::new();
     for name in ["alice-one", "alice-two"] {
         after_second.push(platform.notebook_state(name).await?);
@@ -119,8 +128,7 @@ async fn deactivating_an_owner_stops_and_locks_only_their_notebooks_keeps_their_
     let refused = provisioner
         .handle_at(source_of(NOTEBOOK_START_REQUESTED), NOTEBOOK_START_REQUESTED, &start, now() + Duration::hours(2))
         .await?;
-    assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert!(refused.detail["reason"].as_str().is_some_and(|r| r.contains("is locked")), "{refused:?}");
+    assert!(matches!(refused, OutcomeEvent::Rejected(ref r) if r.reason.contains("is locked")), "{refused:?}");
     assert_eq!(platform.notebook_state("alice-one").await?.0, "Stopped");
 
     // The owner's history is one prefix listing: provisioned, locked twice (two runs), the two summaries.
@@ -221,8 +229,7 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
         let outcome = provisioner
             .handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &detail, now())
             .await?;
-        assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED, "{what}");
-        assert_eq!(outcome.detail["problems"][0]["field"], field, "{what}: {outcome:?}");
+        assert_eq!(refused_field(&outcome), Some(field), "{what}: {outcome:?}");
     }
     provisioner
         .handle_at(
@@ -235,12 +242,12 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
     let wide = custody("c4").with_scope(&[("team-data", "risk/")]).with_hours(24).detail();
     let outcome =
         provisioner.handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &wide, now()).await?;
-    assert_eq!(outcome.detail["problems"][0]["field"], "detail.scope[0]", "{outcome:?}");
+    assert_eq!(refused_field(&outcome), Some("detail.scope[0]"), "{outcome:?}");
     let foreign = custody("c5").with_scope(&[("team-data", "risk/bob/")]).with_hours(24).detail();
     let outcome = provisioner
         .handle_at(source_of(CUSTODIAN_ACCESS_REQUESTED), CUSTODIAN_ACCESS_REQUESTED, &foreign, now())
         .await?;
-    assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
+    assert!(matches!(outcome, OutcomeEvent::Rejected(_)), "{outcome:?}");
     assert_eq!(platform.notebooks_and_roles().await?, before, "every refused request left zero resources");
 
     let granted = provisioner
@@ -251,9 +258,9 @@ async fn a_custodian_reads_exactly_the_owners_data_never_writes_and_reads_nothin
             now(),
         )
         .await?;
-    assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
-    assert_eq!(granted.detail["expires_at"], "2026-11-24T09:00:00Z");
-    let role_arn = granted.detail["role_arn"].as_str().context("role arn")?.to_owned();
+    let OutcomeEvent::CustodianGranted(granted) = &granted else { anyhow::bail!("not granted: {granted:?}") };
+    assert_eq!(granted.expires_at, now() + Duration::hours(24));
+    let role_arn = granted.role_arn.clone();
     let (_, custody_tags, _) = platform.notebook_state("carol-custody").await?;
     assert_eq!(custody_tags.get(tags::CUSTODIAN_FOR).map(String::as_str), Some("alice"));
     assert_eq!(custody_tags.get(tags::TICKET).map(String::as_str), Some("LEGAL-42"));
@@ -332,14 +339,14 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
     let refused = provisioner
         .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now())
         .await?;
-    assert_eq!(refused.detail["problems"][0]["field"], "detail.confirm_notebook_name");
+    assert_eq!(refused_field(&refused), Some("detail.confirm_notebook_name"), "{refused:?}");
     assert_eq!(platform.notebook_state("bob-nb").await?.0, "InService", "a refused request changes nothing");
 
     let keep = DecommissionRequest::new("x2", "bob-nb").detail();
     let kept = provisioner
         .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now())
         .await?;
-    assert_eq!((kept.detail_type, kept.detail["deleted"].as_bool()), (NOTEBOOK_DECOMMISSIONED, Some(false)));
+    assert!(matches!(kept, OutcomeEvent::Decommissioned(ref d) if !d.deleted), "{kept:?}");
     let (status, found, _) = platform.notebook_state("bob-nb").await?;
     assert_eq!(status, "Stopped");
     assert!(found.contains_key(tags::DECOMMISSIONED_AT) && found.contains_key(tags::LOCKED_AT), "{found:?}");
@@ -348,14 +355,14 @@ async fn decommission_deletes_a_notebook_only_when_confirmed_and_never_its_data(
     let deleted = provisioner
         .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now())
         .await?;
-    assert_eq!(deleted.detail["deleted"], true, "{deleted:?}");
+    assert!(matches!(deleted, OutcomeEvent::Decommissioned(ref d) if d.deleted), "{deleted:?}");
     let (notebooks, roles) = platform.notebooks_and_roles().await?;
     assert!(!notebooks.contains(&"bob-nb".to_owned()) && !roles.contains(&"nbf-bob-nb".to_owned()));
     s3.get_object().bucket("team-data").key("risk/bob/b.csv").send().await.context("bob's data is kept")?;
     let replay = provisioner
         .handle_at(source_of(NOTEBOOK_DECOMMISSION_REQUESTED), NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now())
         .await?;
-    assert_eq!(replay.detail, deleted.detail, "a redelivery answers what was done");
+    assert_eq!(replay, deleted, "a redelivery answers what was done");
     Ok(())
 }
 
@@ -380,8 +387,10 @@ async fn ten_concurrent_deliveries_of_a_deactivation_all_answer_and_lock_each_no
     let answers = futures::future::join_all(deliveries).await;
     for answer in answers {
         let answer = answer?;
-        assert_eq!(answer.detail_type, OWNER_DEACTIVATION_COMPLETED, "every delivery is answered: {answer:?}");
-        assert_eq!(answer.detail["notebooks"], json!(["alice-one", "alice-three", "alice-two"]));
+        let OutcomeEvent::OwnerDeactivationCompleted(completed) = &answer else {
+            anyhow::bail!("every delivery is answered: {answer:?}")
+        };
+        assert_eq!(completed.notebooks, ["alice-one", "alice-three", "alice-two"]);
     }
     for name in ["alice-one", "alice-two", "alice-three"] {
         let (status, found, policy) = platform.notebook_state(name).await?;

@@ -28,8 +28,8 @@ impl EventBridgeEvents {
         PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
             .source(&self.source)
-            .detail_type(event.detail_type)
-            .detail(event.detail.to_string())
+            .detail_type(event.detail_type())
+            .detail(event.detail_json().to_string())
             .build()
     }
 
@@ -56,7 +56,7 @@ impl EventBridgeEvents {
 }
 
 impl Events for EventBridgeEvents {
-    #[instrument(skip(self, event), fields(detail_type = event.detail_type))]
+    #[instrument(skip(self, event), fields(detail_type = event.detail_type()))]
     async fn publish(&self, event: &OutcomeEvent) -> AwsResult<()> {
         self.put(vec![self.entry(event)]).await
     }

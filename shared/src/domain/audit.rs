@@ -43,15 +43,37 @@ pub struct AuditRecord {
 impl AuditRecord {
     /// The record of one emitted event. `actor` is who asked, when the request said so.
     pub fn of_event(event: &OutcomeEvent, function: &str, actor: Option<&str>, at: DateTime<Utc>) -> Self {
-        let text = |name: &str| event.detail.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-        let reason = match event.detail.get("reason") {
+        Self::of_detail(event.detail_type(), event.detail_json(), function, actor, at)
+    }
+
+    /// The record of a request itself (an owner's deactivation marker), asked for by `actor`.
+    pub fn of_request(
+        detail_type: &str,
+        request: &impl Serialize,
+        function: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let detail = serde_json::to_value(request).unwrap_or_default();
+        Self::of_detail(detail_type, detail, function, Some(actor), at)
+    }
+
+    fn of_detail(
+        action: &str,
+        detail: serde_json::Value,
+        function: &str,
+        actor: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let text = |name: &str| detail.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let reason = match detail.get("reason") {
             Some(serde_json::Value::String(reason)) => Some(reason.clone()),
             Some(serde_json::Value::Null) | None => None,
             Some(other) => Some(other.to_string()),
         };
         AuditRecord {
             recorded_at: at,
-            action: event.detail_type.to_owned(),
+            action: action.to_owned(),
             actor: actor.map(str::to_owned).or_else(|| text("requested_by")).unwrap_or_else(|| function.to_owned()),
             function: function.to_owned(),
             request_id: text("request_id"),
@@ -59,7 +81,7 @@ impl AuditRecord {
             owner: text("owner").or_else(|| text("custodian")),
             resource: text("notebook_arn").or_else(|| text("role_arn")),
             reason,
-            detail: event.detail.clone(),
+            detail,
         }
     }
 
@@ -161,11 +183,8 @@ mod tests {
 
     #[test]
     fn a_record_is_kept_under_the_notebook_and_the_owner() {
-        let event = OutcomeEvent {
-            detail_type: "Notebook Locked",
-            detail: json!({"request_id": "r1", "notebook_name": "alice-nb", "owner": "alice", "reason": "left"}),
-        };
-        let record = AuditRecord::of_event(&event, "provisioner", Some("hr-portal"), at());
+        let detail = json!({"request_id": "r1", "notebook_name": "alice-nb", "owner": "alice", "reason": "left"});
+        let record = AuditRecord::of_detail("Notebook Locked", detail, "provisioner", Some("hr-portal"), at());
         assert_eq!((record.actor.as_str(), record.reason.as_deref()), ("hr-portal", Some("left")));
         let keys = record.keys();
         assert_eq!(keys.len(), 2);
@@ -176,11 +195,8 @@ mod tests {
 
     #[test]
     fn a_record_naming_nothing_is_kept_under_its_request_and_the_function_is_the_actor() {
-        let event = OutcomeEvent {
-            detail_type: "Notebook Request Rejected",
-            detail: json!({"request_id": "r9", "notebook_name": "bob-nb/../alice-nb"}),
-        };
-        let record = AuditRecord::of_event(&event, "provisioner", None, at());
+        let detail = json!({"request_id": "r9", "notebook_name": "bob-nb/../alice-nb"});
+        let record = AuditRecord::of_detail("Notebook Request Rejected", detail, "provisioner", None, at());
         assert_eq!(record.actor, "provisioner");
         assert!(record.keys()[0].starts_with("requests/r9/"));
         let round_trip: AuditRecord =
@@ -190,22 +206,16 @@ mod tests {
 
     #[test]
     fn a_custodian_grant_is_in_the_custodians_and_the_deactivated_owners_history() {
-        let event = OutcomeEvent {
-            detail_type: "Custodian Access Granted",
-            detail: json!({"request_id": "c1", "notebook_name": "carol-nb", "custodian": "carol", "deactivated_owner": "alice"}),
-        };
-        let keys = AuditRecord::of_event(&event, "provisioner", None, at()).keys();
+        let detail = json!({"request_id": "c1", "notebook_name": "carol-nb", "custodian": "carol", "deactivated_owner": "alice"});
+        let keys = AuditRecord::of_detail("Custodian Access Granted", detail, "provisioner", None, at()).keys();
         let prefixes: Vec<_> = keys.iter().map(|k| k.rsplit_once('/').map_or("", |(p, _)| p)).collect();
         assert_eq!(prefixes, ["notebooks/carol-nb", "owners/carol", "owners/alice"]);
     }
 
     #[test]
     fn structured_reasons_are_kept_as_json_text() {
-        let event = OutcomeEvent {
-            detail_type: "Notebook Stopped",
-            detail: json!({"notebook_name": "nb", "reason": {"kind": "idle", "idle_minutes": 70}}),
-        };
-        let record = AuditRecord::of_event(&event, "idle-sweeper", None, at());
+        let detail = json!({"notebook_name": "nb", "reason": {"kind": "idle", "idle_minutes": 70}});
+        let record = AuditRecord::of_detail("Notebook Stopped", detail, "idle-sweeper", None, at());
         assert_eq!(record.reason.as_deref(), Some(r#"{"idle_minutes":70,"kind":"idle"}"#));
         assert!(record.line().contains("Notebook Stopped"));
     }

@@ -20,6 +20,7 @@ pub mod outcome;
 pub mod policy;
 pub mod request;
 pub mod request_metrics;
+pub mod schemas;
 pub mod senders;
 pub mod settings;
 pub mod tags;

@@ -1,5 +1,6 @@
 //! Outcome events: every request gets exactly one answer on the bus, keyed by its `request_id`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use chrono::{DateTime, Utc};
@@ -37,14 +38,95 @@ pub const ALL_DETAIL_TYPES: &[&str] = &[
     NOTEBOOK_IDLE_SNOOZED,
 ];
 
-/// An event for the bus: its `detail-type` and its `detail`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutcomeEvent {
-    pub detail_type: &'static str,
-    pub detail: serde_json::Value,
+/// An event for the bus: one variant per `detail-type`, each with its typed `detail`. Serialised, it is the
+/// two fields of the EventBridge envelope, `{"detail-type": "Notebook Provisioned", "detail": {…}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "detail-type", content = "detail")]
+pub enum OutcomeEvent {
+    #[serde(rename = "Notebook Provisioned")]
+    Provisioned(Provisioned),
+    #[serde(rename = "Notebook Request Rejected")]
+    Rejected(Rejected),
+    #[serde(rename = "Notebook Provisioning Failed")]
+    Failed(Failed),
+    #[serde(rename = "Notebook Stopped")]
+    Stopped(NotebookStopped),
+    #[serde(rename = "Notebook Started")]
+    Started(StateChanged),
+    #[serde(rename = "Notebook Idle Warning")]
+    IdleWarning(IdleWarning),
+    #[serde(rename = "Notebook Locked")]
+    Locked(Locked),
+    #[serde(rename = "Owner Deactivation Completed")]
+    OwnerDeactivationCompleted(OwnerDeactivationCompleted),
+    #[serde(rename = "Notebook Decommissioned")]
+    Decommissioned(Decommissioned),
+    #[serde(rename = "Custodian Access Granted")]
+    CustodianGranted(CustodianGranted),
+    #[serde(rename = "Custodian Access Expired")]
+    CustodianExpired(CustodianExpired),
+    #[serde(rename = "Notebook Idle Snoozed")]
+    Snoozed(Snoozed),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl OutcomeEvent {
+    /// The event's `detail-type` (the serde tag; a test holds the two equal).
+    pub fn detail_type(&self) -> &'static str {
+        match self {
+            OutcomeEvent::Provisioned(_) => NOTEBOOK_PROVISIONED,
+            OutcomeEvent::Rejected(_) => NOTEBOOK_REQUEST_REJECTED,
+            OutcomeEvent::Failed(_) => NOTEBOOK_PROVISIONING_FAILED,
+            OutcomeEvent::Stopped(_) => NOTEBOOK_STOPPED,
+            OutcomeEvent::Started(_) => NOTEBOOK_STARTED,
+            OutcomeEvent::IdleWarning(_) => NOTEBOOK_IDLE_WARNING,
+            OutcomeEvent::Locked(_) => NOTEBOOK_LOCKED,
+            OutcomeEvent::OwnerDeactivationCompleted(_) => OWNER_DEACTIVATION_COMPLETED,
+            OutcomeEvent::Decommissioned(_) => NOTEBOOK_DECOMMISSIONED,
+            OutcomeEvent::CustodianGranted(_) => CUSTODIAN_ACCESS_GRANTED,
+            OutcomeEvent::CustodianExpired(_) => CUSTODIAN_ACCESS_EXPIRED,
+            OutcomeEvent::Snoozed(_) => NOTEBOOK_IDLE_SNOOZED,
+        }
+    }
+
+    /// The event's `detail` as JSON, as it goes on the bus and into the audit record.
+    pub fn detail_json(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut envelope)) => envelope.remove("detail").unwrap_or_default(),
+            // A detail is plain data (string keys, no fallible Serialize impl): it always serialises.
+            _ => serde_json::Value::Null,
+        }
+    }
+
+    /// The notebook the event is about; an owner's deactivation names none, a rejection may not.
+    pub fn notebook_name(&self) -> Option<&str> {
+        match self {
+            OutcomeEvent::Provisioned(d) => Some(&d.notebook_name),
+            OutcomeEvent::Rejected(d) => d.notebook_name.as_deref(),
+            OutcomeEvent::Failed(d) => d.notebook_name.as_deref(),
+            OutcomeEvent::Stopped(NotebookStopped::Requested(d)) | OutcomeEvent::Started(d) => Some(&d.notebook_name),
+            OutcomeEvent::Stopped(NotebookStopped::Idle(d)) => Some(&d.notebook_name),
+            OutcomeEvent::IdleWarning(d) => Some(&d.notebook_name),
+            OutcomeEvent::Locked(d) => Some(&d.notebook_name),
+            OutcomeEvent::OwnerDeactivationCompleted(_) => None,
+            OutcomeEvent::Decommissioned(d) => Some(&d.notebook_name),
+            OutcomeEvent::CustodianGranted(d) => Some(&d.notebook_name),
+            OutcomeEvent::CustodianExpired(d) => Some(&d.notebook_name),
+            OutcomeEvent::Snoozed(d) => Some(&d.notebook_name),
+        }
+    }
+}
+
+/// `Notebook Stopped` has two details: the answer to a stop request, and the idle sweeper's stop
+/// (`stopped_by` tells them apart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum NotebookStopped {
+    Requested(StateChanged),
+    Idle(IdleStopped),
+}
+
+/// The answer to `Notebook Requested`: the notebook, its role and its lifecycle configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Provisioned {
     pub request_id: String,
     pub notebook_name: String,
@@ -65,7 +147,7 @@ pub struct Provisioned {
 
 /// How a notebook's owner opens it: only the owner may (the user policy the stack outputs allows the
 /// presigned URL on notebooks tagged with the caller's own owner tag).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OpenInstructions {
     pub console_url: String,
     pub cli: String,
@@ -92,7 +174,7 @@ impl OpenInstructions {
 }
 
 /// Answer to an idle snooze: the notebook is exempt from the idle policy until `idle_exempt_until`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Snoozed {
     pub request_id: String,
     pub notebook_name: String,
@@ -104,23 +186,27 @@ pub struct Snoozed {
     pub already: bool,
 }
 
-impl From<&Snoozed> for OutcomeEvent {
-    fn from(d: &Snoozed) -> Self {
-        event(NOTEBOOK_IDLE_SNOOZED, d)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The answer to a request that was refused: nothing was created or changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Rejected {
     /// Absent only when the event carried no usable request id.
     pub request_id: Option<String>,
     pub notebook_name: Option<String>,
+    /// The request's `detail-type`.
     pub request_type: String,
+    /// Every problem in one sentence.
     pub reason: String,
     pub problems: Vec<Problem>,
+    /// The owner the request was about (when well-formed), so that the rejection is in their audit history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The deactivated owner whose data a refused custodian request asked for (when well-formed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivated_owner: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The answer to a request that failed on the way (nothing the sender can fix; the error says what failed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Failed {
     pub request_id: String,
     pub notebook_name: Option<String>,
@@ -130,7 +216,7 @@ pub struct Failed {
 }
 
 /// Answer to a stop or start request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StateChanged {
     pub request_id: String,
     pub notebook_name: String,
@@ -143,7 +229,7 @@ pub struct StateChanged {
 }
 
 /// One notebook of a deactivated owner, or a decommissioned one, locked: kept stopped, its role read-only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Locked {
     pub request_id: String,
     pub notebook_name: String,
@@ -162,7 +248,7 @@ pub struct Locked {
 }
 
 /// The answer to `Owner Deactivated`: every notebook of the owner, and what happened to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OwnerDeactivationCompleted {
     pub request_id: String,
     pub owner: String,
@@ -178,7 +264,7 @@ pub struct OwnerDeactivationCompleted {
 }
 
 /// The answer to `Notebook Decommission Requested`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Decommissioned {
     pub request_id: String,
     pub notebook_name: String,
@@ -195,7 +281,7 @@ pub struct Decommissioned {
 }
 
 /// The answer to `Custodian Access Requested`: the custodian's notebook and what its role may read, until when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CustodianGranted {
     pub request_id: String,
     pub notebook_name: String,
@@ -215,7 +301,7 @@ pub struct CustodianGranted {
 }
 
 /// A custodian grant ran out: the role's access was revoked and the notebook stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CustodianExpired {
     pub notebook_name: String,
     pub owner: Option<String>,
@@ -226,7 +312,7 @@ pub struct CustodianExpired {
 }
 
 /// The idle sweeper's warning: the notebook will be stopped after `stop_after` unless it is used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct IdleWarning {
     pub notebook_name: String,
     pub owner: Option<String>,
@@ -240,29 +326,40 @@ pub struct IdleWarning {
 }
 
 /// The request an owner (through the portal) sends to keep a warned notebook running.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SnoozeHint {
+    /// `Notebook Idle Snooze Requested`.
     pub detail_type: String,
     /// The request's detail, with `request_id` and `hours` to fill in.
-    pub detail: serde_json::Value,
+    pub detail: SnoozeTemplate,
+}
+
+/// A `Notebook Idle Snooze Requested` detail to complete: placeholders in angle brackets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SnoozeTemplate {
+    pub request_id: String,
+    pub notebook_name: String,
+    pub requested_by: String,
+    /// A placeholder: the request takes a whole number of hours.
+    pub hours: String,
 }
 
 impl SnoozeHint {
     pub fn new(notebook_name: &str, owner: Option<&str>) -> Self {
         SnoozeHint {
             detail_type: super::request::NOTEBOOK_IDLE_SNOOZE_REQUESTED.to_owned(),
-            detail: serde_json::json!({
-                "request_id": "<a new id>",
-                "notebook_name": notebook_name,
-                "requested_by": owner.unwrap_or("<the owner>"),
-                "hours": "<1 to FLEET_MAX_SNOOZE_HOURS>",
-            }),
+            detail: SnoozeTemplate {
+                request_id: "<a new id>".to_owned(),
+                notebook_name: notebook_name.to_owned(),
+                requested_by: owner.unwrap_or("<the owner>").to_owned(),
+                hours: "<1 to FLEET_MAX_SNOOZE_HOURS>".to_owned(),
+            },
         }
     }
 }
 
 /// The idle sweeper stopped a notebook (same `detail-type` as a requested stop; `stopped_by` tells them apart).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct IdleStopped {
     pub notebook_name: String,
     pub owner: Option<String>,
@@ -270,17 +367,6 @@ pub struct IdleStopped {
     pub status: String,
     pub reason: StopReason,
     pub stopped_by: String,
-}
-
-impl From<&IdleWarning> for OutcomeEvent {
-    fn from(d: &IdleWarning) -> Self {
-        event(NOTEBOOK_IDLE_WARNING, d)
-    }
-}
-impl From<&IdleStopped> for OutcomeEvent {
-    fn from(d: &IdleStopped) -> Self {
-        event(NOTEBOOK_STOPPED, d)
-    }
 }
 
 impl Rejected {
@@ -296,72 +382,19 @@ impl Rejected {
             request_type: request_type.to_owned(),
             reason: rejection.summary(),
             problems: rejection.problems,
+            owner: None,
+            deactivated_owner: None,
         }
-    }
-}
-
-fn event(detail_type: &'static str, detail: &impl Serialize) -> OutcomeEvent {
-    OutcomeEvent { detail_type, detail: serde_json::to_value(detail).expect("outcome details always serialise") }
-}
-
-impl From<&Provisioned> for OutcomeEvent {
-    fn from(d: &Provisioned) -> Self {
-        event(NOTEBOOK_PROVISIONED, d)
-    }
-}
-impl From<&Rejected> for OutcomeEvent {
-    fn from(d: &Rejected) -> Self {
-        event(NOTEBOOK_REQUEST_REJECTED, d)
-    }
-}
-impl From<&Failed> for OutcomeEvent {
-    fn from(d: &Failed) -> Self {
-        event(NOTEBOOK_PROVISIONING_FAILED, d)
-    }
-}
-
-impl From<&Locked> for OutcomeEvent {
-    fn from(d: &Locked) -> Self {
-        event(NOTEBOOK_LOCKED, d)
-    }
-}
-impl From<&OwnerDeactivationCompleted> for OutcomeEvent {
-    fn from(d: &OwnerDeactivationCompleted) -> Self {
-        event(OWNER_DEACTIVATION_COMPLETED, d)
-    }
-}
-impl From<&Decommissioned> for OutcomeEvent {
-    fn from(d: &Decommissioned) -> Self {
-        event(NOTEBOOK_DECOMMISSIONED, d)
-    }
-}
-impl From<&CustodianGranted> for OutcomeEvent {
-    fn from(d: &CustodianGranted) -> Self {
-        event(CUSTODIAN_ACCESS_GRANTED, d)
-    }
-}
-impl From<&CustodianExpired> for OutcomeEvent {
-    fn from(d: &CustodianExpired) -> Self {
-        event(CUSTODIAN_ACCESS_EXPIRED, d)
-    }
-}
-
-impl StateChanged {
-    pub fn stopped(&self) -> OutcomeEvent {
-        event(NOTEBOOK_STOPPED, self)
-    }
-    pub fn started(&self) -> OutcomeEvent {
-        event(NOTEBOOK_STARTED, self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    #[test]
-    fn rejection_events_carry_a_summary_and_each_problem() {
-        let rejected = Rejected::new(
+    fn rejected() -> Rejected {
+        Rejected::new(
             "Notebook Requested",
             Some("r1".into()),
             None,
@@ -369,12 +402,64 @@ mod tests {
                 Problem { field: "detail.owner".into(), reason: "must be 1 to 64 characters long".into() },
                 Problem { field: "detail.team".into(), reason: "x".into() },
             ]),
-        );
-        let event = OutcomeEvent::from(&rejected);
-        assert_eq!(event.detail_type, "Notebook Request Rejected");
-        assert_eq!(event.detail["reason"], "detail.owner: must be 1 to 64 characters long; detail.team: x");
-        assert_eq!(event.detail["problems"][1]["field"], "detail.team");
-        let back: Rejected = serde_json::from_value(event.detail).expect("round trip");
-        assert_eq!(back, rejected);
+        )
+    }
+
+    #[test]
+    fn rejection_events_carry_a_summary_and_each_problem() {
+        let event = OutcomeEvent::Rejected(rejected());
+        assert_eq!(event.detail_type(), "Notebook Request Rejected");
+        let detail = event.detail_json();
+        assert_eq!(detail["reason"], "detail.owner: must be 1 to 64 characters long; detail.team: x");
+        assert_eq!(detail["problems"][1]["field"], "detail.team");
+        assert!(detail.get("owner").is_none(), "no owner field unless the request named one: {detail}");
+        let back: Rejected = serde_json::from_value(detail).expect("round trip");
+        assert_eq!(back, rejected());
+    }
+
+    #[test]
+    fn an_event_serialises_as_the_envelopes_detail_type_and_detail_and_reads_back() {
+        let event = OutcomeEvent::Rejected(rejected());
+        let envelope = serde_json::to_value(&event).expect("serialises");
+        assert_eq!(envelope["detail-type"], event.detail_type());
+        assert_eq!(envelope["detail"], event.detail_json());
+        // Read back from a whole EventBridge envelope: the other fields are ignored.
+        let mut delivered = envelope.clone();
+        delivered["source"] = json!("notebook-fleet");
+        delivered["id"] = json!("e-1");
+        assert_eq!(serde_json::from_value::<OutcomeEvent>(delivered).expect("reads back"), event);
+    }
+
+    #[test]
+    fn both_kinds_of_stop_read_back_as_what_they_were() {
+        let requested = OutcomeEvent::Stopped(NotebookStopped::Requested(StateChanged {
+            request_id: "r1".into(),
+            notebook_name: "nb".into(),
+            status: "Stopping".into(),
+            already: false,
+            requested_by: Some("portal".into()),
+            owner: None,
+        }));
+        let idle = OutcomeEvent::Stopped(NotebookStopped::Idle(IdleStopped {
+            notebook_name: "nb".into(),
+            owner: Some("alice".into()),
+            team: None,
+            status: "Stopping".into(),
+            reason: StopReason::Idle { idle_minutes: 70, timeout_minutes: 60 },
+            stopped_by: "idle-sweeper".into(),
+        }));
+        for event in [requested, idle] {
+            let text = serde_json::to_string(&event).expect("serialises");
+            assert!(text.starts_with(r#"{"detail-type":"Notebook Stopped","detail":{"#), "{text}");
+            assert_eq!(serde_json::from_str::<OutcomeEvent>(&text).expect("reads back"), event);
+        }
+    }
+
+    #[test]
+    fn every_detail_type_is_listed_once() {
+        let mut listed = ALL_DETAIL_TYPES.to_vec();
+        listed.sort_unstable();
+        listed.dedup();
+        assert_eq!(listed.len(), ALL_DETAIL_TYPES.len());
     }
 }

@@ -3,6 +3,7 @@
 //! Unknown fields are refused rather than ignored, so that a misspelt `idle_timout_minutes` is reported to
 //! the person who sent it instead of silently falling back to a default.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::validation::{Problem, Rejection};
@@ -27,7 +28,7 @@ pub const REQUEST_DETAIL_TYPES: &[&str] = &[
 ];
 
 /// `Notebook Requested`: provision an isolated notebook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotebookRequested {
     /// Idempotency key: the same id delivered again answers the same outcome and creates nothing new.
@@ -46,7 +47,7 @@ pub struct NotebookRequested {
 }
 
 /// One grant of data to a notebook: a folder in a bucket inside the perimeter.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataAccess {
     pub bucket: String,
@@ -54,7 +55,7 @@ pub struct DataAccess {
     pub access: AccessLevel,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum AccessLevel {
     #[serde(rename = "read")]
     Read,
@@ -63,7 +64,7 @@ pub enum AccessLevel {
 }
 
 /// `Notebook Stop Requested` and `Notebook Start Requested`: act on one managed notebook.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotebookActionRequested {
     pub request_id: String,
@@ -87,7 +88,7 @@ impl NotebookActionRequested {
 /// `Notebook Decommission Requested`: stop the notebook, lock it and mark it for deletion. The notebook and
 /// its volume are deleted only when `delete_notebook` is true, `data_no_longer_needed` is true and
 /// `confirm_notebook_name` repeats the name; S3 objects are never deleted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecommissionRequested {
     pub request_id: String,
@@ -103,7 +104,7 @@ pub struct DecommissionRequested {
 }
 
 /// `Owner Deactivated`: stop and lock every notebook of the owner; keep every volume and every object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerDeactivated {
     pub request_id: String,
@@ -114,7 +115,7 @@ pub struct OwnerDeactivated {
 
 /// `Custodian Access Requested`: a named, active person asks for time-bound, read-only access to a
 /// deactivated owner's data, through a notebook of their own whose role reads exactly that data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustodianAccessRequested {
     pub request_id: String,
@@ -137,7 +138,7 @@ pub struct CustodianAccessRequested {
 
 /// `Notebook Idle Snooze Requested`: the owner keeps an idle notebook running for `hours`; the fleet sets the
 /// exemption tag (owners never tag notebooks themselves).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdleSnoozeRequested {
     pub request_id: String,
@@ -148,7 +149,7 @@ pub struct IdleSnoozeRequested {
 }
 
 /// A folder of a deactivated owner's data.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataScope {
     pub bucket: String,

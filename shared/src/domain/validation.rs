@@ -14,7 +14,7 @@ use super::settings::RequestLimits;
 use super::types::{BucketName, NotebookName, Owner, Prefix, Principal, RequestId, Team};
 
 /// One thing wrong with a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Problem {
     /// Where, as a path into the event (`detail.data_access[1].prefix`).
     pub field: String,

@@ -10,7 +10,7 @@ use super::Provisioner;
 use crate::domain::idle::access_expired;
 use crate::domain::lock::lock_of;
 use crate::domain::notebook::{NotebookRecord, NotebookStatus};
-use crate::domain::outcome::{OutcomeEvent, Rejected, StateChanged};
+use crate::domain::outcome::{NotebookStopped, OutcomeEvent, Rejected, StateChanged};
 use crate::domain::request::{NotebookActionRequested, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
 use crate::domain::tags;
 use crate::domain::validation::{validate_action_request, Rejection, ValidActionRequest};
@@ -31,7 +31,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             NotebookStatus::Stopping | NotebookStatus::Stopped => (notebook.status, true),
             other => return Ok(self.not_now(NOTEBOOK_STOP_REQUESTED, &valid, &other, "stopped")),
         };
-        Ok(changed(&valid, &tags, status, already).stopped())
+        Ok(OutcomeEvent::Stopped(NotebookStopped::Requested(changed(&valid, &tags, status, already))))
     }
 
     pub(crate) async fn start(
@@ -91,7 +91,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             NotebookStatus::Pending | NotebookStatus::InService => (notebook.status, true),
             other => return Ok(self.not_now(NOTEBOOK_START_REQUESTED, &valid, &other, "started")),
         };
-        Ok(changed(&valid, &tags, status, already).started())
+        Ok(OutcomeEvent::Started(changed(&valid, &tags, status, already)))
     }
 
     /// The notebook named by the request and its tags, if it exists and this project manages it; otherwise
@@ -102,7 +102,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         request: &NotebookActionRequested,
     ) -> Result<Result<ManagedNotebook, OutcomeEvent>, ServiceError> {
         let reject = |rejection: Rejection| {
-            OutcomeEvent::from(&Rejected::new(
+            OutcomeEvent::Rejected(Rejected::new(
                 request_type,
                 Some(request.request_id.clone()),
                 Some(request.notebook_name.clone()),
@@ -136,7 +136,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         status: &NotebookStatus,
         verb: &str,
     ) -> OutcomeEvent {
-        OutcomeEvent::from(&Rejected::new(
+        OutcomeEvent::Rejected(Rejected::new(
             request_type,
             Some(valid.request_id.to_string()),
             Some(valid.notebook_name.to_string()),

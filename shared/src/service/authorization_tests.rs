@@ -3,15 +3,12 @@
 //! anything.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{Provisioner, RetryPolicy};
 use crate::domain::isolation::{EgressDestination, EgressRule, Route, RouteTarget, SecurityGroupEgress};
 use crate::domain::notebook::NotebookStatus;
-use crate::domain::outcome::{
-    NOTEBOOK_IDLE_SNOOZED, NOTEBOOK_PROVISIONED, NOTEBOOK_PROVISIONING_FAILED, NOTEBOOK_REQUEST_REJECTED,
-    NOTEBOOK_STARTED,
-};
+use crate::domain::outcome::OutcomeEvent;
 use crate::domain::request::{
     NOTEBOOK_IDLE_SNOOZE_REQUESTED, NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED,
     OWNER_DEACTIVATED,
@@ -29,8 +26,12 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).single().expect("valid time")
 }
 
-fn fields(detail: &Value) -> Vec<String> {
-    detail["problems"].as_array().into_iter().flatten().filter_map(|p| p["field"].as_str().map(str::to_owned)).collect()
+/// The fields a rejection names; none for any other outcome.
+fn fields(outcome: &OutcomeEvent) -> Vec<String> {
+    match outcome {
+        OutcomeEvent::Rejected(rejected) => rejected.problems.iter().map(|p| p.field.clone()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Calls other than writing the audit record and publishing the answer.
@@ -55,9 +56,9 @@ async fn a_request_from_a_source_not_named_for_its_kind_is_refused_before_any_ca
         ("platform.portal", NOTEBOOK_STOP_REQUESTED, ActionRequest::new("s1", "alice-nb").anonymous().detail()),
     ] {
         let outcome = p.handle_at(source, detail_type, &detail, now()).await.expect("answered");
-        assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED, "{source} {detail_type}");
-        assert_eq!(fields(&outcome.detail), ["source"], "{outcome:?}");
-        assert_eq!(outcome.detail["request_id"], detail["request_id"], "the answer names the request");
+        let OutcomeEvent::Rejected(rejected) = &outcome else { panic!("{source} {detail_type}: {outcome:?}") };
+        assert_eq!(fields(&outcome), ["source"], "{outcome:?}");
+        assert_eq!(rejected.request_id.as_deref(), detail["request_id"].as_str(), "the answer names the request");
     }
     assert!(work_calls(&fake).is_empty(), "nothing read, nothing created: {:?}", work_calls(&fake));
     let state = fake.state();
@@ -75,19 +76,17 @@ async fn data_outside_the_entitlements_is_refused_before_any_call_and_a_covered_
         {"bucket": "team-data", "prefix": "risk/", "access": "read"}
     ]);
     let outcome = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &wide, now()).await.expect("answered");
-    assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert_eq!(fields(&outcome.detail), ["detail.data_access[1]"], "{outcome:?}");
+    assert_eq!(fields(&outcome), ["detail.data_access[1]"], "{outcome:?}");
     assert!(work_calls(&fake).is_empty(), "{:?}", work_calls(&fake));
 
     let outcome = p
         .handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r2", "alice-nb").detail(), now())
         .await
         .expect("answered");
-    assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED, "{outcome:?}");
-    assert!(outcome.detail["open"]["cli"].as_str().is_some_and(|c| c.contains("--notebook-instance-name alice-nb")));
-    assert!(outcome.detail["open"]["console_url"]
-        .as_str()
-        .is_some_and(|u| u.starts_with("https://eu-west-1.console.aws.amazon.com/sagemaker/")));
+    let OutcomeEvent::Provisioned(provisioned) = &outcome else { panic!("not provisioned: {outcome:?}") };
+    let open = provisioned.open.as_ref().expect("how to open it");
+    assert!(open.cli.contains("--notebook-instance-name alice-nb"), "{open:?}");
+    assert!(open.console_url.starts_with("https://eu-west-1.console.aws.amazon.com/sagemaker/"), "{open:?}");
     let policy = fake.state().inline_policies["nbf-alice-nb"].clone();
     assert!(policy.contains("kms:GenerateDataKey") && policy.contains("s3.eu-west-1.amazonaws.com"), "{policy}");
 }
@@ -118,14 +117,14 @@ async fn a_snooze_by_the_owner_sets_the_exemption_and_never_shortens_one() {
             .handle_at(SENDER, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze("z0", by, hours), now())
             .await
             .expect("answered");
-        assert_eq!((refused.detail_type, fields(&refused.detail)), (NOTEBOOK_REQUEST_REJECTED, vec![field.to_owned()]));
+        assert_eq!(fields(&refused), [field], "{refused:?}");
     }
     assert_eq!(tag(&fake), None);
 
     let snoozed =
         p.handle_at(SENDER, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze("z1", "alice", 8), now()).await.expect("ok");
-    assert_eq!(snoozed.detail_type, NOTEBOOK_IDLE_SNOOZED);
-    assert_eq!(snoozed.detail["idle_exempt_until"], "2026-11-23T23:00:00Z");
+    let OutcomeEvent::Snoozed(snoozed) = &snoozed else { panic!("not snoozed: {snoozed:?}") };
+    assert_eq!(snoozed.idle_exempt_until, "2026-11-23T23:00:00Z");
     assert_eq!(tag(&fake).as_deref(), Some("2026-11-23T23:00:00Z"));
 
     let adds = |fake: &FakeAws| fake.state().calls.iter().filter(|c| **c == "AddTags").count();
@@ -134,10 +133,8 @@ async fn a_snooze_by_the_owner_sets_the_exemption_and_never_shortens_one() {
         .handle_at(SENDER, NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze("z2", "alice", 2), now() + Duration::hours(1))
         .await
         .expect("ok");
-    assert_eq!(
-        (shorter.detail["already"].clone(), shorter.detail["idle_exempt_until"].clone()),
-        (json!(true), json!("2026-11-23T23:00:00Z"))
-    );
+    let OutcomeEvent::Snoozed(shorter) = &shorter else { panic!("not snoozed: {shorter:?}") };
+    assert_eq!((shorter.already, shorter.idle_exempt_until.as_str()), (true, "2026-11-23T23:00:00Z"));
     assert_eq!(adds(&fake), before, "a shorter snooze writes nothing");
 }
 
@@ -159,8 +156,8 @@ async fn a_start_is_refused_when_the_subnet_or_the_security_group_lost_its_isola
         .expect("routes")
         .push(Route { destination: "0.0.0.0/1".into(), target: RouteTarget::Other("eni-0abc".into()) });
     let refused = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start("s1"), now()).await.expect("answered");
-    assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert!(refused.detail["reason"].as_str().is_some_and(|r| r.contains("route to 0.0.0.0/1 goes through eni-0abc")));
+    let OutcomeEvent::Rejected(refused) = &refused else { panic!("not rejected: {refused:?}") };
+    assert!(refused.reason.contains("route to 0.0.0.0/1 goes through eni-0abc"), "{refused:?}");
     fake.state().routes.get_mut(&subnet).expect("routes").pop();
 
     fake.state().security_groups.get_mut("sg-123").expect("group").egress.push(EgressRule {
@@ -169,7 +166,8 @@ async fn a_start_is_refused_when_the_subnet_or_the_security_group_lost_its_isola
         destination: EgressDestination::Cidr("0.0.0.0/0".into()),
     });
     let refused = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start("s2"), now()).await.expect("answered");
-    assert!(refused.detail["reason"].as_str().is_some_and(|r| r.contains("security group sg-123 is not isolated")));
+    let OutcomeEvent::Rejected(refused) = &refused else { panic!("not rejected: {refused:?}") };
+    assert!(refused.reason.contains("security group sg-123 is not isolated"), "{refused:?}");
     assert_eq!(starts(&fake), 0, "never started");
 
     // A create in that network fails before anything is made.
@@ -178,7 +176,7 @@ async fn a_start_is_refused_when_the_subnet_or_the_security_group_lost_its_isola
         .handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r2", "alice-two").detail(), now())
         .await
         .expect("answered");
-    assert_eq!(failed.detail_type, NOTEBOOK_PROVISIONING_FAILED);
+    assert!(matches!(failed, OutcomeEvent::Failed(_)), "{failed:?}");
     assert_eq!(fake.state().calls.iter().filter(|c| **c == "CreateRole").count(), creates);
 
     fake.state().security_groups.insert(
@@ -193,5 +191,5 @@ async fn a_start_is_refused_when_the_subnet_or_the_security_group_lost_its_isola
         },
     );
     let started = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start("s3"), now()).await.expect("answered");
-    assert_eq!(started.detail_type, NOTEBOOK_STARTED, "{started:?}");
+    assert!(matches!(started, OutcomeEvent::Started(_)), "{started:?}");
 }

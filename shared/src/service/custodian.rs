@@ -33,9 +33,14 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             self.audit.earlier_record(&history, CUSTODIAN_ACCESS_GRANTED, &request.request_id).await?
         {
             if self.notebooks.describe_notebook(&request.notebook_name).await?.is_none() {
-                let mut detail = earlier.detail;
-                detail["replayed"] = serde_json::Value::Bool(true);
-                return Ok(OutcomeEvent { detail_type: CUSTODIAN_ACCESS_GRANTED, detail });
+                let mut granted: CustodianGranted =
+                    serde_json::from_value(earlier.detail).map_err(|error| ServiceError::EarlierAnswer {
+                        action: CUSTODIAN_ACCESS_GRANTED,
+                        request_id: request.request_id.clone(),
+                        reason: error.to_string(),
+                    })?;
+                granted.replayed = true;
+                return Ok(OutcomeEvent::CustodianGranted(granted));
             }
         }
         if !self.audit.is_deactivated(&request.deactivated_owner).await? {
@@ -74,7 +79,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
                 expires_at = at.with_timezone(&Utc);
             }
         }
-        Ok(OutcomeEvent::from(&CustodianGranted {
+        Ok(OutcomeEvent::CustodianGranted(CustodianGranted {
             request_id: request.request_id.clone(),
             notebook_name: provisioned.notebook_name,
             notebook_arn: provisioned.notebook_arn,

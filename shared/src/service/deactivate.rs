@@ -29,11 +29,8 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         // once and kept under object lock.
         let marked_before = self.audit.is_deactivated(&request.owner).await?;
         if !marked_before {
-            let asked = OutcomeEvent {
-                detail_type: OWNER_DEACTIVATED,
-                detail: serde_json::to_value(request).unwrap_or_default(),
-            };
-            let marker = AuditRecord::of_event(&asked, super::PROVISIONER, Some(&request.requested_by), now);
+            let marker =
+                AuditRecord::of_request(OWNER_DEACTIVATED, request, super::PROVISIONER, &request.requested_by, now);
             match self.audit.write(&deactivation_marker_key(&request.owner), &marker).await {
                 Ok(()) => {}
                 // A concurrent delivery (or another deactivation request) marked the owner first: the marker
@@ -70,7 +67,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             if result.pending.is_some() {
                 summary.pending.push(name.clone());
             }
-            notices.push(OutcomeEvent::from(&Locked {
+            notices.push(OutcomeEvent::Locked(Locked {
                 request_id: request.request_id.clone(),
                 notebook_name: name,
                 notebook_arn: notebook.arn,
@@ -86,6 +83,6 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         }
 
         summary.already = marked_before && summary.changed.is_empty();
-        Ok(Answer { outcome: OutcomeEvent::from(&summary), notices })
+        Ok(Answer { outcome: OutcomeEvent::OwnerDeactivationCompleted(summary), notices })
     }
 }

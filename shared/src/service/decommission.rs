@@ -76,7 +76,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
                 ),
             }
         };
-        Ok(OutcomeEvent::from(&Decommissioned {
+        Ok(OutcomeEvent::Decommissioned(Decommissioned {
             request_id: request.request_id.clone(),
             notebook_name: request.notebook_name.clone(),
             notebook_arn: notebook.arn.clone(),
@@ -94,6 +94,12 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
     async fn earlier_answer(&self, request: &DecommissionRequested) -> Result<Option<OutcomeEvent>, ServiceError> {
         let prefix = notebook_history_prefix(&request.notebook_name);
         let earlier = self.audit.earlier_record(&prefix, NOTEBOOK_DECOMMISSIONED, &request.request_id).await?;
-        Ok(earlier.map(|record| OutcomeEvent { detail_type: NOTEBOOK_DECOMMISSIONED, detail: record.detail }))
+        let Some(record) = earlier else { return Ok(None) };
+        let decommissioned = serde_json::from_value(record.detail).map_err(|error| ServiceError::EarlierAnswer {
+            action: NOTEBOOK_DECOMMISSIONED,
+            request_id: request.request_id.clone(),
+            reason: error.to_string(),
+        })?;
+        Ok(Some(OutcomeEvent::Decommissioned(decommissioned)))
     }
 }

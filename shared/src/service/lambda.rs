@@ -51,12 +51,12 @@ pub async fn answer_request_event<N: Network, R: Roles, S: Notebooks, E: Events,
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let problems = result.as_ref().map(rejection_problems).unwrap_or_default();
     let handled = match &result {
-        Ok(outcome) => Handled::Answered { outcome: outcome.detail_type, problems: &problems },
+        Ok(outcome) => Handled::Answered { outcome: outcome.detail_type(), problems: &problems },
         Err(_) => Handled::Failed,
     };
     let metrics = request_metric_line(&event.detail_type, &handled, elapsed_ms, Utc::now().timestamp_millis());
     let answer = match result {
-        Ok(outcome) => Ok(serde_json::json!({ "detail-type": outcome.detail_type, "detail": outcome.detail })),
+        Ok(outcome) => Ok(serde_json::json!({ "detail-type": outcome.detail_type(), "detail": outcome.detail_json() })),
         Err(error) => Err(RetryableFailure(error)),
     };
     HandledEvent { answer, metrics }
@@ -64,5 +64,8 @@ pub async fn answer_request_event<N: Network, R: Roles, S: Notebooks, E: Events,
 
 /// A rejection's problems (none for any other outcome).
 fn rejection_problems(outcome: &OutcomeEvent) -> Vec<Problem> {
-    outcome.detail.get("problems").and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default()
+    match outcome {
+        OutcomeEvent::Rejected(rejected) => rejected.problems.clone(),
+        _ => Vec::new(),
+    }
 }

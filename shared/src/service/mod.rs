@@ -108,7 +108,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         }
         self.events.publish_all(&events).await.map_err(ServiceError::Publish)?;
         let outcome = answer.outcome;
-        tracing::info!(detail_type, outcome = outcome.detail_type, detail = %outcome.detail, "request answered");
+        tracing::info!(detail_type, outcome = outcome.detail_type(), detail = %outcome.detail_json(), "request answered");
         Ok(outcome)
     }
 
@@ -163,7 +163,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             }
             Err(error) => {
                 tracing::error!(error = %error_chain(&error), request_id = request.request_id(), "request failed");
-                Ok(OutcomeEvent::from(&Failed {
+                Ok(OutcomeEvent::Failed(Failed {
                     request_id: request.request_id().to_owned(),
                     notebook_name: request.notebook_name().map(str::to_owned),
                     owner: request.owner().map(str::to_owned),
@@ -180,14 +180,13 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
 /// A rejection names the people the request was about (when their names are well-formed), so that it is in
 /// their audit history too: the owner, and for a custodian request the deactivated owner whose data it asked for.
 fn with_people(mut answer: Answer, request: &Request) -> Answer {
-    if answer.outcome.detail_type == crate::domain::outcome::NOTEBOOK_REQUEST_REJECTED {
-        let detail = &mut answer.outcome.detail;
+    if let OutcomeEvent::Rejected(rejected) = &mut answer.outcome {
         if let Some(owner) = request.owner().filter(|o| Principal::parse(o).is_ok()) {
-            detail["owner"] = owner.into();
+            rejected.owner = Some(owner.to_owned());
         }
         if let Request::Custodian(custodian) = request {
             if Principal::parse(&custodian.deactivated_owner).is_ok() {
-                detail["deactivated_owner"] = custodian.deactivated_owner.as_str().into();
+                rejected.deactivated_owner = Some(custodian.deactivated_owner.clone());
             }
         }
     }
@@ -201,7 +200,7 @@ pub(crate) fn rejected(
     notebook_name: Option<&str>,
     rejection: Rejection,
 ) -> OutcomeEvent {
-    OutcomeEvent::from(&Rejected::new(
+    OutcomeEvent::Rejected(Rejected::new(
         request_type,
         Some(request_id.to_owned()),
         notebook_name.map(str::to_owned),
@@ -215,7 +214,7 @@ fn rejected_raw(detail_type: &str, detail: &serde_json::Value, rejection: Reject
     let field = |name: &str, valid: fn(&str) -> bool| {
         detail.get(name).and_then(|v| v.as_str()).filter(|v| valid(v)).map(str::to_owned)
     };
-    OutcomeEvent::from(&Rejected::new(
+    OutcomeEvent::Rejected(Rejected::new(
         detail_type,
         field("request_id", |v| RequestId::parse(v).is_ok()),
         field("notebook_name", |v| NotebookName::parse(v).is_ok()),

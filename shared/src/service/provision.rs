@@ -24,7 +24,7 @@ enum Existing {
 impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, R, S, E, A> {
     pub(crate) async fn provision(&self, request: &NotebookRequested) -> Result<OutcomeEvent, ServiceError> {
         let reject = |rejection: Rejection| {
-            Ok(OutcomeEvent::from(&Rejected::new(
+            Ok(OutcomeEvent::Rejected(Rejected::new(
                 NOTEBOOK_REQUESTED,
                 Some(request.request_id.clone()),
                 Some(request.notebook_name.clone()),
@@ -50,7 +50,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             ));
         }
         match self.provision_valid(&valid).await? {
-            Ok(provisioned) => Ok(OutcomeEvent::from(&provisioned)),
+            Ok(provisioned) => Ok(OutcomeEvent::Provisioned(provisioned)),
             Err(rejection) => reject(rejection),
         }
     }

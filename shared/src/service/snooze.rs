@@ -82,7 +82,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
                 (until, false)
             }
         };
-        Ok(OutcomeEvent::from(&Snoozed {
+        Ok(OutcomeEvent::Snoozed(Snoozed {
             request_id: request.request_id.clone(),
             notebook_name: request.notebook_name.clone(),
             owner,

@@ -14,7 +14,7 @@ use crate::domain::audit::AuditRecord;
 use crate::domain::custody::custodian_for;
 use crate::domain::idle::{access_expired, idle_verdict, IdleVerdict, SweptNotebook, VERDICT_LABELS};
 use crate::domain::names::{notebook_name_of, role_name};
-use crate::domain::outcome::{CustodianExpired, IdleStopped, IdleWarning, OutcomeEvent, SnoozeHint};
+use crate::domain::outcome::{CustodianExpired, IdleStopped, IdleWarning, NotebookStopped, OutcomeEvent, SnoozeHint};
 use crate::domain::request::NOTEBOOK_IDLE_SNOOZE_REQUESTED;
 use crate::domain::settings::SweepSettings;
 use crate::domain::tags;
@@ -177,7 +177,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
         let mut events: Vec<OutcomeEvent> = Vec::new();
         for (warning, result) in recorded {
             match result {
-                Ok(()) => events.push(OutcomeEvent::from(warning)),
+                Ok(()) => events.push(OutcomeEvent::IdleWarning(warning.clone())),
                 Err(error) => {
                     // Without the record the stop would come unannounced: no event now, warned again next sweep.
                     tracing::warn!(notebook = %warning.notebook_name, %error, "could not record the warning");
@@ -197,7 +197,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
                 Ok(()) => {
                     report.stopped.push(stop.notebook_name.clone());
                     report.idle_minutes_stopped += stop_minutes(stop);
-                    events.push(OutcomeEvent::from(stop));
+                    events.push(OutcomeEvent::Stopped(NotebookStopped::Idle(stop.clone())));
                 }
                 Err(error) => {
                     tracing::warn!(notebook = %stop.notebook_name, %error, "stop failed; the next sweep tries again");
@@ -214,7 +214,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             match result {
                 Ok(()) => {
                     report.revoked.push(expiry.notebook_name.clone());
-                    events.push(OutcomeEvent::from(expiry));
+                    events.push(OutcomeEvent::CustodianExpired(expiry.clone()));
                 }
                 Err(error) => {
                     tracing::error!(notebook = %expiry.notebook_name, %error, "revoking an expired custodian grant failed; the next sweep tries again");
@@ -235,8 +235,8 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             .await;
         for (event, result) in audited {
             if let Err(error) = result {
-                let notebook = event.detail.get("notebook_name").and_then(|v| v.as_str()).unwrap_or_default();
-                tracing::error!(%notebook, action = event.detail_type, %error, "the audit record could not be written");
+                let notebook = event.notebook_name().unwrap_or_default();
+                tracing::error!(%notebook, action = event.detail_type(), %error, "the audit record could not be written");
                 report.audit_failures.insert(notebook.to_owned(), error.to_string());
             }
         }

@@ -9,8 +9,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::{SweepReport, IDLE_SWEEPER};
 use crate::config::{sweep_settings, Vars, DRY_RUN};
 use crate::config::{ASSETS_BUCKET, AUDIT_BUCKET, EVENT_BUS_NAME};
+use crate::domain::idle::StopReason;
 use crate::domain::notebook::NotebookStatus;
-use crate::domain::outcome::{CUSTODIAN_ACCESS_EXPIRED, NOTEBOOK_IDLE_WARNING, NOTEBOOK_STOPPED};
+use crate::domain::outcome::{
+    NotebookStopped, OutcomeEvent, CUSTODIAN_ACCESS_EXPIRED, NOTEBOOK_IDLE_WARNING, NOTEBOOK_STOPPED,
+};
 use crate::domain::settings::SweepSettings;
 use crate::domain::tags;
 use crate::error::{ErrorKind, ServiceError};
@@ -75,7 +78,7 @@ fn expired_custody(fake: &FakeAws, name: &str, status: NotebookStatus) {
 fn published(fake: &FakeAws) -> Vec<(String, String)> {
     fake.events()
         .iter()
-        .map(|e| (e.detail_type.to_owned(), e.detail["notebook_name"].as_str().unwrap_or_default().to_owned()))
+        .map(|e| (e.detail_type().to_owned(), e.notebook_name().unwrap_or_default().to_owned()))
         .collect()
 }
 
@@ -193,9 +196,18 @@ async fn an_expired_custodian_grant_is_revoked_once_and_the_notebook_stopped() {
     for name in ["carol-custody", "carol-old"] {
         assert_eq!(fake.tags_of(name)[tags::ACCESS_REVOKED_AT], "2026-11-23T12:00:00Z");
     }
-    let expired = fake.events().into_iter().find(|e| e.detail_type == CUSTODIAN_ACCESS_EXPIRED).expect("an expiry");
-    assert_eq!(expired.detail["deactivated_owner"], "alice");
-    assert_eq!(expired.detail["role_name"], "nbf-carol-custody");
+    let expired = fake
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            OutcomeEvent::CustodianExpired(expired) => Some(expired),
+            _ => None,
+        })
+        .expect("an expiry");
+    assert_eq!(
+        (expired.deactivated_owner.as_deref(), expired.role_name.as_str()),
+        (Some("alice"), "nbf-carol-custody")
+    );
     assert_eq!(
         audited(&fake),
         [
@@ -285,8 +297,15 @@ async fn a_locked_notebook_is_stopped_at_once_busy_or_exempt() {
     assert_eq!(report.stopped, names(&["alice-nb"]));
     assert!(report.warned.is_empty(), "a lock is not warned about");
     assert_eq!(verdicts(&report, "exempt"), 0);
-    let stopped = fake.events().into_iter().find(|e| e.detail_type == NOTEBOOK_STOPPED).expect("a stop event");
-    assert_eq!(stopped.detail["reason"]["kind"], "locked", "{}", stopped.detail);
+    let stopped = fake
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            OutcomeEvent::Stopped(NotebookStopped::Idle(stopped)) => Some(stopped),
+            _ => None,
+        })
+        .expect("a stop event");
+    assert!(matches!(stopped.reason, StopReason::Locked { .. }), "{stopped:?}");
     let record = fake.audit_records().into_values().next().expect("an audit record");
     assert_eq!((record.action.as_str(), record.function.as_str()), (NOTEBOOK_STOPPED, IDLE_SWEEPER));
     assert_eq!(record.owner.as_deref(), Some("alice"));

@@ -6,9 +6,7 @@ use serde_json::json;
 use super::RetryPolicy;
 use crate::domain::isolation::{Route, RouteTarget};
 use crate::domain::notebook::{NotebookRecord, NotebookStatus};
-use crate::domain::outcome::{
-    NOTEBOOK_PROVISIONED, NOTEBOOK_PROVISIONING_FAILED, NOTEBOOK_REQUEST_REJECTED, NOTEBOOK_STARTED, NOTEBOOK_STOPPED,
-};
+use crate::domain::outcome::{NotebookStopped, OutcomeEvent};
 use crate::domain::request::{NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
 use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::error::ErrorKind;
@@ -25,9 +23,9 @@ async fn a_valid_request_creates_role_lifecycle_and_notebook_then_answers() {
         .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
         .await
         .expect("handled");
-    assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
-    assert_eq!(outcome.detail["replayed"], false);
-    assert_eq!(outcome.detail["role_arn"], "arn:aws:iam::123456789012:role/notebook-fleet/notebooks/nbf-alice-nb");
+    let OutcomeEvent::Provisioned(provisioned) = &outcome else { panic!("not provisioned: {outcome:?}") };
+    assert!(!provisioned.replayed);
+    assert_eq!(provisioned.role_arn, "arn:aws:iam::123456789012:role/notebook-fleet/notebooks/nbf-alice-nb");
     assert_eq!(
         fake.mutating_calls(),
         ["CreateRole", "PutRolePolicy", "CreateNotebookInstanceLifecycleConfig", "CreateNotebookInstance"]
@@ -60,7 +58,7 @@ async fn the_shared_lifecycle_configuration_is_created_once_per_warm_function() 
     let cold = provisioner(&fake);
     let outcome =
         cold.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r3", "nb-3").detail()).await.expect("third");
-    assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
+    assert!(matches!(outcome, OutcomeEvent::Provisioned(_)), "{outcome:?}");
     assert_eq!(fake.state().lifecycle_configs.len(), 1);
 }
 
@@ -71,10 +69,10 @@ async fn a_bad_request_is_rejected_once_and_creates_nothing() {
     bad["volume_size_gb"] = json!(100_000);
     let outcome =
         provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &bad).await.expect("a rejection is not an error");
-    assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert_eq!(outcome.detail["request_id"], "r1");
-    assert_eq!(outcome.detail["problems"][0]["field"], "detail.notebook_name");
-    assert_eq!(outcome.detail["problems"][1]["field"], "detail.volume_size_gb");
+    let OutcomeEvent::Rejected(rejected) = &outcome else { panic!("not rejected: {outcome:?}") };
+    assert_eq!(rejected.request_id.as_deref(), Some("r1"));
+    assert_eq!(rejected.problems[0].field, "detail.notebook_name");
+    assert_eq!(rejected.problems[1].field, "detail.volume_size_gb");
     let state = fake.state();
     assert_eq!(state.calls, ["PutAuditRecord", "PutEvents"], "nothing but the answer and its record");
     let keys: Vec<_> = state.audit.keys().collect();
@@ -89,9 +87,9 @@ async fn an_unparseable_detail_is_rejected_with_its_id() {
         .handle(SENDER, NOTEBOOK_REQUESTED, &json!({"request_id": "r9", "notebook_name": "nb"}))
         .await
         .expect("handled");
-    assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert_eq!(outcome.detail["request_id"], "r9");
-    assert!(outcome.detail["reason"].as_str().is_some_and(|r| r.contains("missing field")), "{}", outcome.detail);
+    let OutcomeEvent::Rejected(rejected) = &outcome else { panic!("not rejected: {outcome:?}") };
+    assert_eq!(rejected.request_id.as_deref(), Some("r9"));
+    assert!(rejected.reason.contains("missing field"), "{rejected:?}");
 }
 
 #[tokio::test]
@@ -103,10 +101,11 @@ async fn a_redelivered_request_answers_the_same_and_creates_nothing_more() {
     let calls_before = fake.mutating_calls().len();
     let second =
         p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("second");
-    assert_eq!(second.detail_type, NOTEBOOK_PROVISIONED);
-    assert_eq!(second.detail["replayed"], true);
-    assert_eq!(second.detail["notebook_arn"], first.detail["notebook_arn"]);
-    assert_eq!(second.detail["role_arn"], first.detail["role_arn"]);
+    let (OutcomeEvent::Provisioned(first), OutcomeEvent::Provisioned(second)) = (&first, &second) else {
+        panic!("not provisioned: {first:?} {second:?}")
+    };
+    assert!(second.replayed);
+    assert_eq!((&second.notebook_arn, &second.role_arn), (&first.notebook_arn, &first.role_arn));
     assert_eq!(fake.mutating_calls().len(), calls_before);
 }
 
@@ -123,7 +122,7 @@ async fn a_role_left_by_an_interrupted_delivery_is_adopted() {
     assert!(fake.state().events.is_empty(), "no answer until the request is done");
     let outcome =
         p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("retried");
-    assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
+    assert!(matches!(outcome, OutcomeEvent::Provisioned(_)), "{outcome:?}");
     assert_eq!(fake.state().roles.len(), 1);
 }
 
@@ -134,8 +133,8 @@ async fn the_same_name_from_another_request_is_rejected() {
     p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("first");
     let outcome =
         p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r2", "alice-nb").detail()).await.expect("second");
-    assert_eq!(outcome.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert!(outcome.detail["reason"].as_str().is_some_and(|r| r.contains("already exists (request r1)")));
+    let OutcomeEvent::Rejected(rejected) = &outcome else { panic!("not rejected: {outcome:?}") };
+    assert!(rejected.reason.contains("already exists (request r1)"), "{rejected:?}");
 }
 
 #[tokio::test]
@@ -156,12 +155,13 @@ async fn a_notebook_not_managed_by_the_fleet_is_never_adopted() {
     let p = provisioner(&fake);
     let outcome =
         p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("handled");
-    assert!(outcome.detail["reason"].as_str().is_some_and(|r| r.contains("not managed by notebook-fleet")));
+    let OutcomeEvent::Rejected(rejected) = &outcome else { panic!("not rejected: {outcome:?}") };
+    assert!(rejected.reason.contains("not managed by notebook-fleet"), "{rejected:?}");
     let stop = p
         .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s1", "alice-nb").detail())
         .await
         .expect("handled");
-    assert_eq!(stop.detail_type, NOTEBOOK_REQUEST_REJECTED);
+    assert!(matches!(stop, OutcomeEvent::Rejected(_)), "{stop:?}");
     assert!(fake.mutating_calls().is_empty());
 }
 
@@ -173,7 +173,7 @@ async fn a_role_sagemaker_cannot_assume_yet_is_retried() {
         .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
         .await
         .expect("handled");
-    assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONED);
+    assert!(matches!(outcome, OutcomeEvent::Provisioned(_)), "{outcome:?}");
     let creates = fake.state().calls.iter().filter(|c| **c == "CreateNotebookInstance").count();
     assert_eq!(creates, 3);
 }
@@ -204,8 +204,8 @@ async fn a_subnet_with_an_internet_route_is_refused_before_anything_is_created()
         .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
         .await
         .expect("handled");
-    assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONING_FAILED);
-    assert!(outcome.detail["error"].as_str().is_some_and(|e| e.contains("is not isolated") && e.contains("igw-1")));
+    let OutcomeEvent::Failed(failed) = &outcome else { panic!("not failed: {outcome:?}") };
+    assert!(failed.error.contains("is not isolated") && failed.error.contains("igw-1"), "{failed:?}");
     assert!(fake.mutating_calls().is_empty());
 }
 
@@ -217,7 +217,7 @@ async fn a_quota_error_is_a_failure_event_not_a_retry() {
         .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
         .await
         .expect("handled");
-    assert_eq!(outcome.detail_type, NOTEBOOK_PROVISIONING_FAILED);
+    assert!(matches!(outcome, OutcomeEvent::Failed(_)), "{outcome:?}");
 }
 
 #[tokio::test]
@@ -241,37 +241,36 @@ async fn stop_and_start_act_on_managed_notebooks_by_state() {
         .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s0", "alice-nb").detail())
         .await
         .expect("handled");
-    assert_eq!(early.detail_type, NOTEBOOK_REQUEST_REJECTED, "Pending cannot be stopped");
-    assert!(early.detail["reason"].as_str().is_some_and(|r| r.contains("once it is InService")));
+    let OutcomeEvent::Rejected(early) = &early else { panic!("Pending cannot be stopped: {early:?}") };
+    assert!(early.reason.contains("once it is InService"), "{early:?}");
 
     fake.set_status("alice-nb", NotebookStatus::InService);
     let stop = p
         .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s1", "alice-nb").detail())
         .await
         .expect("handled");
-    assert_eq!(
-        (stop.detail_type, stop.detail["status"].as_str(), stop.detail["already"].as_bool()),
-        (NOTEBOOK_STOPPED, Some("Stopping"), Some(false))
-    );
+    let OutcomeEvent::Stopped(NotebookStopped::Requested(stop)) = &stop else { panic!("not stopped: {stop:?}") };
+    assert_eq!((stop.status.as_str(), stop.already), ("Stopping", false));
     let again = p
         .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s1", "alice-nb").detail())
         .await
         .expect("handled");
-    assert_eq!(again.detail["already"], true);
+    assert!(matches!(again, OutcomeEvent::Stopped(NotebookStopped::Requested(ref s)) if s.already), "{again:?}");
 
     fake.set_status("alice-nb", NotebookStatus::Stopped);
     let start = p
         .handle(SENDER, NOTEBOOK_START_REQUESTED, &ActionRequest::new("s2", "alice-nb").detail())
         .await
         .expect("handled");
-    assert_eq!((start.detail_type, start.detail["status"].as_str()), (NOTEBOOK_STARTED, Some("Pending")));
-    assert_eq!(start.detail["requested_by"], "portal");
+    let OutcomeEvent::Started(start) = &start else { panic!("not started: {start:?}") };
+    assert_eq!((start.status.as_str(), start.requested_by.as_deref()), ("Pending", Some("portal")));
 
     let missing = p
         .handle(SENDER, NOTEBOOK_START_REQUESTED, &ActionRequest::new("s3", "nobody").detail())
         .await
         .expect("handled");
-    assert!(missing.detail["reason"].as_str().is_some_and(|r| r.contains("no notebook named")));
+    let OutcomeEvent::Rejected(missing) = &missing else { panic!("not rejected: {missing:?}") };
+    assert!(missing.reason.contains("no notebook named"), "{missing:?}");
     let stops = fake.state().calls.iter().filter(|c| **c == "StopNotebookInstance").count();
     assert_eq!(stops, 1);
 }

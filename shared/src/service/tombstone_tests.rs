@@ -3,14 +3,10 @@
 //! `tests/tests/tombstone.rs`.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use serde_json::json;
 
 use super::RetryPolicy;
 use crate::domain::notebook::NotebookStatus;
-use crate::domain::outcome::{
-    CUSTODIAN_ACCESS_GRANTED, NOTEBOOK_DECOMMISSIONED, NOTEBOOK_LOCKED, NOTEBOOK_REQUEST_REJECTED,
-    OWNER_DEACTIVATION_COMPLETED,
-};
+use crate::domain::outcome::OutcomeEvent;
 use crate::domain::request::{
     CUSTODIAN_ACCESS_REQUESTED, NOTEBOOK_DECOMMISSION_REQUESTED, NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED,
     OWNER_DEACTIVATED,
@@ -53,13 +49,13 @@ async fn deactivating_an_owner_stops_and_locks_their_notebooks_only_and_a_second
         .handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d1", "alice").detail(), now())
         .await
         .expect("handled");
-    assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED);
-    assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
-    assert_eq!(outcome.detail["pending"], json!(["alice-two"]), "a starting notebook is left to the sweeper");
-    assert_eq!(outcome.detail["already"], false);
+    let OutcomeEvent::OwnerDeactivationCompleted(completed) = &outcome else { panic!("not completed: {outcome:?}") };
+    assert_eq!(completed.notebooks, ["alice-one", "alice-two"]);
+    assert_eq!(completed.pending, ["alice-two"], "a starting notebook is left to the sweeper");
+    assert!(!completed.already);
     {
         let state = fake.state();
-        let locked: Vec<_> = state.events.iter().filter(|e| e.detail_type == NOTEBOOK_LOCKED).collect();
+        let locked: Vec<_> = state.events.iter().filter(|e| matches!(e, OutcomeEvent::Locked(_))).collect();
         assert_eq!(locked.len(), 2);
         assert_eq!(state.notebooks["alice-one"].1.status, NotebookStatus::Stopping);
         assert_eq!(state.notebooks["bob-nb"].1.status, NotebookStatus::InService, "bob is not touched");
@@ -79,8 +75,8 @@ async fn deactivating_an_owner_stops_and_locks_their_notebooks_only_and_a_second
         .handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d2", "alice").detail(), now())
         .await
         .expect("handled");
-    assert_eq!(again.detail["already"], true);
-    assert_eq!(again.detail["changed"], json!([]));
+    let OutcomeEvent::OwnerDeactivationCompleted(again) = &again else { panic!("not completed: {again:?}") };
+    assert!(again.already && again.changed.is_empty(), "{again:?}");
     assert_eq!(fake.mutating_calls().len() - before, changes, "the second deactivation changed nothing");
 }
 
@@ -96,16 +92,19 @@ async fn a_notebook_stopped_between_describe_and_stop_is_still_locked_and_the_re
         .handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d1", "alice").detail(), now())
         .await
         .expect("handled");
-    assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
-    assert_eq!(outcome.detail["changed"], json!(["alice-one", "alice-two"]));
+    let OutcomeEvent::OwnerDeactivationCompleted(completed) = &outcome else { panic!("not completed: {outcome:?}") };
+    assert_eq!(completed.changed, ["alice-one", "alice-two"]);
     let state = fake.state();
     let locked = state
         .events
         .iter()
-        .find(|e| e.detail_type == NOTEBOOK_LOCKED && e.detail["notebook_name"] == "alice-one")
+        .find_map(|e| match e {
+            OutcomeEvent::Locked(locked) if locked.notebook_name == "alice-one" => Some(locked),
+            _ => None,
+        })
         .expect("locked event");
-    assert_eq!(locked.detail["status"], "Stopped");
-    assert_eq!(locked.detail["changed"], json!(["tagged", "role-write-removed"]));
+    assert_eq!(locked.status, "Stopped");
+    assert_eq!(locked.changed, ["tagged", "role-write-removed"]);
 }
 
 #[tokio::test]
@@ -119,18 +118,15 @@ async fn a_locked_notebook_is_not_started_and_a_deactivated_owner_gets_no_new_no
 
     let start = ActionRequest::new("s1", "alice-one").with_requested_by("alice").detail();
     let refused = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start, now()).await.expect("handled");
-    assert_eq!(refused.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert!(
-        refused.detail["reason"].as_str().is_some_and(|r| r.contains("is locked (owner-deactivated")),
-        "{refused:?}"
-    );
+    let OutcomeEvent::Rejected(refused) = &refused else { panic!("not rejected: {refused:?}") };
+    assert!(refused.reason.contains("is locked (owner-deactivated"), "{refused:?}");
 
     let new = p
         .handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("a3", "alice-three").detail(), now())
         .await
         .expect("handled");
-    assert_eq!(new.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert_eq!(new.detail["problems"][0]["field"], "detail.owner");
+    let OutcomeEvent::Rejected(new) = &new else { panic!("not rejected: {new:?}") };
+    assert_eq!(new.problems[0].field, "detail.owner");
     assert!(!fake.state().notebooks.contains_key("alice-three"));
 }
 
@@ -148,8 +144,8 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
         )
         .await
         .expect("handled");
-    assert_eq!(early.detail_type, NOTEBOOK_REQUEST_REJECTED);
-    assert!(early.detail["reason"].as_str().is_some_and(|r| r.contains("is not deactivated")));
+    let OutcomeEvent::Rejected(early) = &early else { panic!("not rejected: {early:?}") };
+    assert!(early.reason.contains("is not deactivated"), "{early:?}");
     let too_long = p
         .handle_at(
             SENDER,
@@ -159,7 +155,8 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
         )
         .await
         .expect("ok");
-    assert_eq!(too_long.detail["problems"][0]["field"], "detail.duration_hours");
+    let OutcomeEvent::Rejected(too_long) = &too_long else { panic!("not rejected: {too_long:?}") };
+    assert_eq!(too_long.problems[0].field, "detail.duration_hours");
     let in_alices_history =
         fake.state().audit.keys().filter(|k| k.starts_with("owners/alice/") && k.contains("rejected")).count();
     assert_eq!(in_alices_history, 2, "refused requests for alice's data are in her history");
@@ -177,12 +174,10 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
         )
         .await
         .expect("ok");
-    assert_eq!(granted.detail_type, CUSTODIAN_ACCESS_GRANTED, "{granted:?}");
-    assert_eq!(granted.detail["scope"], json!([{"bucket": "team-data", "prefix": "risk/alice/"}]));
-    assert_eq!(
-        granted.detail["expires_at"],
-        json!((now() + Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-    );
+    let OutcomeEvent::CustodianGranted(granted) = &granted else { panic!("not granted: {granted:?}") };
+    let scope: Vec<_> = granted.scope.iter().map(|s| (s.bucket.as_str(), s.prefix.as_str())).collect();
+    assert_eq!(scope, [("team-data", "risk/alice/")]);
+    assert_eq!(granted.expires_at, now() + Duration::hours(24));
     let state = fake.state();
     let policy = &state.inline_policies["nbf-carol-custody"];
     assert!(policy.contains("arn:aws:s3:::team-data/risk/alice/*") && !policy.contains("WriteData"), "{policy}");
@@ -197,19 +192,19 @@ async fn decommission_keeps_the_notebook_unless_deletion_is_confirmed() {
     let p = fleet(&fake).await;
     let keep = DecommissionRequest::new("x1", "bob-nb").detail();
     let kept = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &keep, now()).await.expect("handled");
-    assert_eq!((kept.detail_type, kept.detail["deleted"].as_bool()), (NOTEBOOK_DECOMMISSIONED, Some(false)));
+    assert!(matches!(kept, OutcomeEvent::Decommissioned(ref d) if !d.deleted), "{kept:?}");
     assert!(fake.state().notebooks.contains_key("bob-nb"));
 
     let unconfirmed = DecommissionRequest::new("x2", "bob-nb").with_deletion(None, None).detail();
     let refused = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now()).await.expect("handled");
-    let fields: Vec<_> =
-        refused.detail["problems"].as_array().expect("problems").iter().map(|p| p["field"].clone()).collect();
-    assert_eq!(fields, [json!("detail.data_no_longer_needed"), json!("detail.confirm_notebook_name")]);
+    let OutcomeEvent::Rejected(refused) = &refused else { panic!("not rejected: {refused:?}") };
+    let fields: Vec<_> = refused.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["detail.data_no_longer_needed", "detail.confirm_notebook_name"]);
 
     fake.set_status("bob-nb", NotebookStatus::Stopped);
     let confirmed = DecommissionRequest::new("x3", "bob-nb").deleting().detail();
     let deleted = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await.expect("handled");
-    assert_eq!(deleted.detail["deleted"], true, "{deleted:?}");
+    assert!(matches!(deleted, OutcomeEvent::Decommissioned(ref d) if d.deleted), "{deleted:?}");
     assert!(!fake.state().notebooks.contains_key("bob-nb"));
     assert!(!fake.state().roles.contains_key("nbf-bob-nb"));
     let replay = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &confirmed, now()).await.expect("handled");
@@ -263,15 +258,15 @@ async fn the_trail_a_deactivation_writes_verifies_clean_and_a_lost_summary_is_an
 #[tokio::test]
 async fn an_owner_marked_deactivated_by_a_racing_request_is_deactivated_and_the_marker_is_not_rewritten() {
     use crate::domain::audit::{deactivation_marker_key, AuditRecord};
-    use crate::domain::outcome::OutcomeEvent;
     use crate::ports::AuditLog;
 
     let fake = FakeAws::new();
     let p = fleet(&fake).await;
-    let theirs = AuditRecord::of_event(
-        &OutcomeEvent { detail_type: OWNER_DEACTIVATED, detail: DeactivationRequest::new("other", "alice").detail() },
+    let theirs = AuditRecord::of_request(
+        OWNER_DEACTIVATED,
+        &DeactivationRequest::new("other", "alice").detail(),
         "provisioner",
-        Some("hr-system"),
+        "hr-system",
         now() - Duration::minutes(1),
     );
     let marker = deactivation_marker_key("alice");
@@ -289,7 +284,7 @@ async fn an_owner_marked_deactivated_by_a_racing_request_is_deactivated_and_the_
         .handle_at(SENDER, OWNER_DEACTIVATED, &DeactivationRequest::new("d1", "alice").detail(), now())
         .await
         .expect("handled");
-    assert_eq!(outcome.detail_type, OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
-    assert_eq!(outcome.detail["notebooks"], json!(["alice-one", "alice-two"]));
+    let OutcomeEvent::OwnerDeactivationCompleted(completed) = &outcome else { panic!("not completed: {outcome:?}") };
+    assert_eq!(completed.notebooks, ["alice-one", "alice-two"]);
     assert_eq!(fake.state().audit[&marker], theirs, "the marker was written once");
 }

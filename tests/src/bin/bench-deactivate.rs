@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Result};
 use clap::Parser;
-use fleet::domain::outcome::{NOTEBOOK_PROVISIONED, OWNER_DEACTIVATION_COMPLETED};
+use fleet::domain::outcome::OutcomeEvent;
 use fleet::domain::request::{NOTEBOOK_REQUESTED, OWNER_DEACTIVATED};
 use fleet::testing::{DeactivationRequest, NotebookRequest};
 use integration_tests::platform::source_of;
@@ -37,7 +37,7 @@ async fn main() -> Result<()> {
     for i in 0..n {
         let detail = NotebookRequest::new(&format!("r-{i}"), &format!("alice-{i}")).detail();
         let outcome = provisioner.handle(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &detail).await?;
-        ensure!(outcome.detail_type == NOTEBOOK_PROVISIONED, "{outcome:?}");
+        ensure!(matches!(outcome, OutcomeEvent::Provisioned(_)), "{outcome:?}");
     }
     for run in ["first deactivation", "second deactivation (nothing to change)"] {
         platform.calls.reset();
@@ -45,11 +45,11 @@ async fn main() -> Result<()> {
         let request = DeactivationRequest::new("d-1", "alice").with_requested_by("hr").with_reason("left").detail();
         let outcome = provisioner.handle(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &request).await?;
         let wall = started.elapsed();
-        ensure!(outcome.detail_type == OWNER_DEACTIVATION_COMPLETED, "{outcome:?}");
+        let OutcomeEvent::OwnerDeactivationCompleted(completed) = &outcome else { bail!("{outcome:?}") };
         println!(
             "-- {run}: {} notebooks, changed {}, {:.2} s",
-            outcome.detail["notebooks"].as_array().map_or(0, Vec::len),
-            outcome.detail["changed"].as_array().map_or(0, Vec::len),
+            completed.notebooks.len(),
+            completed.changed.len(),
             wall.as_secs_f64()
         );
         for (operation, count) in platform.calls.snapshot() {
