@@ -75,6 +75,10 @@ pub enum ServiceError {
     /// An answer kept in the audit trail, to be answered again, does not read back as its outcome.
     #[error("the audit trail's earlier {action} answer to request {request_id} does not read back: {reason}")]
     EarlierAnswer { action: &'static str, request_id: String, reason: String },
+    /// Another delivery of the request claimed its answer and has not published it yet (it may still be
+    /// running): a retry answers it once published, or publishes it once that delivery cannot be running.
+    #[error("another delivery answered this request ({key}) and has not published the answer yet")]
+    Unpublished { key: String },
 }
 
 impl ServiceError {
@@ -89,6 +93,7 @@ impl ServiceError {
             ServiceError::Isolation(_) | ServiceError::OnStartScript(_) => false,
             // A record does not change by being read again.
             ServiceError::EarlierAnswer { .. } => false,
+            ServiceError::Unpublished { .. } => true,
         }
     }
 }

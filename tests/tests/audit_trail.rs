@@ -61,10 +61,11 @@ async fn a_record_is_written_once_read_as_first_written_and_a_rewrite_is_reporte
     let outcome = provisioner.handle_at(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &request, now()).await?;
     assert!(matches!(outcome, OutcomeEvent::Provisioned(_)), "{outcome:?}");
     let calls = platform.calls.snapshot();
-    // Is the owner deactivated (one listing of the marker's versions), and the record under two histories.
+    // The request ledger's lookup (a listing), claim and publication mark (two writes); is the owner
+    // deactivated (one listing of the marker's versions); the record under two histories.
     let s3_calls: BTreeMap<&str, u64> =
         calls.iter().filter(|(op, _)| op.starts_with("S3.")).map(|(op, n)| (op.as_str(), *n)).collect();
-    assert_eq!(s3_calls, BTreeMap::from([("S3.ListObjectVersions", 1), ("S3.PutObject", 2)]), "{calls:?}");
+    assert_eq!(s3_calls, BTreeMap::from([("S3.ListObjectVersions", 2), ("S3.PutObject", 4)]), "{calls:?}");
     let deactivate = DeactivationRequest::new("d1", "alice").with_reason("left").detail();
     let outcome = provisioner.handle_at(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &deactivate, now()).await?;
     assert!(matches!(outcome, OutcomeEvent::OwnerDeactivationCompleted(_)), "{outcome:?}");

@@ -864,6 +864,40 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
         .ctx("s3:if-none-match", "*")
         .allow(),
     );
+    let ledger_answer = "ledger/notebook-requested/req-1/answer.json";
+    p.push(
+        audit_op(
+            "audit: the provisioner claims a request's answer in the ledger",
+            f.provisioner_role,
+            &["provisioner"],
+            "s3:PutObject",
+            ledger_answer,
+        )
+        .scp()
+        .ctx("s3:if-none-match", "*")
+        .allow(),
+    );
+    p.push(
+        audit_op(
+            "audit: the provisioner replaces a claimed answer (no If-None-Match)",
+            f.provisioner_role,
+            &["provisioner"],
+            "s3:PutObject",
+            ledger_answer,
+        )
+        .deny(),
+    );
+    p.push(
+        audit_op(
+            "audit: the sweeper claims a request's answer",
+            f.sweeper_role,
+            &["idle-sweeper"],
+            "s3:PutObject",
+            ledger_answer,
+        )
+        .ctx("s3:if-none-match", "*")
+        .deny(),
+    );
     p.push(
         audit_op(
             "audit: the provisioner overwrites (no If-None-Match)",
@@ -973,6 +1007,15 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
             f.sweeper_role,
             &["idle-sweeper"],
             "notebooks/alice-nb/",
+        )
+        .allow(),
+    );
+    p.push(
+        list_versions(
+            "audit: the provisioner lists a request's ledger entry",
+            f.provisioner_role,
+            &["provisioner"],
+            "ledger/notebook-requested/req-1/",
         )
         .allow(),
     );

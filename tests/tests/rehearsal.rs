@@ -41,6 +41,7 @@ use fleet::aws::ec2::Ec2Network;
 use fleet::aws::{AwsProvisioner, AwsSweeper, CallCounter, ProvisionerClients};
 use fleet::domain::assets::agent_asset;
 use fleet::domain::isolation::check_isolation;
+use fleet::domain::ledger::TAKEOVER_AFTER;
 use fleet::domain::outcome::NOTEBOOK_PROVISIONED;
 use fleet::domain::policy::{data_perimeter_policy, notebook_permissions_boundary, PolicyDocument};
 use fleet::domain::request::{NOTEBOOK_REQUESTED, REQUEST_DETAIL_TYPES};
@@ -583,6 +584,12 @@ async fn the_functions_are_configured_as_the_template_says(r: &Rehearsal) -> Res
         assert_eq!(configuration["MemorySize"], memory);
         assert_eq!(function["Concurrency"]["ReservedConcurrentExecutions"], concurrency);
     }
+    // The request ledger takes over a claim a dead delivery left once no invocation can still hold it: after
+    // the provisioner's timeout, before Lambda's second retry of a failed delivery (about 3 minutes later).
+    let timeout = provisioner_fn["Configuration"]["Timeout"].as_u64().context("the provisioner's timeout")?;
+    assert!(TAKEOVER_AFTER.as_secs() > timeout && TAKEOVER_AFTER.as_secs() < 180, "{TAKEOVER_AFTER:?}");
+    let invoke = &res(translated, "ProvisionerFunctionEventInvokeConfig")["Properties"];
+    assert_eq!(invoke["MaximumRetryAttempts"], 2, "two retries reach the takeover");
     assert_eq!(publisher_fn["Configuration"]["Runtime"], "provided.al2023");
     assert_eq!(publisher_fn["Configuration"]["Handler"], "bootstrap");
     let env = environment(&publisher_fn);

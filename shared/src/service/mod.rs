@@ -9,6 +9,7 @@ mod custodian;
 mod deactivate;
 mod decommission;
 pub mod lambda;
+mod ledger;
 mod lock;
 mod provision;
 pub mod publish;
@@ -16,6 +17,7 @@ mod retry;
 mod snooze;
 pub mod sweep;
 
+pub use ledger::LedgerWait;
 pub use retry::RetryPolicy;
 
 use chrono::{DateTime, Utc};
@@ -28,6 +30,7 @@ use crate::domain::types::{NotebookName, Principal, RequestId};
 use crate::domain::validation::Rejection;
 use crate::error::{error_chain, ServiceError};
 use crate::ports::{AuditLog, Events, Network, Notebooks, Roles};
+use ledger::Before;
 
 /// The name the provisioner signs its audit records with.
 pub const PROVISIONER: &str = "provisioner";
@@ -41,6 +44,7 @@ pub struct Provisioner<N, R, S, E, A> {
     pub(crate) audit: A,
     pub(crate) config: ProvisionerSettings,
     pub(crate) retry: RetryPolicy,
+    pub(crate) ledger_wait: LedgerWait,
     /// Lifecycle configurations known to exist. They are immutable and named by content, so once seen
     /// (created, or found to exist) a warm Lambda need not ask again.
     pub(crate) known_lifecycle_configs: std::sync::Mutex<std::collections::BTreeSet<String>>,
@@ -70,12 +74,18 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             audit,
             config,
             retry: RetryPolicy::default(),
+            ledger_wait: LedgerWait::default(),
             known_lifecycle_configs: std::sync::Mutex::default(),
         }
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    pub fn with_ledger_wait(mut self, wait: LedgerWait) -> Self {
+        self.ledger_wait = wait;
         self
     }
 
@@ -99,14 +109,29 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         detail: &serde_json::Value,
         now: DateTime<Utc>,
     ) -> Result<OutcomeEvent, ServiceError> {
+        let entry = match self.before_acting(source, detail_type, detail, now).await? {
+            Before::Answered(outcome) => return Ok(*outcome),
+            Before::Act(entry) => Some(entry),
+            Before::Unkeyed => None,
+        };
         let (answer, actor) = self.decide(source, detail_type, detail, now).await?;
-        let mut events = answer.notices;
-        events.push(answer.outcome.clone());
-        for event in &events {
-            let record = AuditRecord::of_event(event, PROVISIONER, actor.as_deref(), now);
+        let answer_record = AuditRecord::of_event(&answer.outcome, PROVISIONER, actor.as_deref(), now);
+        if let Some(entry) = &entry {
+            if let Some(first) = self.claim(entry, &answer_record).await? {
+                return Ok(first);
+            }
+        }
+        for notice in &answer.notices {
+            let record = AuditRecord::of_event(notice, PROVISIONER, actor.as_deref(), now);
             self.audit.append(&record).await.map_err(ServiceError::Audit)?;
         }
+        self.audit.append(&answer_record).await.map_err(ServiceError::Audit)?;
+        let mut events = answer.notices;
+        events.push(answer.outcome.clone());
         self.events.publish_all(&events).await.map_err(ServiceError::Publish)?;
+        if let Some(entry) = &entry {
+            self.mark_published(entry, &answer_record).await?;
+        }
         let outcome = answer.outcome;
         tracing::info!(detail_type, outcome = outcome.detail_type(), detail = %outcome.detail_json(), "request answered");
         Ok(outcome)
@@ -224,6 +249,8 @@ fn rejected_raw(detail_type: &str, detail: &serde_json::Value, rejection: Reject
 
 #[cfg(test)]
 mod authorization_tests;
+#[cfg(test)]
+mod ledger_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -74,8 +74,17 @@ async fn a_bad_request_is_rejected_once_and_creates_nothing() {
     assert_eq!(rejected.problems[0].field, "detail.notebook_name");
     assert_eq!(rejected.problems[1].field, "detail.volume_size_gb");
     let state = fake.state();
-    assert_eq!(state.calls, ["PutAuditRecord", "PutEvents"], "nothing but the answer and its record");
-    let keys: Vec<_> = state.audit.keys().collect();
+    assert_eq!(
+        state.calls,
+        ["ListAuditVersions", "PutAuditRecord", "PutAuditRecord", "PutEvents", "PutAuditRecord"],
+        "nothing but the ledger's lookup and claim, the record, the answer and its publication mark"
+    );
+    let (ledger, keys): (Vec<_>, Vec<_>) = state.audit.keys().partition(|k| k.starts_with("ledger/"));
+    assert_eq!(
+        ledger,
+        ["ledger/notebook-requested/r1/answer.json", "ledger/notebook-requested/r1/published.json"],
+        "the answer is claimed and marked published"
+    );
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].starts_with("owners/alice/"), "in the owner's history; an invalid name makes no key: {keys:?}");
 }
@@ -249,10 +258,18 @@ async fn stop_and_start_act_on_managed_notebooks_by_state() {
         .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s1", "alice-nb").detail())
         .await
         .expect("handled");
+    let stop_outcome = stop.clone();
     let OutcomeEvent::Stopped(NotebookStopped::Requested(stop)) = &stop else { panic!("not stopped: {stop:?}") };
     assert_eq!((stop.status.as_str(), stop.already), ("Stopping", false));
-    let again = p
+    let events = fake.events().len();
+    let redelivered = p
         .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s1", "alice-nb").detail())
+        .await
+        .expect("handled");
+    assert_eq!(redelivered, stop_outcome, "a redelivery answers the first outcome");
+    assert_eq!(fake.events().len(), events, "and publishes nothing");
+    let again = p
+        .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s1b", "alice-nb").detail())
         .await
         .expect("handled");
     assert!(matches!(again, OutcomeEvent::Stopped(NotebookStopped::Requested(ref s)) if s.already), "{again:?}");
