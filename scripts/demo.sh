@@ -94,6 +94,20 @@ cargo lambda watch --quiet --bin provisioner --invoke-port "$invoke_port" --invo
 pids+=("$!")
 wait_for_port "$invoke_port" 120
 
+# another_request SAMPLE ID: a copy of the sample as a new request (request id ID), in the work folder. The
+# request ledger answers a request id once: sending the sample itself again is a redelivery.
+another_request() {
+  local sample=$1 id=$2 copy="$work/$2-$(basename "$1")"
+  python3 - "$sample" "$id" "$copy" <<'PY'
+import json, sys
+sample, request_id, copy = sys.argv[1:]
+event = json.load(open(sample, encoding="utf-8"))
+event["detail"]["request_id"] = request_id
+json.dump(event, open(copy, "w", encoding="utf-8"), indent=2)
+PY
+  echo "$copy"
+}
+
 step=0
 # invoke SAMPLE WHAT CONDITION: sends a sample event through the provisioner; CONDITION is over its answer,
 # {"detail-type", "detail"}.
@@ -109,7 +123,7 @@ invoke() {
 }
 invoke samples/events/notebook-requested.json "provisioned" \
   'r["detail-type"] == "Notebook Provisioned" and r["detail"]["replayed"] is False'
-invoke samples/events/notebook-requested.json "delivered again: the same answer, replayed, nothing new" \
+invoke samples/events/notebook-requested.json "delivered again: the first answer from the request ledger, replayed, nothing new" \
   'r["detail-type"] == "Notebook Provisioned" and r["detail"]["replayed"] is True'
 invoke samples/events/notebook-requested-invalid.json "rejected, each field named, nothing created" \
   'r["detail-type"] == "Notebook Request Rejected" and {"detail.notebook_name", "detail.instance_type", "detail.data_access[0].prefix"} <= {p["field"] for p in r["detail"]["problems"]}'
@@ -155,9 +169,10 @@ invoke samples/events/owner-deactivated-forged.json "a deactivation from the por
   'r["detail-type"] == "Notebook Request Rejected" and [p["field"] for p in r["detail"]["problems"]] == ["source"]'
 invoke samples/events/owner-deactivated.json "from the identity system: her notebook stopped and locked" \
   'r["detail-type"] == "Owner Deactivation Completed" and r["detail"]["notebooks"] == ["alice-churn-model"] and r["detail"]["already"] is False'
-invoke samples/events/owner-deactivated.json "delivered again: nothing changes (already)" \
-  'r["detail-type"] == "Owner Deactivation Completed" and r["detail"]["already"] is True'
-invoke samples/events/notebook-start-requested.json "her start request: refused, the notebook is locked" \
+invoke samples/events/owner-deactivated.json "delivered again: the request ledger answers the first outcome, nothing is done twice" \
+  'r["detail-type"] == "Owner Deactivation Completed" and r["detail"]["notebooks"] == ["alice-churn-model"] and r["detail"]["already"] is False'
+invoke "$(another_request samples/events/notebook-start-requested.json ticket-4720)" \
+  "her next start request: refused, the notebook is locked" \
   'r["detail-type"] == "Notebook Request Rejected" and "locked" in json.dumps(r["detail"]["problems"])'
 log "a custodian asks for read access to alice's data, for 24 hours"
 invoke samples/events/custodian-access-requested.json "custodian access granted, for 24 hours" \

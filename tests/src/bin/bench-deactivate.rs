@@ -39,10 +39,15 @@ async fn main() -> Result<()> {
         let outcome = provisioner.handle(source_of(NOTEBOOK_REQUESTED), NOTEBOOK_REQUESTED, &detail).await?;
         ensure!(matches!(outcome, OutcomeEvent::Provisioned(_)), "{outcome:?}");
     }
-    for run in ["first deactivation", "second deactivation (nothing to change)"] {
+    for (run, request_id) in [
+        ("first deactivation", "d-1"),
+        ("second deactivation, a new request (nothing to change)", "d-2"),
+        ("the first delivered again (the request ledger answers)", "d-1"),
+    ] {
         platform.calls.reset();
         let started = Instant::now();
-        let request = DeactivationRequest::new("d-1", "alice").with_requested_by("hr").with_reason("left").detail();
+        let request =
+            DeactivationRequest::new(request_id, "alice").with_requested_by("hr").with_reason("left").detail();
         let outcome = provisioner.handle(source_of(OWNER_DEACTIVATED), OWNER_DEACTIVATED, &request).await?;
         let wall = started.elapsed();
         let OutcomeEvent::OwnerDeactivationCompleted(completed) = &outcome else { bail!("{outcome:?}") };
