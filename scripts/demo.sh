@@ -97,7 +97,8 @@ wait_for_port "$invoke_port" 120
 # another_request SAMPLE ID: a copy of the sample as a new request (request id ID), in the work folder. The
 # request ledger answers a request id once: sending the sample itself again is a redelivery.
 another_request() {
-  local sample=$1 id=$2 copy="$work/$2-$(basename "$1")"
+  local sample=$1 id=$2 copy
+  copy="$work/$id-$(basename "$sample")"
   python3 - "$sample" "$id" "$copy" <<'PY'
 import json, sys
 sample, request_id, copy = sys.argv[1:]
