@@ -16,7 +16,9 @@ use crate::domain::request::{
 use crate::domain::senders::RequestSenders;
 use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::domain::tags;
-use crate::testing::{ActionRequest, DeactivationRequest, FakeAws, FakeProvisioner, NotebookRequest, SnoozeRequest};
+use crate::testing::{
+    provisioned, rejected, ActionRequest, DeactivationRequest, FakeAws, FakeProvisioner, NotebookRequest, SnoozeRequest,
+};
 
 fn provisioner(fake: &FakeAws) -> FakeProvisioner {
     fake.provisioner(config()).with_retry(RetryPolicy::immediate(4))
@@ -62,7 +64,7 @@ async fn a_request_from_a_source_not_named_for_its_kind_is_refused_before_any_ca
         ("platform.portal", NOTEBOOK_STOP_REQUESTED, ActionRequest::new("s1", "alice-nb").anonymous().detail()),
     ] {
         let outcome = p.handle_at(source, detail_type, &detail, now()).await.expect("answered");
-        let OutcomeEvent::Rejected(rejected) = &outcome else { panic!("{source} {detail_type}: {outcome:?}") };
+        let rejected = rejected(&outcome);
         assert_eq!(fields(&outcome), ["source"], "{outcome:?}");
         assert_eq!(rejected.request_id.as_deref(), detail["request_id"].as_str(), "the answer names the request");
     }
@@ -89,7 +91,7 @@ async fn data_outside_the_entitlements_is_refused_before_any_call_and_a_covered_
         .handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r2", "alice-nb").detail(), now())
         .await
         .expect("answered");
-    let OutcomeEvent::Provisioned(provisioned) = &outcome else { panic!("not provisioned: {outcome:?}") };
+    let provisioned = provisioned(&outcome);
     let open = provisioned.open.as_ref().expect("how to open it");
     assert!(open.cli.contains("--notebook-instance-name alice-nb"), "{open:?}");
     assert!(open.console_url.starts_with("https://eu-west-1.console.aws.amazon.com/sagemaker/"), "{open:?}");
@@ -162,7 +164,7 @@ async fn a_start_is_refused_when_the_subnet_or_the_security_group_lost_its_isola
         .expect("routes")
         .push(Route { destination: "0.0.0.0/1".into(), target: RouteTarget::Other("eni-0abc".into()) });
     let refused = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start("s1"), now()).await.expect("answered");
-    let OutcomeEvent::Rejected(refused) = &refused else { panic!("not rejected: {refused:?}") };
+    let refused = rejected(&refused);
     assert!(refused.reason.contains("route to 0.0.0.0/1 goes through eni-0abc"), "{refused:?}");
     fake.state().routes.get_mut(&subnet).expect("routes").pop();
 
@@ -172,7 +174,7 @@ async fn a_start_is_refused_when_the_subnet_or_the_security_group_lost_its_isola
         destination: EgressDestination::Cidr("0.0.0.0/0".into()),
     });
     let refused = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start("s2"), now()).await.expect("answered");
-    let OutcomeEvent::Rejected(refused) = &refused else { panic!("not rejected: {refused:?}") };
+    let refused = rejected(&refused);
     assert!(refused.reason.contains("security group sg-123 is not isolated"), "{refused:?}");
     assert_eq!(starts(&fake), 0, "never started");
 

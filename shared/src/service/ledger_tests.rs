@@ -11,7 +11,7 @@ use crate::domain::outcome::{OutcomeEvent, NOTEBOOK_PROVISIONED};
 use crate::domain::request::NOTEBOOK_REQUESTED;
 use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::error::{ErrorKind, ServiceError};
-use crate::testing::{FakeAws, FakeProvisioner, NotebookRequest};
+use crate::testing::{provisioned, FakeAws, FakeProvisioner, NotebookRequest};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).single().expect("valid")
@@ -21,13 +21,6 @@ fn provisioner(fake: &FakeAws) -> FakeProvisioner {
     fake.provisioner(config())
         .with_retry(RetryPolicy::immediate(4))
         .with_ledger_wait(LedgerWait { wait: Duration::from_millis(50), poll: Duration::from_millis(5) })
-}
-
-fn provisioned(outcome: &OutcomeEvent) -> &crate::domain::outcome::Provisioned {
-    match outcome {
-        OutcomeEvent::Provisioned(p) => p,
-        other => panic!("not provisioned: {other:?}"),
-    }
 }
 
 #[tokio::test]

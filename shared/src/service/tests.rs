@@ -10,7 +10,7 @@ use crate::domain::outcome::{NotebookStopped, OutcomeEvent};
 use crate::domain::request::{NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED};
 use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::error::ErrorKind;
-use crate::testing::{ActionRequest, FakeAws, FakeProvisioner, NotebookRequest};
+use crate::testing::{provisioned, rejected, ActionRequest, FakeAws, FakeProvisioner, NotebookRequest};
 
 fn provisioner(fake: &FakeAws) -> FakeProvisioner {
     fake.provisioner(config()).with_retry(RetryPolicy::immediate(4))
@@ -23,7 +23,7 @@ async fn a_valid_request_creates_role_lifecycle_and_notebook_then_answers() {
         .handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail())
         .await
         .expect("handled");
-    let OutcomeEvent::Provisioned(provisioned) = &outcome else { panic!("not provisioned: {outcome:?}") };
+    let provisioned = provisioned(&outcome);
     assert!(!provisioned.replayed);
     assert_eq!(provisioned.role_arn, "arn:aws:iam::123456789012:role/notebook-fleet/notebooks/nbf-alice-nb");
     assert_eq!(
@@ -69,7 +69,7 @@ async fn a_bad_request_is_rejected_once_and_creates_nothing() {
     bad["volume_size_gb"] = json!(100_000);
     let outcome =
         provisioner(&fake).handle(SENDER, NOTEBOOK_REQUESTED, &bad).await.expect("a rejection is not an error");
-    let OutcomeEvent::Rejected(rejected) = &outcome else { panic!("not rejected: {outcome:?}") };
+    let rejected = rejected(&outcome);
     assert_eq!(rejected.request_id.as_deref(), Some("r1"));
     assert_eq!(rejected.problems[0].field, "detail.notebook_name");
     assert_eq!(rejected.problems[1].field, "detail.volume_size_gb");
@@ -96,7 +96,7 @@ async fn an_unparseable_detail_is_rejected_with_its_id() {
         .handle(SENDER, NOTEBOOK_REQUESTED, &json!({"request_id": "r9", "notebook_name": "nb"}))
         .await
         .expect("handled");
-    let OutcomeEvent::Rejected(rejected) = &outcome else { panic!("not rejected: {outcome:?}") };
+    let rejected = rejected(&outcome);
     assert_eq!(rejected.request_id.as_deref(), Some("r9"));
     assert!(rejected.reason.contains("missing field"), "{rejected:?}");
 }
@@ -142,7 +142,7 @@ async fn the_same_name_from_another_request_is_rejected() {
     p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("first");
     let outcome =
         p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r2", "alice-nb").detail()).await.expect("second");
-    let OutcomeEvent::Rejected(rejected) = &outcome else { panic!("not rejected: {outcome:?}") };
+    let rejected = rejected(&outcome);
     assert!(rejected.reason.contains("already exists (request r1)"), "{rejected:?}");
 }
 
@@ -164,7 +164,7 @@ async fn a_notebook_not_managed_by_the_fleet_is_never_adopted() {
     let p = provisioner(&fake);
     let outcome =
         p.handle(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("r1", "alice-nb").detail()).await.expect("handled");
-    let OutcomeEvent::Rejected(rejected) = &outcome else { panic!("not rejected: {outcome:?}") };
+    let rejected = rejected(&outcome);
     assert!(rejected.reason.contains("not managed by notebook-fleet"), "{rejected:?}");
     let stop = p
         .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s1", "alice-nb").detail())
@@ -250,7 +250,7 @@ async fn stop_and_start_act_on_managed_notebooks_by_state() {
         .handle(SENDER, NOTEBOOK_STOP_REQUESTED, &ActionRequest::new("s0", "alice-nb").detail())
         .await
         .expect("handled");
-    let OutcomeEvent::Rejected(early) = &early else { panic!("Pending cannot be stopped: {early:?}") };
+    let early = rejected(&early);
     assert!(early.reason.contains("once it is InService"), "{early:?}");
 
     fake.set_status("alice-nb", NotebookStatus::InService);
@@ -286,7 +286,7 @@ async fn stop_and_start_act_on_managed_notebooks_by_state() {
         .handle(SENDER, NOTEBOOK_START_REQUESTED, &ActionRequest::new("s3", "nobody").detail())
         .await
         .expect("handled");
-    let OutcomeEvent::Rejected(missing) = &missing else { panic!("not rejected: {missing:?}") };
+    let missing = rejected(&missing);
     assert!(missing.reason.contains("no notebook named"), "{missing:?}");
     let stops = fake.state().calls.iter().filter(|c| **c == "StopNotebookInstance").count();
     assert_eq!(stops, 1);

@@ -14,7 +14,7 @@ use crate::domain::request::{
 use crate::domain::settings::tests::{settings as config, SENDER};
 use crate::domain::tags;
 use crate::testing::{
-    ActionRequest, CustodianRequest, DeactivationRequest, DecommissionRequest, FakeAws, FakeProvisioner,
+    rejected, ActionRequest, CustodianRequest, DeactivationRequest, DecommissionRequest, FakeAws, FakeProvisioner,
     NotebookRequest,
 };
 
@@ -118,14 +118,14 @@ async fn a_locked_notebook_is_not_started_and_a_deactivated_owner_gets_no_new_no
 
     let start = ActionRequest::new("s1", "alice-one").with_requested_by("alice").detail();
     let refused = p.handle_at(SENDER, NOTEBOOK_START_REQUESTED, &start, now()).await.expect("handled");
-    let OutcomeEvent::Rejected(refused) = &refused else { panic!("not rejected: {refused:?}") };
+    let refused = rejected(&refused);
     assert!(refused.reason.contains("is locked (owner-deactivated"), "{refused:?}");
 
     let new = p
         .handle_at(SENDER, NOTEBOOK_REQUESTED, &NotebookRequest::new("a3", "alice-three").detail(), now())
         .await
         .expect("handled");
-    let OutcomeEvent::Rejected(new) = &new else { panic!("not rejected: {new:?}") };
+    let new = rejected(&new);
     assert_eq!(new.problems[0].field, "detail.owner");
     assert!(!fake.state().notebooks.contains_key("alice-three"));
 }
@@ -144,7 +144,7 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
         )
         .await
         .expect("handled");
-    let OutcomeEvent::Rejected(early) = &early else { panic!("not rejected: {early:?}") };
+    let early = rejected(&early);
     assert!(early.reason.contains("is not deactivated"), "{early:?}");
     let too_long = p
         .handle_at(
@@ -155,7 +155,7 @@ async fn custodian_access_is_refused_for_an_active_owner_and_granted_read_only_o
         )
         .await
         .expect("ok");
-    let OutcomeEvent::Rejected(too_long) = &too_long else { panic!("not rejected: {too_long:?}") };
+    let too_long = rejected(&too_long);
     assert_eq!(too_long.problems[0].field, "detail.duration_hours");
     let in_alices_history =
         fake.state().audit.keys().filter(|k| k.starts_with("owners/alice/") && k.contains("rejected")).count();
@@ -197,7 +197,7 @@ async fn decommission_keeps_the_notebook_unless_deletion_is_confirmed() {
 
     let unconfirmed = DecommissionRequest::new("x2", "bob-nb").with_deletion(None, None).detail();
     let refused = p.handle_at(SENDER, NOTEBOOK_DECOMMISSION_REQUESTED, &unconfirmed, now()).await.expect("handled");
-    let OutcomeEvent::Rejected(refused) = &refused else { panic!("not rejected: {refused:?}") };
+    let refused = rejected(&refused);
     let fields: Vec<_> = refused.problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(fields, ["detail.data_no_longer_needed", "detail.confirm_notebook_name"]);
 

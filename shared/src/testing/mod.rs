@@ -9,6 +9,7 @@
 //!   ([`FakeAws::fail`]), which the emulator cannot do.
 //! - [`FakeProvisioner`], [`FakeSweeper`] (`services.rs`): the services wired to one [`FakeAws`].
 //! - [`requests`]: request details with sensible defaults and `with_` methods.
+//! - [`rejected`], [`provisioned`] (`outcomes.rs`): an expected outcome's detail, or a panic showing the outcome.
 //!
 //! The AWS adapters themselves are proven against the emulator in the integration tests.
 
@@ -20,11 +21,13 @@ mod fleet;
 mod heartbeats;
 mod network;
 mod notebooks;
+mod outcomes;
 pub mod requests;
 mod roles;
 mod services;
 
 pub use fake::{AddedNotebook, FakeAws, State};
+pub use outcomes::{provisioned, rejected};
 pub use requests::{
     ActionRequest, CustodianRequest, DeactivationRequest, DecommissionRequest, NotebookRequest, SnoozeRequest,
 };
