@@ -4,6 +4,7 @@
 #        scripts/bench.sh provision [N]        # N sequential provisions (default 100)
 #        scripts/bench.sh sweep [N …]          # one fleet of N notebooks per size (default 1000 10000)
 #        scripts/bench.sh deactivate [N]       # an owner with N notebooks deactivated twice (default 50)
+#        scripts/bench.sh faults [N [SWEEPS]]  # sweeps of N notebooks at 20 % and 50 % faults (default 300, 3)
 # Figures are for moto on this machine: calls are counted exactly; times include the emulator's own work.
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,7 +16,8 @@ ensure_emulator
 what="${1:-all}"
 [ "$#" -gt 0 ] && shift
 # --bin at the workspace root, not -p: the same features as the test build, so the SDK crates are reused.
-cargo build --quiet --locked --bin idle-sweeper --bin bench-provision --bin bench-sweep --bin bench-deactivate
+cargo build --quiet --locked --bin idle-sweeper --bin bench-provision --bin bench-sweep --bin bench-deactivate \
+  --bin bench-faults
 case "$what" in
   provision) "$CARGO_TARGET_DIR/debug/bench-provision" "$@" ;;
   sweep)
@@ -23,10 +25,12 @@ case "$what" in
     "$CARGO_TARGET_DIR/debug/bench-sweep" "$CARGO_TARGET_DIR/debug/idle-sweeper" "$@"
     ;;
   deactivate) "$CARGO_TARGET_DIR/debug/bench-deactivate" "$@" ;;
+  faults) "$CARGO_TARGET_DIR/debug/bench-faults" "$@" ;;
   all)
     "$CARGO_TARGET_DIR/debug/bench-provision"
     "$CARGO_TARGET_DIR/debug/bench-deactivate"
     "$CARGO_TARGET_DIR/debug/bench-sweep" "$CARGO_TARGET_DIR/debug/idle-sweeper" 1000 10000
+    "$CARGO_TARGET_DIR/debug/bench-faults"
     ;;
-  *) echo "usage: scripts/bench.sh [provision [N] | sweep [N ...] | deactivate [N]]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [provision [N] | sweep [N ...] | deactivate [N] | faults [N [SWEEPS]]]" >&2; exit 2 ;;
 esac

@@ -79,6 +79,18 @@ pub trait Events: Send + Sync {
             Ok(())
         }
     }
+
+    /// Every event, in as few calls as the bus allows, whatever fails on the way: one result per event, in
+    /// order, so that a failure names the events it lost.
+    fn publish_each(&self, events: &[OutcomeEvent]) -> impl Future<Output = Vec<AwsResult<()>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(events.len());
+            for event in events {
+                results.push(self.publish(event).await);
+            }
+            results
+        }
+    }
 }
 
 /// The managed fleet, read in bulk: a page lists up to 100 notebooks.

@@ -4,12 +4,16 @@
 //! - [`platform`]: builds on it what the SAM template builds on AWS (network, endpoint, boundary, bus,
 //!   buckets) and hands out a configured provisioner.
 //! - [`events`]: EventBridge request events as they arrive on the bus.
+//! - [`faults`]: a proxy in front of moto that fails a share of the calls as AWS does; [`fault_sweeps`]:
+//!   sweeps of a fleet through it, and what they lost.
 //! - [`denied`]: asserts that a call was refused with HTTP 403 `AccessDenied`.
 //! - [`recorder`]: an SDK interceptor that keeps request bodies, to check what moto does not store.
 
 pub mod denied;
 pub mod emulator;
 pub mod events;
+pub mod fault_sweeps;
+pub mod faults;
 pub mod fleet;
 pub mod platform;
 pub mod recorder;

@@ -1023,6 +1023,59 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
         list_versions("audit: the sweeper lists request records", f.sweeper_role, &["idle-sweeper"], "requests/")
             .deny(),
     );
+    p.push(
+        list_versions(
+            "audit: the sweeper lists the day's sweep journals",
+            f.sweeper_role,
+            &["idle-sweeper"],
+            "journal/2026-11-23/",
+        )
+        .allow(),
+    );
+    let intents = "journal/2026-11-23/20261123T120000.000Z/intents.json";
+    p.push(
+        audit_op(
+            "audit: the sweeper writes its intents before acting",
+            f.sweeper_role,
+            &["idle-sweeper"],
+            "s3:PutObject",
+            intents,
+        )
+        .scp()
+        .ctx("s3:if-none-match", "*")
+        .allow(),
+    );
+    p.push(
+        audit_op(
+            "audit: the sweeper rewrites its intents (no If-None-Match)",
+            f.sweeper_role,
+            &["idle-sweeper"],
+            "s3:PutObject",
+            intents,
+        )
+        .deny(),
+    );
+    p.push(
+        audit_op(
+            "audit: the sweeper reads an open journal's intents",
+            f.sweeper_role,
+            &["idle-sweeper"],
+            "s3:GetObjectVersion",
+            intents,
+        )
+        .allow(),
+    );
+    p.push(
+        audit_op(
+            "audit: the provisioner writes into the sweep journal",
+            f.provisioner_role,
+            &["provisioner"],
+            "s3:PutObject",
+            intents,
+        )
+        .ctx("s3:if-none-match", "*")
+        .deny(),
+    );
     let bucket_op = |name: &str, action: &str| {
         Probe::new(name, &admin, action, &format!("arn:aws:s3:::{}", f.audit_bucket))
             .ids(&["admin-full-access"])

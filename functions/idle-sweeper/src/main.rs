@@ -7,11 +7,10 @@
 
 #![recursion_limit = "256"]
 
-use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use fleet::aws::{AwsSweeper, CallCounter};
+use fleet::aws::{sweeper_retry_config, AwsSweeper, CallCounter};
 use fleet::config::{self, Vars, S3_FORCE_PATH_STYLE};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
@@ -53,11 +52,7 @@ async fn main() -> Result<(), Error> {
     let vars = Vars::from_env();
     let mut config = config::sweep_settings(&vars)?;
     config.dry_run |= cli.dry_run;
-    // Adaptive retry: the sweeper backs off as a whole when SageMaker throttles its stops.
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(8))
-        .load()
-        .await;
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).retry_config(sweeper_retry_config()).load().await;
     let calls = CallCounter::new();
     let path_style = vars.boolean(S3_FORCE_PATH_STYLE)?;
     let sweeper = AwsSweeper::from_sdk_config(&sdk, config, &calls, path_style);

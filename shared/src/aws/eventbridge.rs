@@ -34,24 +34,38 @@ impl EventBridgeEvents {
     }
 
     async fn put(&self, entries: Vec<PutEventsRequestEntry>) -> AwsResult<()> {
-        let output = self
-            .client
-            .put_events()
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| classify("PutEvents", e, |_, _| None))?;
-        if output.failed_entry_count > 0 {
-            let failed = output.entries.unwrap_or_default().into_iter().find(|e| e.error_code.is_some());
-            let code = failed.as_ref().and_then(|e| e.error_code.clone());
-            let message = failed.and_then(|e| e.error_message).unwrap_or_else(|| "entry refused".into());
-            let kind = match code.as_deref() {
-                Some("ThrottlingException" | "InternalFailure" | "InternalException") => ErrorKind::Transient,
-                _ => ErrorKind::Other,
-            };
-            return Err(AwsError::new("PutEvents", kind, code, message));
-        }
-        Ok(())
+        self.put_each(entries).await.into_iter().find_map(Result::err).map_or(Ok(()), Err)
+    }
+
+    /// One call; one result per entry, in order (PutEvents answers each entry in its position).
+    async fn put_each(&self, entries: Vec<PutEventsRequestEntry>) -> Vec<AwsResult<()>> {
+        let count = entries.len();
+        let output = match self.client.put_events().set_entries(Some(entries)).send().await {
+            Ok(output) => output,
+            Err(e) => {
+                // The whole call failed: so did each of its entries.
+                let error = classify("PutEvents", e, |_, _| None);
+                let copy = || AwsError::new(error.operation, error.kind, error.code.clone(), error.message.clone());
+                return (0..count).map(|_| Err(copy())).collect();
+            }
+        };
+        let answered = output.entries.unwrap_or_default();
+        (0..count)
+            .map(|i| match answered.get(i) {
+                Some(entry) if entry.error_code.is_some() => {
+                    let code = entry.error_code.clone();
+                    let message = entry.error_message.clone().unwrap_or_else(|| "entry refused".into());
+                    let kind = match code.as_deref() {
+                        Some("ThrottlingException" | "InternalFailure" | "InternalException") => ErrorKind::Transient,
+                        _ => ErrorKind::Other,
+                    };
+                    Err(AwsError::new("PutEvents", kind, code, message))
+                }
+                Some(_) => Ok(()),
+                None if output.failed_entry_count == 0 => Ok(()),
+                None => Err(AwsError::new("PutEvents", ErrorKind::Other, None, "no answer for the entry".to_owned())),
+            })
+            .collect()
     }
 }
 
@@ -67,5 +81,14 @@ impl Events for EventBridgeEvents {
             self.put(chunk.iter().map(|e| self.entry(e)).collect()).await?;
         }
         Ok(())
+    }
+
+    #[instrument(skip(self, events), fields(count = events.len()))]
+    async fn publish_each(&self, events: &[OutcomeEvent]) -> Vec<AwsResult<()>> {
+        let mut results = Vec::with_capacity(events.len());
+        for chunk in events.chunks(MAX_ENTRIES_PER_CALL) {
+            results.extend(self.put_each(chunk.iter().map(|e| self.entry(e)).collect()).await);
+        }
+        results
     }
 }

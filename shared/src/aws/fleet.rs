@@ -71,12 +71,21 @@ impl Fleet for SageMakerFleet {
 
     #[instrument(skip(self))]
     async fn stop_notebook(&self, name: &str) -> AwsResult<()> {
-        self.sagemaker.stop_notebook_instance().notebook_instance_name(name).send().await.map_err(|e| {
+        let stopped = self.sagemaker.stop_notebook_instance().notebook_instance_name(name).send().await.map_err(|e| {
             classify("StopNotebookInstance", e, |code, _| {
                 matches!(code, "ValidationException" | "ValidationError").then_some(ErrorKind::Invalid)
             })
-        })?;
-        Ok(())
+        });
+        match stopped {
+            Ok(_) => Ok(()),
+            // A retried stop whose first answer was lost (the stop was done), or a stop a moment ago: the
+            // notebook is on its way down, which is what the sweep asked for.
+            Err(error) if error.is(ErrorKind::Invalid) && already_stopping(&error.message) => {
+                tracing::info!(notebook = name, %error, "the notebook is already stopping");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
     }
 
     #[instrument(skip(self))]
@@ -87,5 +96,29 @@ impl Fleet for SageMakerFleet {
     #[instrument(skip(self))]
     async fn revoke_role(&self, role_name: &str) -> AwsResult<()> {
         delete_inline_policy(&self.iam, role_name).await
+    }
+}
+
+/// SageMaker refuses to stop a notebook that is not in service with `Status (Stopping) not in
+/// ([InService])`: one stopping or stopped already is not a failure of the sweep.
+fn already_stopping(message: &str) -> bool {
+    ["Status (Stopping)", "Status (Stopped)"].iter().any(|status| message.contains(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::already_stopping;
+
+    #[test]
+    fn a_notebook_already_on_its_way_down_is_not_a_failed_stop() {
+        let refused = |status: &str| {
+            format!(
+                "Status ({status}) not in ([InService]). Unable to transition to (Stopping) for Notebook Instance \
+                 (arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/nb)"
+            )
+        };
+        assert!(already_stopping(&refused("Stopping")) && already_stopping(&refused("Stopped")));
+        assert!(!already_stopping(&refused("Pending")) && !already_stopping(&refused("Updating")));
+        assert!(!already_stopping("1 validation error detected: Value 'x y' at 'notebookInstanceName'"));
     }
 }

@@ -40,7 +40,7 @@ pub use provisioner::{AwsProvisioner, ProvisionerClients};
 #[cfg(feature = "sweeper")]
 mod sweeper;
 #[cfg(feature = "sweeper")]
-pub use sweeper::AwsSweeper;
+pub use sweeper::{sweeper_retry_config, AwsSweeper};
 
 /// SDK timestamps as chrono's.
 #[cfg(any(feature = "sweeper", feature = "audit"))]

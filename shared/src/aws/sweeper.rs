@@ -16,6 +16,12 @@ use crate::service::sweep::Sweeper;
 
 pub type AwsSweeper = Sweeper<SageMakerFleet, S3Heartbeats, EventBridgeEvents, S3AuditLog>;
 
+/// How the sweeper's SDK clients retry: adaptive (the sweep as a whole backs off when SageMaker throttles its
+/// stops), eight attempts a call. What still fails is in the report and done by the next sweep.
+pub fn sweeper_retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::adaptive().with_max_attempts(8)
+}
+
 impl AwsSweeper {
     /// Every client counts its calls in `calls`. `s3_path_style` is for emulators (moto); AWS itself takes
     /// virtual-hosted addressing.

@@ -37,6 +37,11 @@ pub fn format_time(at: DateTime<Utc>) -> String {
     at.format(TIME_FORMAT).to_string()
 }
 
+/// The time part of a name, parsed back (`20261123T093000.000Z`).
+pub fn parse_time(time: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(time, TIME_FORMAT).ok().filter(|_| time.len() == TIME_LEN).map(|t| t.and_utc())
+}
+
 /// Parses the last path segment of a key; the error says what does not fit the layout.
 pub fn parse_record_name(name: &str) -> Result<RecordName, String> {
     const LAYOUT: &str = "not <time>_<action>_<12 hex>.json";
@@ -45,11 +50,8 @@ pub fn parse_record_name(name: &str) -> Result<RecordName, String> {
     let (Some(time), Some(slug), Some(hash), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(format!("{LAYOUT}: not three parts separated by '_'"));
     };
-    let recorded_at = NaiveDateTime::parse_from_str(time, TIME_FORMAT)
-        .ok()
-        .filter(|_| time.len() == TIME_LEN)
-        .ok_or_else(|| format!("{LAYOUT}: {time:?} is not a time like 20261123T093000.000Z"))?
-        .and_utc();
+    let recorded_at =
+        parse_time(time).ok_or_else(|| format!("{LAYOUT}: {time:?} is not a time like 20261123T093000.000Z"))?;
     let slug_ok = !slug.is_empty()
         && !slug.starts_with('-')
         && !slug.ends_with('-')

@@ -11,6 +11,7 @@ pub mod entitlements;
 pub mod heartbeat;
 pub mod idle;
 pub mod isolation;
+pub mod journal;
 pub mod ledger;
 pub mod lifecycle;
 pub mod lock;

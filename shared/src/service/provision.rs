@@ -86,7 +86,26 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             Ok(arn) => arn,
             Err(rejection) => return Ok(Err(rejection)),
         };
-        self.ensure_lifecycle_config(&notebook_lifecycle).await?;
+        let created = self.create_with_role(valid, &role_arn, &notebook_lifecycle, spec_for).await;
+        if let Err(error) = &created {
+            // A failure no redelivery can mend leaves no role behind; a retryable one keeps it for the retry.
+            if !error.retryable() {
+                self.discard_role(&role.name).await;
+            }
+        }
+        created
+    }
+
+    /// The lifecycle configuration and the notebook, once its role exists.
+    async fn create_with_role(
+        &self,
+        valid: &ValidNotebookRequest,
+        role_arn: &str,
+        notebook_lifecycle: &LifecycleConfig,
+        spec_for: impl Fn(&str) -> crate::domain::notebook::NotebookSpec,
+    ) -> Result<Result<Provisioned, Rejection>, ServiceError> {
+        let role_arn = role_arn.to_owned();
+        self.ensure_lifecycle_config(notebook_lifecycle).await?;
 
         let spec = spec_for(&role_arn);
         match self.retry.retry_not_ready(|| self.notebooks.create_notebook(&spec)).await {
@@ -102,6 +121,15 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
                 }
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes the role a failed provision created; a failure to delete is logged (the sweeper's reconcile
+    /// removes a fleet role no notebook uses).
+    async fn discard_role(&self, role_name: &str) {
+        match self.roles.delete_role(role_name).await {
+            Ok(()) => tracing::info!(role = role_name, "deleted the role of a provision that failed"),
+            Err(error) => tracing::error!(role = role_name, %error, "could not delete the role of a failed provision"),
         }
     }
 

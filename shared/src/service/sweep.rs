@@ -3,7 +3,7 @@
 //! custodian grants (the role loses every permission, whatever the notebook's status) and keeps locked
 //! notebooks stopped. Every warning, stop and revocation is recorded in the audit trail.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::domain::audit::AuditRecord;
 use crate::domain::custody::custodian_for;
 use crate::domain::idle::{access_expired, idle_verdict, IdleVerdict, SweptNotebook, VERDICT_LABELS};
+use crate::domain::journal::{journal_days, open_journals, ActionKind, Intent, Observed, Settled, SweepJournal};
 use crate::domain::names::{notebook_name_of, role_name};
 use crate::domain::outcome::{CustodianExpired, IdleStopped, IdleWarning, NotebookStopped, OutcomeEvent, SnoozeHint};
 use crate::domain::request::NOTEBOOK_IDLE_SNOOZE_REQUESTED;
@@ -23,6 +24,8 @@ use crate::ports::{AuditLog, Events, Fleet, HeartbeatStore};
 
 /// The name the sweeper signs its audit records and events with.
 pub const IDLE_SWEEPER: &str = "idle-sweeper";
+/// Who settled a journal the sweep that wrote it settled.
+const IDLE_SWEEPER_ITSELF: &str = "the sweep itself";
 
 #[derive(Debug)]
 pub struct Sweeper<F, H, E, A> {
@@ -52,8 +55,21 @@ pub struct SweepReport {
     pub revoked: Vec<String>,
     /// Revocations that failed: tried again next sweep.
     pub revoke_failures: BTreeMap<String, String>,
-    /// Audit records that could not be written (the action itself was done), by notebook.
+    /// Audit records that could not be written (the action itself was done), by notebook: the next sweep
+    /// writes them from the journal.
     pub audit_failures: BTreeMap<String, String>,
+    /// Events that could not be published (the action was done), by notebook: the next sweep publishes them.
+    pub event_failures: BTreeMap<String, String>,
+    /// This sweep's journal (its intents, then its settlement), when it acted on anything.
+    pub journal: Option<String>,
+    /// Why the intent record could not be written, when it could not (then nothing was done).
+    pub journal_failure: Option<String>,
+    /// Why this sweep's journal could not be closed, when it could not (the next sweep closes it).
+    pub settle_failure: Option<String>,
+    /// Earlier sweeps' journals this sweep finished: prefix, and what it wrote or published for them.
+    pub reconciled: BTreeMap<String, String>,
+    /// Earlier journals this sweep could not finish: tried again next sweep.
+    pub reconcile_failures: BTreeMap<String, String>,
     /// Tags a notebook's owner set that the sweeper had to ignore, by notebook.
     pub tag_problems: BTreeMap<String, Vec<String>>,
     /// Minutes the stopped notebooks had been idle (or running, for the runtime cap).
@@ -72,14 +88,26 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
         &self.config
     }
 
-    /// One sweep at `now`. Listing failures abort the sweep (a retry can help); a failed stop does not.
+    /// One sweep at `now`. Listing failures abort the sweep (a retry can help, and a partial listing is
+    /// never taken for the fleet); a failed warning, stop, revocation, record or event does not: each is in
+    /// the report and tried again by the next sweep (see [`crate::domain::journal`]).
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, ServiceError> {
         let started = Instant::now();
-        let (listed, managed_tags, heartbeats) = futures::try_join!(
+        let [yesterday, today] = journal_days(now);
+        let journal = |prefix: String| async move {
+            if self.config.dry_run {
+                return Ok(Vec::new());
+            }
+            self.audit.versions(&prefix).await
+        };
+        let (listed, managed_tags, heartbeats, mut journals, journals_today) = futures::try_join!(
             self.fleet.in_service_notebooks(),
             self.fleet.managed_notebook_tags(),
-            self.heartbeats.heartbeats()
+            self.heartbeats.heartbeats(),
+            journal(yesterday),
+            journal(today),
         )?;
+        journals.extend(journals_today);
 
         let mut report = SweepReport {
             dry_run: self.config.dry_run,
@@ -87,6 +115,8 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             verdicts: VERDICT_LABELS.iter().map(|l| ((*l).to_owned(), 0)).collect(),
             ..SweepReport::default()
         };
+        let in_service: HashMap<String, DateTime<Utc>> =
+            listed.iter().map(|n| (n.name.clone(), n.last_modified)).collect();
         let mut warnings = Vec::new();
         let mut stops = Vec::new();
         for notebook in listed {
@@ -133,10 +163,13 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
                 _ => {}
             }
         }
+        let managed = || {
+            managed_tags
+                .iter()
+                .filter(|(_, tags)| tags.get(tags::MANAGED_BY).map(String::as_str) == Some(tags::MANAGED_BY_VALUE))
+        };
         // Expired custodian grants, whatever the notebook's status: a stopped notebook's role is revoked too.
-        let mut expiries: Vec<(String, CustodianExpired)> = managed_tags
-            .iter()
-            .filter(|(_, tags)| tags.get(tags::MANAGED_BY).map(String::as_str) == Some(tags::MANAGED_BY_VALUE))
+        let mut expiries: Vec<(String, CustodianExpired)> = managed()
             .filter(|(_, tags)| !tags.contains_key(tags::ACCESS_REVOKED_AT))
             .filter_map(|(arn, tags)| {
                 let expired_at = access_expired(tags, now)?;
@@ -155,17 +188,79 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             })
             .collect();
         expiries.sort_by(|a, b| a.1.notebook_name.cmp(&b.1.notebook_name));
-        report.warned = warnings.iter().map(|w| w.notebook_name.clone()).collect();
         report.decide_ms = elapsed_ms(started);
 
         if self.config.dry_run {
+            report.warned = warnings.iter().map(|w| w.notebook_name.clone()).collect();
             report.revoked = expiries.iter().map(|(_, e)| e.notebook_name.clone()).collect();
             report.stopped = stops.iter().map(|s| s.notebook_name.clone()).collect();
             report.duration_ms = elapsed_ms(started);
             return Ok(report);
         }
 
+        // What earlier sweeps left undone is finished first, from the fleet as listed now.
+        let revoked: HashSet<String> = managed()
+            .filter(|(_, tags)| tags.contains_key(tags::ACCESS_REVOKED_AT))
+            .map(|(arn, tags)| notebook_name_of(arn, tags))
+            .collect();
+        let observed = Observed { in_service: &in_service, warnings: &heartbeats.warnings, revoked: &revoked };
+        self.reconcile(&open_journals(&journals, now), observed, now, &mut report).await;
+
+        let intents: Vec<Intent> = warnings
+            .iter()
+            .map(|w| Intent {
+                kind: ActionKind::Warn,
+                notebook_name: w.notebook_name.clone(),
+                event: OutcomeEvent::IdleWarning(w.clone()),
+            })
+            .chain(stops.iter().map(|s| Intent {
+                kind: ActionKind::Stop,
+                notebook_name: s.notebook_name.clone(),
+                event: OutcomeEvent::Stopped(NotebookStopped::Idle(s.clone())),
+            }))
+            .chain(expiries.iter().map(|(_, e)| Intent {
+                kind: ActionKind::Revoke,
+                notebook_name: e.notebook_name.clone(),
+                event: OutcomeEvent::CustodianExpired(e.clone()),
+            }))
+            .collect();
+        if intents.is_empty() {
+            report.duration_ms = elapsed_ms(started);
+            return Ok(report);
+        }
+        let journal = SweepJournal::of(now);
+        if let Err(error) = self.write_intents(&journal, &intents, now).await {
+            // No action without its record: nothing is done, and the next sweep decides again.
+            tracing::error!(%error, key = %journal.intents_key(), "the intent record could not be written; nothing is done this sweep");
+            let why = format!("not attempted: the intent record could not be written ({error})");
+            for intent in &intents {
+                let failures = match intent.kind {
+                    ActionKind::Warn => &mut report.warn_failures,
+                    ActionKind::Stop => &mut report.stop_failures,
+                    ActionKind::Revoke => &mut report.revoke_failures,
+                };
+                failures.insert(intent.notebook_name.clone(), why.clone());
+            }
+            report.journal_failure = Some(error.to_string());
+            report.duration_ms = elapsed_ms(started);
+            return Ok(report);
+        }
+        report.journal = Some(journal.prefix.clone());
+
         let concurrency = self.config.stop_concurrency;
+        let mut settled: Vec<Settled> = Vec::new();
+        let mut done: Vec<OutcomeEvent> = Vec::new();
+        let mut not_done = |kind, name: &str, error: String, failures: &mut BTreeMap<String, String>| {
+            settled.push(Settled {
+                kind,
+                notebook_name: name.to_owned(),
+                done: false,
+                note: Some(error.clone()),
+                recorded: false,
+                published: false,
+            });
+            failures.insert(name.to_owned(), error);
+        };
         let recorded: Vec<_> = stream::iter(&warnings)
             .map(|warning| async move {
                 let body = serde_json::to_value(warning).unwrap_or_default();
@@ -174,15 +269,16 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             .buffer_unordered(concurrency)
             .collect()
             .await;
-        let mut events: Vec<OutcomeEvent> = Vec::new();
         for (warning, result) in recorded {
             match result {
-                Ok(()) => events.push(OutcomeEvent::IdleWarning(warning.clone())),
+                Ok(()) => {
+                    report.warned.push(warning.notebook_name.clone());
+                    done.push(OutcomeEvent::IdleWarning(warning.clone()));
+                }
                 Err(error) => {
-                    // Without the record the stop would come unannounced: no event now, warned again next sweep.
+                    // Without the marker the stop would come unannounced: no event now, warned again next sweep.
                     tracing::warn!(notebook = %warning.notebook_name, %error, "could not record the warning");
-                    report.warned.retain(|n| *n != warning.notebook_name);
-                    report.warn_failures.insert(warning.notebook_name.clone(), error.to_string());
+                    not_done(ActionKind::Warn, &warning.notebook_name, error.to_string(), &mut report.warn_failures);
                 }
             }
         }
@@ -197,28 +293,28 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
                 Ok(()) => {
                     report.stopped.push(stop.notebook_name.clone());
                     report.idle_minutes_stopped += stop_minutes(stop);
-                    events.push(OutcomeEvent::Stopped(NotebookStopped::Idle(stop.clone())));
+                    done.push(OutcomeEvent::Stopped(NotebookStopped::Idle(stop.clone())));
                 }
                 Err(error) => {
                     tracing::warn!(notebook = %stop.notebook_name, %error, "stop failed; the next sweep tries again");
-                    report.stop_failures.insert(stop.notebook_name.clone(), error.to_string());
+                    not_done(ActionKind::Stop, &stop.notebook_name, error.to_string(), &mut report.stop_failures);
                 }
             }
         }
-        let revoked: Vec<_> = stream::iter(&expiries)
+        let revocations: Vec<_> = stream::iter(&expiries)
             .map(|(arn, expiry)| async move { (expiry, self.revoke(arn, expiry, now).await) })
             .buffer_unordered(concurrency)
             .collect()
             .await;
-        for (expiry, result) in revoked {
+        for (expiry, result) in revocations {
             match result {
                 Ok(()) => {
                     report.revoked.push(expiry.notebook_name.clone());
-                    events.push(OutcomeEvent::CustodianExpired(expiry.clone()));
+                    done.push(OutcomeEvent::CustodianExpired(expiry.clone()));
                 }
                 Err(error) => {
                     tracing::error!(notebook = %expiry.notebook_name, %error, "revoking an expired custodian grant failed; the next sweep tries again");
-                    report.revoke_failures.insert(expiry.notebook_name.clone(), error.to_string());
+                    not_done(ActionKind::Revoke, &expiry.notebook_name, error.to_string(), &mut report.revoke_failures);
                 }
             }
         }
@@ -226,23 +322,61 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
         report.warned.sort();
         report.revoked.sort();
 
-        let audited: Vec<_> = stream::iter(&events)
-            .map(|event| async move {
-                (event, self.audit.append(&AuditRecord::of_event(event, IDLE_SWEEPER, None, now)).await)
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        for (event, result) in audited {
-            if let Err(error) = result {
-                let notebook = event.notebook_name().unwrap_or_default();
-                tracing::error!(%notebook, action = event.detail_type(), %error, "the audit record could not be written");
-                report.audit_failures.insert(notebook.to_owned(), error.to_string());
-            }
-        }
-        self.events.publish_all(&events).await.map_err(ServiceError::Publish)?;
+        settled.extend(self.record_and_publish(&done, now, &mut report).await);
+        self.settle(&journal, settled, IDLE_SWEEPER_ITSELF, now, &mut report).await;
         report.duration_ms = elapsed_ms(started);
         Ok(report)
+    }
+
+    /// Writes each done action's audit record, then publishes the events: what became of each, with every
+    /// failure in the report.
+    pub(super) async fn record_and_publish(
+        &self,
+        done: &[OutcomeEvent],
+        recorded_at: DateTime<Utc>,
+        report: &mut SweepReport,
+    ) -> Vec<Settled> {
+        let concurrency = self.config.stop_concurrency;
+        let audited: Vec<_> = stream::iter(done)
+            .map(|event| async move {
+                (event, self.audit.append(&AuditRecord::of_event(event, IDLE_SWEEPER, None, recorded_at)).await)
+            })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        let published = self.events.publish_each(done).await;
+        audited
+            .into_iter()
+            .zip(published)
+            .map(|((event, recorded), published)| {
+                let notebook = event.notebook_name().unwrap_or_default().to_owned();
+                if let Err(error) = &recorded {
+                    tracing::error!(%notebook, action = event.detail_type(), %error, "the audit record could not be written; the next sweep writes it");
+                    report.audit_failures.insert(notebook.clone(), error.to_string());
+                }
+                if let Err(error) = &published {
+                    tracing::error!(%notebook, action = event.detail_type(), %error, "the event could not be published; the next sweep publishes it");
+                    report.event_failures.insert(notebook.clone(), error.to_string());
+                }
+                Settled {
+                    kind: kind_of(event),
+                    notebook_name: notebook,
+                    done: true,
+                    note: None,
+                    recorded: recorded.is_ok(),
+                    published: published.is_ok(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The kind of action a sweeper's event reports.
+fn kind_of(event: &OutcomeEvent) -> ActionKind {
+    match event {
+        OutcomeEvent::IdleWarning(_) => ActionKind::Warn,
+        OutcomeEvent::CustodianExpired(_) => ActionKind::Revoke,
+        _ => ActionKind::Stop,
     }
 }
 
@@ -273,6 +407,14 @@ impl SweepReport {
             ("CustodianGrantsRevoked", "Count", self.revoked.len() as f64),
             ("RevokeFailures", "Count", self.revoke_failures.len() as f64),
             ("AuditFailures", "Count", self.audit_failures.len() as f64),
+            ("EventFailures", "Count", self.event_failures.len() as f64),
+            (
+                "JournalFailures",
+                "Count",
+                (self.journal_failure.iter().count() + self.settle_failure.iter().count()) as f64,
+            ),
+            ("JournalsReconciled", "Count", self.reconciled.len() as f64),
+            ("ReconcileFailures", "Count", self.reconcile_failures.len() as f64),
             ("IdleHoursRecovered", "None", self.idle_minutes_stopped as f64 / 60.0),
             ("SweepDuration", "Milliseconds", self.duration_ms as f64),
         ]
@@ -290,6 +432,9 @@ fn stop_minutes(stop: &IdleStopped) -> i64 {
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
+
+#[path = "sweep_journal.rs"]
+mod journal;
 
 #[cfg(test)]
 #[path = "sweep_tests.rs"]

@@ -9,10 +9,15 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::{SweepReport, IDLE_SWEEPER};
 use crate::config::{sweep_settings, Vars, DRY_RUN};
 use crate::config::{ASSETS_BUCKET, AUDIT_BUCKET, EVENT_BUS_NAME};
+use crate::domain::audit::AuditRecord;
 use crate::domain::idle::StopReason;
+use crate::domain::journal::{
+    ActionKind, Intent, Intents, Settlement, SweepJournal, JOURNAL_PREFIX, SWEEP_ACTIONS_INTENDED,
+    SWEEP_ACTIONS_OUTSTANDING, SWEEP_ACTIONS_SETTLED,
+};
 use crate::domain::notebook::NotebookStatus;
 use crate::domain::outcome::{
-    NotebookStopped, OutcomeEvent, CUSTODIAN_ACCESS_EXPIRED, NOTEBOOK_IDLE_WARNING, NOTEBOOK_STOPPED,
+    IdleStopped, NotebookStopped, OutcomeEvent, CUSTODIAN_ACCESS_EXPIRED, NOTEBOOK_IDLE_WARNING, NOTEBOOK_STOPPED,
 };
 use crate::domain::settings::SweepSettings;
 use crate::domain::tags;
@@ -21,6 +26,9 @@ use crate::testing::{AddedNotebook, FakeAws, FakeSweeper};
 
 /// The listings every sweep starts with.
 const LISTINGS: [&str; 3] = ["ListNotebookInstances", "GetResources", "ListObjectsV2"];
+/// And, unless it is a dry run, the journals of the day before and of the day (for what earlier sweeps left).
+const SWEEP_LISTINGS: [&str; 5] =
+    ["ListNotebookInstances", "GetResources", "ListObjectsV2", "ListAuditVersions", "ListAuditVersions"];
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().expect("valid time")
@@ -82,10 +90,19 @@ fn published(fake: &FakeAws) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `(action, notebook, function)` of every audit record, in key order.
+/// The audit records of the notebooks' and owners' histories (not the sweep journal), by key.
+fn history_records(fake: &FakeAws) -> BTreeMap<String, AuditRecord> {
+    fake.audit_records().into_iter().filter(|(key, _)| !key.starts_with(JOURNAL_PREFIX)).collect()
+}
+
+/// The sweep journal's records, by key.
+fn journal_records(fake: &FakeAws) -> BTreeMap<String, AuditRecord> {
+    fake.audit_records().into_iter().filter(|(key, _)| key.starts_with(JOURNAL_PREFIX)).collect()
+}
+
+/// `(action, notebook, function)` of every history record, in key order.
 fn audited(fake: &FakeAws) -> Vec<(String, String, String)> {
-    let mut records: Vec<_> = fake
-        .audit_records()
+    let mut records: Vec<_> = history_records(fake)
         .into_values()
         .map(|r| (r.action, r.notebook_name.unwrap_or_default(), r.function))
         .collect();
@@ -306,7 +323,7 @@ async fn a_locked_notebook_is_stopped_at_once_busy_or_exempt() {
         })
         .expect("a stop event");
     assert!(matches!(stopped.reason, StopReason::Locked { .. }), "{stopped:?}");
-    let record = fake.audit_records().into_values().next().expect("an audit record");
+    let record = history_records(&fake).into_values().next().expect("an audit record");
     assert_eq!((record.action.as_str(), record.function.as_str()), (NOTEBOOK_STOPPED, IDLE_SWEEPER));
     assert_eq!(record.owner.as_deref(), Some("alice"));
 }
@@ -324,7 +341,7 @@ async fn an_exempt_notebook_is_left_running_and_counted() {
 
     assert_eq!(verdicts(&report, "exempt"), 1);
     assert!(report.warned.is_empty() && report.stopped.is_empty());
-    assert_eq!(fake.calls(), LISTINGS, "nothing but the listings");
+    assert_eq!(fake.calls(), SWEEP_LISTINGS, "nothing but the listings");
     assert!(published(&fake).is_empty());
 }
 
@@ -350,4 +367,181 @@ async fn a_failed_publish_fails_the_sweep_after_the_trail_is_written() {
 
     assert!(matches!(error, ServiceError::Publish(_)), "{error}");
     assert_eq!(audited(&fake), [(NOTEBOOK_STOPPED.into(), "warned-nb".into(), IDLE_SWEEPER.into())]);
+}
+
+/// The journal's files and their record's action, in key order: `("intents.json", "Sweep Actions Intended")`.
+fn journal_files(fake: &FakeAws) -> Vec<(String, String)> {
+    journal_records(fake)
+        .into_iter()
+        .map(|(key, record)| (key.rsplit('/').next().unwrap_or_default().to_owned(), record.action))
+        .collect()
+}
+
+fn journal_detail<T: serde::de::DeserializeOwned>(fake: &FakeAws, file: &str) -> T {
+    let (_, record) = journal_records(fake).into_iter().find(|(key, _)| key.ends_with(file)).expect(file);
+    serde_json::from_value(record.detail).expect("a journal body")
+}
+
+#[tokio::test]
+async fn every_action_is_in_the_intent_record_written_before_the_first_and_the_journal_is_settled_after() {
+    let fake = FakeAws::new();
+    idle(&fake, "idle-nb");
+    warned(&fake, "warned-nb");
+
+    let report = sweeper(&fake, false).sweep(now()).await.expect("swept");
+
+    let calls = fake.calls();
+    let position = |op: &str| calls.iter().position(|c| *c == op).expect(op);
+    assert!(position("PutAuditRecord") < position("PutObject"), "the intents precede the warning: {calls:?}");
+    assert!(position("PutAuditRecord") < position("StopNotebookInstance"), "and the stop: {calls:?}");
+    assert_eq!(
+        journal_files(&fake),
+        [("intents.json".into(), SWEEP_ACTIONS_INTENDED.into()), ("settled.json".into(), SWEEP_ACTIONS_SETTLED.into())]
+    );
+    assert_eq!(report.journal.as_deref(), Some("journal/2026-11-23/20261123T120000.000Z/"));
+    let intents: Intents = journal_detail(&fake, "intents.json");
+    let intended: Vec<_> = intents.intents.iter().map(|i| (i.kind, i.notebook_name.as_str())).collect();
+    assert_eq!(intended, [(ActionKind::Warn, "idle-nb"), (ActionKind::Stop, "warned-nb")]);
+    let settlement: Settlement = journal_detail(&fake, "settled.json");
+    assert!(settlement.actions.iter().all(|a| a.done && a.recorded && a.published), "{settlement:?}");
+    assert_eq!(settlement.settled_by, "the sweep itself");
+
+    // A sweep with nothing to do writes no journal.
+    let fake = FakeAws::new();
+    active(&fake, "busy-nb");
+    let report = sweeper(&fake, false).sweep(now()).await.expect("swept");
+    assert!(report.journal.is_none() && journal_files(&fake).is_empty());
+}
+
+#[tokio::test]
+async fn without_its_intent_record_a_sweep_does_nothing_and_reports_every_action_it_did_not_attempt() {
+    let fake = FakeAws::new();
+    idle(&fake, "idle-nb");
+    warned(&fake, "warned-nb");
+    fake.fail("PutAuditRecord", &[ErrorKind::Throttled]);
+
+    let report = sweeper(&fake, false).sweep(now()).await.expect("a failed intent does not fail the sweep");
+
+    assert!(report.journal_failure.as_deref().is_some_and(|e| e.contains("PutAuditRecord")), "{report:?}");
+    assert!(report.warn_failures["idle-nb"].starts_with("not attempted: the intent record could not be written"));
+    assert!(report.stop_failures["warned-nb"].starts_with("not attempted"));
+    assert!(report.warned.is_empty() && report.stopped.is_empty());
+    assert!(fake.mutating_calls().is_empty(), "no action without its record: {:?}", fake.mutating_calls());
+    assert!(published(&fake).is_empty() && fake.audit_records().is_empty());
+    assert_eq!(report.metrics().iter().find(|m| m.0 == "JournalFailures").map(|m| m.2), Some(1.0));
+
+    let report = sweeper(&fake, false).sweep(now() + Duration::minutes(1)).await.expect("swept");
+    assert_eq!((report.warned, report.stopped), (names(&["idle-nb"]), names(&["warned-nb"])));
+}
+
+#[tokio::test]
+async fn a_record_that_could_not_be_written_is_written_by_the_next_sweep_and_its_event_is_not_sent_twice() {
+    let fake = FakeAws::new();
+    warned(&fake, "warned-nb");
+    // The intents go through; the stop's record (its first key) does not.
+    fake.fail_after("PutAuditRecord", 1, &[ErrorKind::Throttled]);
+
+    let report = sweeper(&fake, false).sweep(now()).await.expect("swept");
+
+    assert_eq!(report.stopped, names(&["warned-nb"]));
+    assert!(report.audit_failures["warned-nb"].contains("PutAuditRecord"), "{report:?}");
+    assert_eq!(published(&fake), [(NOTEBOOK_STOPPED.into(), "warned-nb".into())]);
+    assert_eq!(
+        journal_files(&fake),
+        [
+            ("intents.json".into(), SWEEP_ACTIONS_INTENDED.into()),
+            ("outstanding.json".into(), SWEEP_ACTIONS_OUTSTANDING.into())
+        ]
+    );
+    let stopped_at = history_records(&fake).into_values().map(|r| r.recorded_at).collect::<Vec<_>>();
+
+    let report = sweeper(&fake, false).sweep(now() + Duration::minutes(5)).await.expect("swept");
+
+    assert_eq!(report.reconciled.len(), 1, "{report:?}");
+    assert!(report.reconciled.values().all(|s| s.contains("1 records written, 0 events published")), "{report:?}");
+    let records: Vec<_> = history_records(&fake).into_values().collect();
+    assert_eq!(records.len(), 2, "the stop, in the notebook's and the owner's history: {records:?}");
+    assert!(records.iter().all(|r| r.action == NOTEBOOK_STOPPED && r.recorded_at == now()), "at the stop's time");
+    assert!(stopped_at.iter().all(|t| *t == now()));
+    assert_eq!(published(&fake).len(), 1, "the event went out the first time: it is not sent again");
+    assert!(journal_files(&fake).iter().any(|(file, _)| file == "settled.json"));
+    let settlement: Settlement = journal_detail(&fake, "settled.json");
+    assert_eq!(settlement.settled_by, "the sweep at 2026-11-23T12:05:00+00:00");
+
+    // Settled: a third sweep leaves it alone.
+    let report = sweeper(&fake, false).sweep(now() + Duration::minutes(10)).await.expect("swept");
+    assert!(report.reconciled.is_empty() && report.reconcile_failures.is_empty());
+}
+
+#[tokio::test]
+async fn an_event_that_could_not_be_published_is_listed_and_published_by_the_next_sweep() {
+    let fake = FakeAws::new();
+    warned(&fake, "warned-nb");
+    fake.fail("PutEvents", &[ErrorKind::Transient]);
+
+    let report = sweeper(&fake, false).sweep(now()).await.expect("a failed event does not fail the sweep");
+
+    assert_eq!(report.stopped, names(&["warned-nb"]));
+    assert!(report.event_failures["warned-nb"].contains("PutEvents"), "{report:?}");
+    assert!(published(&fake).is_empty());
+
+    let report = sweeper(&fake, false).sweep(now() + Duration::minutes(5)).await.expect("swept");
+    assert!(report.reconciled.values().all(|s| s.contains("0 records written, 1 events published")), "{report:?}");
+    assert_eq!(published(&fake), [(NOTEBOOK_STOPPED.into(), "warned-nb".into())]);
+    assert_eq!(history_records(&fake).len(), 2, "the records were written the first time, once");
+}
+
+#[tokio::test]
+async fn a_sweep_that_died_after_acting_is_finished_from_what_the_fleet_shows() {
+    let fake = FakeAws::new();
+    warned(&fake, "stopped-nb");
+    warned(&fake, "never-stopped-nb");
+    let dead = now() - Duration::minutes(10);
+    // The dead sweep wrote its intents and stopped one notebook, then its process was gone.
+    let intents = ["stopped-nb", "never-stopped-nb"].map(|name| Intent {
+        kind: ActionKind::Stop,
+        notebook_name: name.into(),
+        event: OutcomeEvent::Stopped(NotebookStopped::Idle(IdleStopped {
+            notebook_name: name.into(),
+            owner: Some("alice".into()),
+            team: None,
+            status: "Stopping".into(),
+            reason: StopReason::Idle { idle_minutes: 110, timeout_minutes: 60 },
+            stopped_by: IDLE_SWEEPER.into(),
+        })),
+    });
+    let journal = SweepJournal::of(dead);
+    let body = Intents { sweep_at: dead, intents: intents.to_vec() };
+    let record = AuditRecord::of_request(SWEEP_ACTIONS_INTENDED, &body, IDLE_SWEEPER, IDLE_SWEEPER, dead);
+    fake.state().audit.insert(journal.intents_key(), record);
+    fake.set_status("stopped-nb", NotebookStatus::Stopped);
+
+    let report = sweeper(&fake, false).sweep(now()).await.expect("swept");
+
+    assert_eq!(report.reconciled.keys().collect::<Vec<_>>(), [&journal.prefix]);
+    let records: Vec<_> = history_records(&fake).into_values().filter(|r| r.recorded_at == dead).collect();
+    assert!(!records.is_empty() && records.iter().all(|r| r.notebook_name.as_deref() == Some("stopped-nb")));
+    let settlement: Settlement = journal_detail(&fake, &format!("{}settled.json", journal.prefix));
+    let never = settlement.actions.iter().find(|a| a.notebook_name == "never-stopped-nb").expect("settled");
+    assert_eq!((never.done, never.note.as_deref()), (false, Some("the notebook is still in service")));
+    // The one the dead sweep did not stop is stopped now, by this sweep, under its own intents.
+    assert_eq!(report.stopped, names(&["never-stopped-nb"]));
+    let stops: Vec<_> = published(&fake).into_iter().filter(|(t, _)| t == NOTEBOOK_STOPPED).map(|(_, n)| n).collect();
+    assert_eq!(stops.len(), 2, "the dead sweep's stop is announced (at least once, after a crash): {stops:?}");
+}
+
+#[tokio::test]
+async fn a_journal_a_sweep_may_still_be_writing_is_left_alone() {
+    let fake = FakeAws::new();
+    active(&fake, "busy-nb");
+    let recent = now() - Duration::minutes(2);
+    let body = Intents { sweep_at: recent, intents: Vec::new() };
+    let record = AuditRecord::of_request(SWEEP_ACTIONS_INTENDED, &body, IDLE_SWEEPER, IDLE_SWEEPER, recent);
+    fake.state().audit.insert(SweepJournal::of(recent).intents_key(), record);
+
+    let report = sweeper(&fake, false).sweep(now()).await.expect("swept");
+
+    assert!(report.reconciled.is_empty(), "two minutes old: that sweep may still run (timeout 300 s)");
+    let report = sweeper(&fake, false).sweep(now() + Duration::minutes(5)).await.expect("swept");
+    assert_eq!(report.reconciled.len(), 1);
 }

@@ -219,7 +219,7 @@ async fn a_subnet_with_an_internet_route_is_refused_before_anything_is_created()
 }
 
 #[tokio::test]
-async fn a_quota_error_is_a_failure_event_not_a_retry() {
+async fn a_quota_error_is_a_failure_event_not_a_retry_and_leaves_no_orphan_role() {
     let fake = FakeAws::new();
     fake.fail("CreateNotebookInstance", &[ErrorKind::Invalid]);
     let outcome = provisioner(&fake)
@@ -227,6 +227,37 @@ async fn a_quota_error_is_a_failure_event_not_a_retry() {
         .await
         .expect("handled");
     assert!(matches!(outcome, OutcomeEvent::Failed(_)), "{outcome:?}");
+    assert!(fake.state().roles.is_empty(), "the role created for the failed request is deleted");
+    assert_eq!(fake.count("DeleteRole"), 1);
+}
+
+/// Every AWS call a provision makes, in order, as the fakes name them.
+const PROVISION_STEPS: [&str; 5] =
+    ["CreateRole", "PutRolePolicy", "CreateNotebookInstanceLifecycleConfig", "CreateNotebookInstance", "PutEvents"];
+
+#[tokio::test]
+async fn a_provision_that_fails_at_any_step_converges_on_redelivery_to_one_notebook_one_role_one_outcome() {
+    for step in PROVISION_STEPS {
+        for kind in [ErrorKind::Throttled, ErrorKind::Transient] {
+            let fake = FakeAws::new();
+            fake.fail(step, &[kind]);
+            let p = provisioner(&fake);
+            let request = NotebookRequest::new("r1", "alice-nb").detail();
+            let first = p.handle(SENDER, NOTEBOOK_REQUESTED, &request).await;
+            let error = first.expect_err(step);
+            assert!(error.retryable(), "{step}: {error}");
+            // Lambda's retries come one and three minutes later: a claim left unpublished is taken over by then.
+            let later = |minutes| chrono::Utc::now() + chrono::Duration::minutes(minutes);
+            let outcome = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request, later(3)).await.expect(step);
+            let again = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request, later(4)).await.expect(step);
+            assert!(matches!(outcome, OutcomeEvent::Provisioned(_)), "{step}: {outcome:?}");
+            assert!(matches!(again, OutcomeEvent::Provisioned(ref p) if p.replayed), "{step}: {again:?}");
+            let state = fake.state();
+            assert_eq!((state.notebooks.len(), state.roles.len()), (1, 1), "{step} {kind:?}");
+            let provisioned = state.events.iter().filter(|e| matches!(e, OutcomeEvent::Provisioned(_))).count();
+            assert_eq!(provisioned, 1, "{step} {kind:?}: one outcome on the bus");
+        }
+    }
 }
 
 #[tokio::test]

@@ -43,8 +43,8 @@ pub struct State {
     pub assets: BTreeMap<String, (Vec<u8>, String)>,
     /// Every API call asked of the fakes, oldest first, by its AWS operation name.
     pub calls: Vec<&'static str>,
-    /// Operation → errors to return on its next calls, in order.
-    pub failures: HashMap<&'static str, Vec<ErrorKind>>,
+    /// Operation → what its next calls return, in order: an error, or `None` for a call that succeeds.
+    pub failures: HashMap<&'static str, Vec<Option<ErrorKind>>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -76,7 +76,13 @@ impl FakeAws {
 
     /// The next calls of `operation` fail with these kinds, one each, in order; later calls succeed.
     pub fn fail(&self, operation: &'static str, kinds: &[ErrorKind]) {
-        self.state().failures.insert(operation, kinds.to_vec());
+        self.fail_after(operation, 0, kinds);
+    }
+
+    /// The next `succeed` calls of `operation` succeed, then the calls after fail with these kinds, one each.
+    pub fn fail_after(&self, operation: &'static str, succeed: usize, kinds: &[ErrorKind]) {
+        let queue = std::iter::repeat_n(None, succeed).chain(kinds.iter().copied().map(Some)).collect();
+        self.state().failures.insert(operation, queue);
     }
 
     /// Records the call and returns an injected failure, if one is due.
@@ -84,10 +90,10 @@ impl FakeAws {
         let mut state = self.state();
         state.calls.push(operation);
         match state.failures.get_mut(operation) {
-            Some(queue) if !queue.is_empty() => {
-                let kind = queue.remove(0);
-                Err(AwsError::new(operation, kind, None, format!("injected {kind:?}")))
-            }
+            Some(queue) if !queue.is_empty() => match queue.remove(0) {
+                Some(kind) => Err(AwsError::new(operation, kind, None, format!("injected {kind:?}"))),
+                None => Ok(()),
+            },
             _ => Ok(()),
         }
     }
