@@ -41,6 +41,7 @@ use fleet::aws::ec2::Ec2Network;
 use fleet::aws::{AwsProvisioner, AwsSweeper, CallCounter, ProvisionerClients};
 use fleet::domain::assets::agent_asset;
 use fleet::domain::isolation::check_isolation;
+use fleet::domain::journal::RECONCILE_AFTER;
 use fleet::domain::ledger::TAKEOVER_AFTER;
 use fleet::domain::outcome::NOTEBOOK_PROVISIONED;
 use fleet::domain::policy::{data_perimeter_policy, notebook_permissions_boundary, PolicyDocument};
@@ -590,6 +591,12 @@ async fn the_functions_are_configured_as_the_template_says(r: &Rehearsal) -> Res
     assert!(TAKEOVER_AFTER.as_secs() > timeout && TAKEOVER_AFTER.as_secs() < 180, "{TAKEOVER_AFTER:?}");
     let invoke = &res(translated, "ProvisionerFunctionEventInvokeConfig")["Properties"];
     assert_eq!(invoke["MaximumRetryAttempts"], 2, "two retries reach the takeover");
+    // A sweep journal left open is finished by a later sweep only once the sweep that wrote it cannot still
+    // run: after the sweeper's timeout, with one sweep at a time.
+    let sweeper = &res(translated, "IdleSweeperFunction")["Properties"];
+    let sweeper_timeout = sweeper["Timeout"].as_i64().context("the sweeper's timeout")?;
+    assert!(RECONCILE_AFTER.num_seconds() > sweeper_timeout, "{RECONCILE_AFTER:?} against {sweeper_timeout} s");
+    assert_eq!(sweeper["ReservedConcurrentExecutions"], 1, "sweeps never overlap");
     assert_eq!(publisher_fn["Configuration"]["Runtime"], "provided.al2023");
     assert_eq!(publisher_fn["Configuration"]["Handler"], "bootstrap");
     let env = environment(&publisher_fn);
@@ -739,6 +746,7 @@ async fn the_function_roles_are_least_privilege(r: &Rehearsal) -> Result<()> {
                 ":role/notebook-fleet/notebooks/nbf-*",
                 "/notebooks/*",
                 "/owners/*",
+                "/journal/*",
             ];
             r.contains('*') && !scoped.iter().any(|suffix| r.ends_with(suffix))
         }) {
