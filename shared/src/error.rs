@@ -66,6 +66,10 @@ pub enum ServiceError {
     Publish(#[source] AwsError),
     #[error("the audit record could not be written")]
     Audit(#[source] AwsError),
+    /// A listing of the fleet failed after its retries: the sweep did nothing (a partial listing is never
+    /// taken for the fleet), and the next sweep lists again.
+    #[error("the sweep could not list the fleet completely and did nothing")]
+    Listing(#[source] AwsError),
     /// The pre-flight found a path out of the VPC: nothing was created. A platform's network must change first.
     #[error("the notebook's network is not isolated: {0}")]
     Isolation(IsolationViolation),
@@ -89,6 +93,7 @@ impl ServiceError {
             ServiceError::Publish(_) => true,
             // Nothing is answered before its audit record is written; the retry writes it.
             ServiceError::Audit(_) => true,
+            ServiceError::Listing(e) => e.retryable(),
             // The platform's settings or network are at fault: the same request fails the same way.
             ServiceError::Isolation(_) | ServiceError::OnStartScript(_) => false,
             // A record does not change by being read again.

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use aws_config::SdkConfig;
 use chrono::Utc;
 use fleet::aws::{sweeper_retry_config, AwsSweeper, CallCounter};
@@ -56,6 +56,8 @@ pub struct FaultFigures {
     pub missing_stop_events: usize,
     /// Journals with intents and no settlement at the end.
     pub open_journals: usize,
+    /// Sweeps that stopped before acting because a listing failed after its retries, with the error.
+    pub aborted: Vec<String>,
     pub reports: Vec<SweepReport>,
     pub sweep_seconds: Vec<f64>,
     pub seed_seconds: f64,
@@ -115,21 +117,25 @@ pub async fn sweeps_under_faults(run: FaultRun) -> Result<FaultFigures> {
     proxy.set_plan(FaultPlan::every_kind(run.rate, run.seed).stall(run.stall));
     let (mut reports, mut sweep_seconds, mut idle_running_after) = (Vec::new(), Vec::new(), Vec::new());
     let mut unreported = 0;
+    let mut aborted = Vec::new();
     for sweep in 0..run.sweeps {
         let started = Instant::now();
         let at = t0 + chrono::Duration::minutes(100 + 10 * sweep as i64);
-        let report = sweeper
-            .sweep(at)
-            .await
-            .with_context(|| format!("sweep {} at {:.0} % faults", sweep + 1, run.rate * 100.0))?;
+        let swept = sweeper.sweep(at).await;
         sweep_seconds.push(started.elapsed().as_secs_f64());
         let now_running = running(&direct, &due).await?;
-        unreported += now_running
-            .iter()
-            .filter(|n| !report.stop_failures.contains_key(*n) && !report.stopped.contains(*n))
-            .count();
         idle_running_after.push(now_running.len());
-        reports.push(report);
+        match swept {
+            Ok(report) => {
+                unreported += now_running
+                    .iter()
+                    .filter(|n| !report.stop_failures.contains_key(*n) && !report.stopped.contains(*n))
+                    .count();
+                reports.push(report);
+            }
+            // A listing failed after its retries: the sweep did nothing, and says so as a whole.
+            Err(error) => aborted.push(format!("sweep {}: {}", sweep + 1, fleet::error::error_chain(&error))),
+        }
     }
     proxy.set_plan(FaultPlan::none());
     let injected = proxy.counts();
@@ -178,6 +184,7 @@ pub async fn sweeps_under_faults(run: FaultRun) -> Result<FaultFigures> {
         duplicate_stop_events,
         missing_stop_events,
         open_journals: open_journals(&direct).await?,
+        aborted,
         reports,
         sweep_seconds,
         seed_seconds,
@@ -250,19 +257,21 @@ impl FaultFigures {
     /// One row of the README's table.
     pub fn row(&self) -> String {
         format!(
-            "| {:.0} % | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {:.0} % | {} | {} of {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             self.run.rate * 100.0,
             self.run.fleet,
             self.injected.total_injected(),
+            self.injected.requests,
             self.wrong_stops.len(),
             self.lost_records.len(),
             self.records_reconciled,
             self.sweeps_to_converge.map_or_else(|| format!("> {}", self.run.sweeps), |n| n.to_string()),
             self.unreported,
             self.duplicate_stop_events,
+            self.aborted.len(),
             self.sweep_seconds.iter().map(|s| format!("{s:.0}")).collect::<Vec<_>>().join(" / "),
         )
     }
 
-    pub const HEADER: &'static str = "| faults | fleet | faults injected | wrong stops | lost records | records written by a later sweep | sweeps to stop every idle notebook | idle notebooks missing from the report | duplicate stop events | seconds per sweep |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
+    pub const HEADER: &'static str = "| faults | fleet | faults injected | wrong stops | lost records | records written by a later sweep | sweeps to stop every idle notebook | idle notebooks missing from the report | duplicate stop events | sweeps aborted (a listing failed) | seconds per sweep |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
 }

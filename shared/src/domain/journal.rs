@@ -129,7 +129,7 @@ fn day_prefix(at: DateTime<Utc>) -> String {
 }
 
 /// The prefixes a sweep at `now` lists for open journals: the day before, and the day itself. A journal left
-/// open for longer than a day is not looked for again (`audit-history` still shows it).
+/// open for longer than a day is not looked for again (it stays in the bucket).
 pub fn journal_days(now: DateTime<Utc>) -> [String; 2] {
     [day_prefix(now - Duration::days(1)), day_prefix(now)]
 }

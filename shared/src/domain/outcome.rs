@@ -97,6 +97,16 @@ impl OutcomeEvent {
         }
     }
 
+    /// Marks an outcome that has the field as an answer given again (`true`) or as the request's own first
+    /// answer (`false`).
+    pub fn set_replayed(&mut self, replayed: bool) {
+        match self {
+            OutcomeEvent::Provisioned(provisioned) => provisioned.replayed = replayed,
+            OutcomeEvent::CustodianGranted(granted) => granted.replayed = replayed,
+            _ => {}
+        }
+    }
+
     /// The notebook the event is about; an owner's deactivation names none, a rejection may not.
     pub fn notebook_name(&self) -> Option<&str> {
         match self {

@@ -135,11 +135,7 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
         let body = self.audit.read_version(&key, answer_version).await.map_err(ServiceError::Audit)?;
         let record: AuditRecord = serde_json::from_slice(&body).map_err(|e| earlier_answer(entry, e.to_string()))?;
         let mut outcome = outcome_of(entry, &record)?;
-        match &mut outcome {
-            OutcomeEvent::Provisioned(provisioned) => provisioned.replayed = true,
-            OutcomeEvent::CustodianGranted(granted) => granted.replayed = true,
-            _ => {}
-        }
+        outcome.set_replayed(true);
         tracing::info!(key = %key, outcome = outcome.detail_type(), "request answered before; answering it again");
         Ok((outcome, record))
     }

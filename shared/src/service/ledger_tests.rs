@@ -148,3 +148,25 @@ async fn a_delivery_that_loses_the_claim_publishes_nothing_and_answers_the_winne
     assert_eq!(provisioned(&answered).notebook_arn, provisioned(&won).notebook_arn, "the winner's answer");
     assert!(fake.events().is_empty());
 }
+
+#[tokio::test]
+async fn a_delivery_that_created_the_notebook_and_died_before_answering_leaves_the_first_answer_to_the_next() {
+    let fake = FakeAws::new();
+    let p = provisioner(&fake);
+    let request = NotebookRequest::new("r1", "alice-nb").detail();
+    // The notebook is created, then the claim of its answer fails (throttled): the delivery is retried.
+    fake.fail("PutAuditRecord", &[ErrorKind::Throttled]);
+    let error = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request, now()).await.expect_err("throttled claim");
+    assert!(error.retryable() && fake.events().is_empty());
+
+    let retried = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request, now()).await.expect("answered");
+    // It found the notebook this request created, and its answer is the request's first: not `replayed`
+    // (a custodian's grant counts an owner's folders from first answers only).
+    assert!(!provisioned(&retried).replayed, "{retried:?}");
+    let recorded = fake.audit_records().into_values().find(|r| r.action == NOTEBOOK_PROVISIONED).expect("recorded");
+    assert_eq!(recorded.detail["replayed"], false);
+
+    let again = p.handle_at(SENDER, NOTEBOOK_REQUESTED, &request, now()).await.expect("from the ledger");
+    assert!(provisioned(&again).replayed, "a delivery after the answer is a replay");
+    assert_eq!(fake.events().len(), 1);
+}

@@ -114,7 +114,12 @@ impl<N: Network, R: Roles, S: Notebooks, E: Events, A: AuditLog> Provisioner<N, 
             Before::Act(entry) => Some(entry),
             Before::Unkeyed => None,
         };
-        let (answer, actor) = self.decide(source, detail_type, detail, now).await?;
+        let (mut answer, actor) = self.decide(source, detail_type, detail, now).await?;
+        if entry.is_some() {
+            // Nobody answered this request yet: whatever an earlier, unfinished delivery created, this is its
+            // first answer (a custodian's grant counts an owner's folders from first answers only).
+            answer.outcome.set_replayed(false);
+        }
         let answer_record = AuditRecord::of_event(&answer.outcome, PROVISIONER, actor.as_deref(), now);
         if let Some(entry) = &entry {
             if let Some(first) = self.claim(entry, &answer_record).await? {

@@ -106,7 +106,8 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             self.heartbeats.heartbeats(),
             journal(yesterday),
             journal(today),
-        )?;
+        )
+        .map_err(ServiceError::Listing)?;
         journals.extend(journals_today);
 
         let mut report = SweepReport {

@@ -21,7 +21,7 @@ use crate::domain::outcome::{
 };
 use crate::domain::settings::SweepSettings;
 use crate::domain::tags;
-use crate::error::{ErrorKind, ServiceError};
+use crate::error::{error_chain, ErrorKind, ServiceError};
 use crate::testing::{AddedNotebook, FakeAws, FakeSweeper};
 
 /// The listings every sweep starts with.
@@ -354,7 +354,10 @@ async fn a_failed_listing_fails_the_sweep_before_any_action() {
 
     let error = sweeper(&fake, false).sweep(now()).await.expect_err("a sweep without the tags decides nothing");
 
-    assert!(matches!(&error, ServiceError::Aws(e) if e.retryable()), "retryable: {error}");
+    assert!(matches!(&error, ServiceError::Listing(e) if e.retryable()), "retryable: {error}");
+    assert!(
+        error_chain(&error).starts_with("the sweep could not list the fleet completely and did nothing: GetResources")
+    );
     assert!(fake.mutating_calls().is_empty());
 }
 

@@ -29,6 +29,9 @@ async fn main() -> Result<()> {
         for lost in &figures.lost_records {
             details.push(format!("  lost: {lost}"));
         }
+        for aborted in &figures.aborted {
+            details.push(format!("  aborted: {aborted}"));
+        }
     }
     println!();
     for line in details {
