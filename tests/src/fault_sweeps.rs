@@ -12,14 +12,13 @@ use fleet::aws::{sweeper_retry_config, AwsSweeper, CallCounter};
 use fleet::domain::audit::action_of_key;
 use fleet::domain::heartbeat::warning_key;
 use fleet::domain::outcome::{NotebookStopped, OutcomeEvent};
-use fleet::domain::settings::SweepSettings;
 use fleet::domain::tags;
 use fleet::service::sweep::SweepReport;
 
 use crate::emulator::{sdk_config_for, test_credentials};
 use crate::faults::{FaultCounts, FaultPlan, FaultProxy};
-use crate::fleet::{seed, statuses, Seed};
-use crate::platform::{s3_client, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
+use crate::fleet::{seed, statuses, sweep_settings, Seed};
+use crate::platform::{s3_client, ASSETS_BUCKET, AUDIT_BUCKET};
 use crate::{Emulator, Platform};
 
 /// One run: a fleet of `fleet` notebooks, `sweeps` sweeps ten minutes apart with `rate` of the calls failing.
@@ -77,15 +76,6 @@ fn plan(fleet: usize) -> Vec<(String, Seed)> {
         .collect()
 }
 
-fn settings() -> SweepSettings {
-    let vars = BTreeMap::from([
-        (fleet::config::EVENT_BUS_NAME, BUS_NAME.to_owned()),
-        (fleet::config::ASSETS_BUCKET, ASSETS_BUCKET.to_owned()),
-        (fleet::config::AUDIT_BUCKET, AUDIT_BUCKET.to_owned()),
-    ]);
-    fleet::config::sweep_settings(&fleet::config::Vars::from_pairs(vars)).expect("valid sweeper configuration")
-}
-
 /// Seeds the fleet through the proxy (no faults yet), sweeps it with faults, then checks it without.
 pub async fn sweeps_under_faults(run: FaultRun) -> Result<FaultFigures> {
     let emulator = Emulator::start()?;
@@ -112,7 +102,7 @@ pub async fn sweeps_under_faults(run: FaultRun) -> Result<FaultFigures> {
     let busy: BTreeSet<String> = fleet.iter().map(|(n, _)| n.clone()).filter(|n| n.starts_with("busy-")).collect();
 
     let calls = CallCounter::new();
-    let sweeper = AwsSweeper::from_sdk_config(&faulty, settings(), &calls, true);
+    let sweeper = AwsSweeper::from_sdk_config(&faulty, sweep_settings(), &calls, true);
     let t0 = Utc::now();
     proxy.set_plan(FaultPlan::every_kind(run.rate, run.seed).stall(run.stall));
     let (mut reports, mut sweep_seconds, mut idle_running_after) = (Vec::new(), Vec::new(), Vec::new());

@@ -7,7 +7,18 @@ use fleet::domain::heartbeat::heartbeat_key;
 use fleet::domain::tags;
 use futures::{stream, StreamExt, TryStreamExt};
 
-use crate::platform::{s3_client, ASSETS_BUCKET};
+use crate::platform::{s3_client, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
+
+/// The sweeper's settings for the emulated platform, defaults otherwise (60 minutes' idle timeout, a warning
+/// 15 minutes before a stop).
+pub fn sweep_settings() -> fleet::domain::settings::SweepSettings {
+    let vars = std::collections::BTreeMap::from([
+        (fleet::config::EVENT_BUS_NAME, BUS_NAME.to_owned()),
+        (fleet::config::ASSETS_BUCKET, ASSETS_BUCKET.to_owned()),
+        (fleet::config::AUDIT_BUCKET, AUDIT_BUCKET.to_owned()),
+    ]);
+    fleet::config::sweep_settings(&fleet::config::Vars::from_pairs(vars)).expect("valid sweeper configuration")
+}
 
 /// One notebook to seed: its name, instance type, extra tags, whether it is managed, and whether its
 /// agent has written a heartbeat.

@@ -13,18 +13,10 @@ use fleet::domain::request::{
 use fleet::domain::tags;
 use fleet::testing::{ActionRequest, DeactivationRequest, DecommissionRequest};
 use integration_tests::events::notebook_requested;
-use integration_tests::platform::{source_of, ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
+use integration_tests::fleet::sweep_settings;
+use integration_tests::platform::source_of;
 use integration_tests::{Emulator, Platform};
 use serde_json::Value;
-
-fn sweep_settings() -> fleet::domain::settings::SweepSettings {
-    let vars = BTreeMap::from([
-        (fleet::config::EVENT_BUS_NAME, BUS_NAME.to_owned()),
-        (fleet::config::ASSETS_BUCKET, ASSETS_BUCKET.to_owned()),
-        (fleet::config::AUDIT_BUCKET, AUDIT_BUCKET.to_owned()),
-    ]);
-    fleet::config::sweep_settings(&fleet::config::Vars::from_pairs(vars)).expect("valid sweeper configuration")
-}
 
 /// The request id each outcome on the bus answers, with how many times it was answered (a deactivation's
 /// `Notebook Locked` notices carry its id too, and are not its outcome).

@@ -324,7 +324,10 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
         report.revoked.sort();
 
         settled.extend(self.record_and_publish(&done, now, &mut report).await);
-        self.settle(&journal, settled, IDLE_SWEEPER_ITSELF, now, &mut report).await;
+        if let Err(error) = self.settle(&journal, settled, IDLE_SWEEPER_ITSELF, now).await {
+            tracing::error!(journal = %journal.prefix, %error, "the journal could not be closed; the next sweep closes it");
+            report.settle_failure = Some(error.to_string());
+        }
         report.duration_ms = elapsed_ms(started);
         Ok(report)
     }

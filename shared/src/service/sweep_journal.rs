@@ -26,15 +26,14 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
     }
 
     /// Closes a journal: `settled.json` when nothing remains, else `outstanding.json` (what remains, for the
-    /// next sweep). A failure is in the report; the next sweep finds the journal open.
+    /// next sweep). On failure the next sweep finds the journal open.
     pub(super) async fn settle(
         &self,
         journal: &SweepJournal,
         actions: Vec<Settled>,
         settled_by: &str,
         now: DateTime<Utc>,
-        report: &mut SweepReport,
-    ) {
+    ) -> AwsResult<()> {
         let settlement =
             Settlement { sweep_at: journal.sweep_at, settled_at: now, settled_by: settled_by.to_owned(), actions };
         let (key, action) = if settlement.finished() {
@@ -43,10 +42,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             (journal.outstanding_key(), SWEEP_ACTIONS_OUTSTANDING)
         };
         let record = AuditRecord::of_request(action, &settlement, IDLE_SWEEPER, IDLE_SWEEPER, now);
-        if let Err(error) = self.audit.write(&key, &record).await {
-            tracing::error!(%key, %error, "the journal could not be closed; the next sweep closes it");
-            report.settle_failure = Some(error.to_string());
-        }
+        self.audit.write(&key, &record).await
     }
 
     /// Finishes every open journal of earlier sweeps, oldest first; each failure is in the report and the
@@ -60,7 +56,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
     ) {
         for journal in open {
             let prefix = journal.journal.prefix.clone();
-            match self.reconcile_one(journal, observed, now, report).await {
+            match self.reconcile_one(journal, observed, now).await {
                 Ok(summary) => {
                     tracing::warn!(journal = %prefix, %summary, "finished a journal an earlier sweep left open");
                     report.reconciled.insert(prefix, summary);
@@ -73,13 +69,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
         }
     }
 
-    async fn reconcile_one(
-        &self,
-        open: &OpenJournal,
-        observed: Observed<'_>,
-        now: DateTime<Utc>,
-        report: &mut SweepReport,
-    ) -> AwsResult<String> {
+    async fn reconcile_one(&self, open: &OpenJournal, observed: Observed<'_>, now: DateTime<Utc>) -> AwsResult<String> {
         let journal = &open.journal;
         let intents: Intents = self.journal_body(&journal.intents_key(), &open.intents_version).await?;
         let outstanding: Option<Settlement> = match &open.outstanding_version {
@@ -134,11 +124,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
         if let Some(error) = self.events.publish_each(&events).await.into_iter().find_map(Result::err) {
             return Err(error);
         }
-        let before = report.settle_failure.take();
-        self.settle(journal, actions, &format!("the sweep at {}", now.to_rfc3339()), now, report).await;
-        if let Some(failure) = std::mem::replace(&mut report.settle_failure, before) {
-            return Err(AwsError::new("PutObject", ErrorKind::Transient, None, failure));
-        }
+        self.settle(journal, actions, &format!("the sweep at {}", now.to_rfc3339()), now).await?;
         Ok(format!(
             "{} intended, {} records written, {} events published",
             intents.intents.len(),
