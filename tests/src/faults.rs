@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -19,13 +19,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::http1::{bad, eof, header, is_chunked, read_body, read_head, rebuild, respond, status_of, Body, Head};
+
 /// Generous so a slow emulator call is not cut short, yet a stuck peer cannot pin a thread forever.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Between requests. Longer than the SDK's pool idle timeout (90 s), so it is the SDK that closes idle
 /// connections: a proxy-side close could race with reuse and fail a call that no fault was planned for.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
-/// Heads (and chunk-size lines) larger than this are treated as malformed.
-const MAX_HEAD: usize = 64 * 1024;
 
 /// A way a call can fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,14 +40,17 @@ pub enum Fault {
     Drop,
     /// Forwarded (so the action is done), then the connection is closed instead of answering.
     LostResponse,
+    /// Never forwarded nor answered: the connection is held open until the client goes away, like a call
+    /// that hangs until the function times out or is killed. Not among [`Fault::ALL`]: asked for by name.
+    Hold,
 }
 
 impl Fault {
     pub const ALL: [Fault; 5] = [Fault::Throttle, Fault::ServerError, Fault::Stall, Fault::Drop, Fault::LostResponse];
 
-    /// Short name used in summaries, in the order of [`Fault::ALL`].
+    /// Short name used in summaries, in the order of declaration.
     pub fn label(self) -> &'static str {
-        ["throttle", "server-error", "stall", "drop", "lost-response"][self as usize]
+        ["throttle", "server-error", "stall", "drop", "lost-response", "hold"][self as usize]
     }
 }
 
@@ -320,6 +323,11 @@ impl Shared {
                     out.write_all(&error_response(f, &call, &head.headers, is_head, conn, &id))?;
                 }
                 Some(Fault::Drop) => return out.shutdown(Shutdown::Both),
+                Some(Fault::Hold) => {
+                    // Whatever the client still sends is read and dropped until it closes (or is killed).
+                    reader.get_ref().set_read_timeout(Some(IDLE_TIMEOUT))?;
+                    return io::copy(&mut reader, &mut io::sink()).map(drop);
+                }
                 Some(Fault::LostResponse) => {
                     let _ = self.forward(&head, &body, is_head, conn);
                     return out.shutdown(Shutdown::Both);
@@ -373,150 +381,6 @@ impl Shared {
         out.extend_from_slice(&raw);
         Ok(out)
     }
-}
-
-/// A request or response head. Header lines are kept raw as well, so forwarding keeps them byte for byte.
-#[derive(Debug)]
-struct Head {
-    start: String,
-    start_raw: Vec<u8>,
-    headers: Vec<(String, String)>,
-    header_raw: Vec<Vec<u8>>,
-}
-
-/// A body as framed on the wire, plus its content when chunked framing had to be removed.
-#[derive(Debug)]
-struct Body {
-    raw: Vec<u8>,
-    decoded: Option<Vec<u8>>,
-}
-
-impl Body {
-    fn data(&self) -> &[u8] {
-        self.decoded.as_deref().unwrap_or(&self.raw)
-    }
-}
-
-fn bad(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
-}
-
-fn eof() -> io::Error {
-    io::ErrorKind::UnexpectedEof.into()
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-}
-
-fn is_chunked(headers: &[(String, String)]) -> bool {
-    header(headers, "transfer-encoding")
-        .is_some_and(|v| v.rsplit(',').next().is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked")))
-}
-
-fn status_of(head: &Head) -> io::Result<u16> {
-    head.start.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("malformed status line"))
-}
-
-/// Reads one line (appended raw to `raw`) and returns its text without the line ending.
-fn read_line(r: &mut impl BufRead, raw: &mut Vec<u8>) -> io::Result<String> {
-    let start = raw.len();
-    r.by_ref().take(MAX_HEAD as u64).read_until(b'\n', raw)?;
-    if raw.len() == start || raw.last() != Some(&b'\n') {
-        return Err(eof());
-    }
-    Ok(String::from_utf8_lossy(&raw[start..]).trim_end_matches(['\r', '\n']).to_string())
-}
-
-/// Reads a head up to its blank line; `None` on a clean EOF before the first byte.
-fn read_head(r: &mut impl BufRead) -> io::Result<Option<Head>> {
-    if r.fill_buf()?.is_empty() {
-        return Ok(None);
-    }
-    let mut start_raw = Vec::new();
-    let mut start = String::new();
-    while start.is_empty() {
-        // Stray CRLFs between messages are allowed (RFC 9112 section 2.2).
-        start_raw.clear();
-        start = read_line(r, &mut start_raw)?;
-    }
-    let (mut headers, mut header_raw, mut size) = (Vec::new(), Vec::new(), start_raw.len());
-    loop {
-        let mut raw = Vec::new();
-        let line = read_line(r, &mut raw)?;
-        size += raw.len();
-        if size > MAX_HEAD {
-            return Err(bad("head too large"));
-        }
-        if line.is_empty() {
-            return Ok(Some(Head { start, start_raw, headers, header_raw }));
-        }
-        let (name, value) = line.split_once(':').ok_or_else(|| bad("header line without a colon"))?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-        header_raw.push(raw);
-    }
-}
-
-/// Appends exactly `n` bytes to `raw`.
-fn read_n(r: &mut impl BufRead, n: u64, raw: &mut Vec<u8>) -> io::Result<()> {
-    let start = raw.len();
-    r.by_ref().take(n).read_to_end(raw)?;
-    if ((raw.len() - start) as u64) < n {
-        return Err(eof());
-    }
-    Ok(())
-}
-
-/// Reads a body by chunked framing or Content-Length; unframed bodies run to EOF only when `to_eof`
-/// (responses), since an unframed request has no body.
-fn read_body(r: &mut impl BufRead, headers: &[(String, String)], to_eof: bool) -> io::Result<Body> {
-    if is_chunked(headers) {
-        return read_chunked(r);
-    }
-    let mut raw = Vec::new();
-    if let Some(len) = header(headers, "content-length") {
-        read_n(r, len.parse().map_err(|_| bad("malformed Content-Length"))?, &mut raw)?;
-    } else if to_eof {
-        r.read_to_end(&mut raw)?;
-    }
-    Ok(Body { raw, decoded: None })
-}
-
-/// Hex size lines with optional `;extensions`, data, a 0 chunk, optional trailers, then a blank line.
-fn read_chunked(r: &mut impl BufRead) -> io::Result<Body> {
-    let (mut raw, mut data) = (Vec::new(), Vec::new());
-    loop {
-        let line = read_line(r, &mut raw)?;
-        let size = line.split(';').next().unwrap_or("").trim();
-        let size = u64::from_str_radix(size, 16).map_err(|_| bad("malformed chunk size"))?;
-        if size == 0 {
-            break;
-        }
-        let start = raw.len();
-        read_n(r, size, &mut raw)?;
-        data.extend_from_slice(&raw[start..]);
-        if !read_line(r, &mut raw)?.is_empty() {
-            return Err(bad("chunk data not followed by CRLF"));
-        }
-    }
-    while !read_line(r, &mut raw)?.is_empty() {}
-    Ok(Body { raw, decoded: Some(data) })
-}
-
-/// Re-emits a head without the headers named in `drop`, with `extra` header lines appended.
-fn rebuild(head: &Head, drop: &[&str], extra: &[String]) -> Vec<u8> {
-    let mut out = head.start_raw.clone();
-    for ((name, _), raw) in head.headers.iter().zip(&head.header_raw) {
-        if !drop.iter().any(|d| name.eq_ignore_ascii_case(d)) {
-            out.extend_from_slice(raw);
-        }
-    }
-    for line in extra {
-        out.extend_from_slice(line.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -606,22 +470,6 @@ fn s3_operation(method: &str, path: &str, query: &str) -> String {
     name.to_string()
 }
 
-fn respond(status: u16, headers: &[(&str, &str)], body: &str, is_head: bool) -> Vec<u8> {
-    let reasons =
-        [(400, "Bad Request"), (500, "Internal Server Error"), (502, "Bad Gateway"), (503, "Service Unavailable")];
-    let reason = reasons.iter().find(|(s, _)| *s == status).map_or("Error", |(_, r)| *r);
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    // A HEAD response carries Content-Length but never a body, or the keep-alive stream would desync.
-    if !is_head {
-        out.push_str(body);
-    }
-    out.into_bytes()
-}
-
 // Error bodies as each protocol's SDK parser expects them; the {placeholders} are filled in per response.
 const S3_ERROR: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{msg}</Message>\
     <RequestId>{id}</RequestId><HostId>{id}</HostId></Error>";
@@ -671,6 +519,8 @@ fn error_response(f: Fault, call: &Call, hs: &[(String, String)], head: bool, co
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
     use std::sync::atomic::AtomicUsize;
     use std::time::Instant;
@@ -847,6 +697,23 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(200));
         assert_eq!(hits(&seen), 2);
         assert_eq!(proxy.counts().to_string(), "3 requests, 3 faults (stall 1, drop 1, lost-response 1)");
+    }
+
+    #[test]
+    fn hold_never_forwards_nor_answers_until_the_client_goes_away() {
+        let (url, seen) = upstream();
+        let proxy = FaultProxy::start(&url, FaultPlan::every_kind(1.0, 1).kinds(&[Fault::Hold])).unwrap();
+        let mut client = Client::new(&proxy);
+        client.w.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        client.w.write_all(&req("POST", "/held", &[], "x")).unwrap();
+        let read = client.read(false);
+        assert!(
+            matches!(&read, Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)),
+            "held: {read:?}"
+        );
+        drop(client);
+        assert_eq!(hits(&seen), 0, "a held call is never done upstream");
+        assert_eq!(proxy.counts().to_string(), "1 requests, 1 faults (hold 1)");
     }
 
     #[test]

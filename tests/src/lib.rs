@@ -15,9 +15,11 @@ pub mod events;
 pub mod fault_sweeps;
 pub mod faults;
 pub mod fleet;
+mod http1;
 pub mod platform;
 pub mod recorder;
 pub mod rehearsal;
+pub mod runtime_api;
 pub mod tools;
 
 pub use emulator::Emulator;
