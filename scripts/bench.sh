@@ -4,7 +4,7 @@
 #        scripts/bench.sh provision [N]        # N sequential provisions (default 100)
 #        scripts/bench.sh sweep [N …]          # one fleet of N notebooks per size (default 1000 10000)
 #        scripts/bench.sh deactivate [N]       # an owner with N notebooks deactivated twice (default 50)
-#        scripts/bench.sh faults [N [SWEEPS]]  # sweeps of N notebooks at 20 % and 50 % faults (default 300, 3)
+#        scripts/bench.sh faults [N [SWEEPS [RATE]]]  # sweeps of N notebooks at 20 % and 50 % faults (default 300, 3), or at RATE only
 # Figures are for moto on this machine: calls are counted exactly; times include the emulator's own work.
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -32,5 +32,5 @@ case "$what" in
     "$CARGO_TARGET_DIR/debug/bench-sweep" "$CARGO_TARGET_DIR/debug/idle-sweeper" 1000 10000
     "$CARGO_TARGET_DIR/debug/bench-faults"
     ;;
-  *) echo "usage: scripts/bench.sh [provision [N] | sweep [N ...] | deactivate [N] | faults [N [SWEEPS]]]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [provision [N] | sweep [N ...] | deactivate [N] | faults [N [SWEEPS [RATE]]]]" >&2; exit 2 ;;
 esac

@@ -27,6 +27,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "shell scripts (shellcheck)"
 shellcheck --external-sources shared/src/domain/on_start.sh scripts/*.sh agent/build-release.sh .ci/run
 
+# The killed-process tests (tests/tests/killed.rs) run the provisioner's own bootstrap: a plain build of that
+# binary, with the test build's features (nothing but the binary is compiled).
+log "the provisioner's bootstrap for the killed-process tests"
+cargo build --locked --bin provisioner
+
 log "unit and integration tests (moto $(grep -o '==.*' scripts/requirements-emulator.in))"
 cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-$([ "${CI:-}" = true ] && echo ci || echo default)}"
 

@@ -9,6 +9,7 @@ use crate::domain::audit_verify::{self, listings_needed, Verification};
 use crate::domain::audit_versions::{History, KeyVersions, ObjectVersion, StoredKey};
 use crate::domain::heartbeat::HeartbeatIndex;
 use crate::domain::isolation::{Route, SecurityGroupEgress};
+use crate::domain::leftovers::Listed;
 use crate::domain::lifecycle::LifecycleConfig;
 use crate::domain::notebook::{ListedNotebook, NotebookRecord, NotebookSpec, RoleRecord, RoleSpec};
 use crate::domain::outcome::OutcomeEvent;
@@ -105,6 +106,21 @@ pub trait Fleet: Send + Sync {
     /// Takes every permission from a notebook's role (its inline policy is deleted; the role stays, so that
     /// the trail can name it). A policy already gone is success.
     fn revoke_role(&self, role_name: &str) -> impl Future<Output = AwsResult<()>> + Send;
+}
+
+/// What the fleet's notebooks use, and the fleet's roles and lifecycle configurations, for finding and
+/// removing leftovers (see [`crate::domain::leftovers`]).
+pub trait FleetResources: Send + Sync {
+    /// Every notebook of the account, whatever its status: its name and lifecycle configuration.
+    fn all_notebooks(&self) -> impl Future<Output = AwsResult<Vec<(String, Option<String>)>>> + Send;
+    /// The roles under `path`.
+    fn roles_under(&self, path: &str) -> impl Future<Output = AwsResult<Vec<Listed>>> + Send;
+    /// The lifecycle configurations whose name starts with the fleet's prefix.
+    fn fleet_lifecycle_configs(&self) -> impl Future<Output = AwsResult<Vec<Listed>>> + Send;
+    /// Deletes a notebook role (its inline policy, then the role). Already gone is success.
+    fn delete_role(&self, role_name: &str) -> impl Future<Output = AwsResult<()>> + Send;
+    /// Deletes a lifecycle configuration. Already gone is success.
+    fn delete_lifecycle_config(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;
 }
 
 /// The audit trail in the audit bucket: versioned, object lock on, and written only where no key exists, so a

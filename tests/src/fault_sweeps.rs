@@ -45,6 +45,8 @@ pub struct FaultFigures {
     /// Idle notebooks neither stopped nor named among the failures of the sweep (the complaint: "appeared
     /// nowhere in the report"), summed over the sweeps.
     pub unreported: usize,
+    /// For each of them: the sweep, the notebook, and where the report names it instead (or "nowhere").
+    pub unreported_detail: Vec<String>,
     /// Stops and warnings done whose audit record is missing at the end.
     pub lost_records: Vec<String>,
     /// Records that failed in some sweep and were written by a later one.
@@ -107,6 +109,7 @@ pub async fn sweeps_under_faults(run: FaultRun) -> Result<FaultFigures> {
     proxy.set_plan(FaultPlan::every_kind(run.rate, run.seed).stall(run.stall));
     let (mut reports, mut sweep_seconds, mut idle_running_after) = (Vec::new(), Vec::new(), Vec::new());
     let mut unreported = 0;
+    let mut unreported_detail = Vec::new();
     let mut aborted = Vec::new();
     for sweep in 0..run.sweeps {
         let started = Instant::now();
@@ -117,10 +120,14 @@ pub async fn sweeps_under_faults(run: FaultRun) -> Result<FaultFigures> {
         idle_running_after.push(now_running.len());
         match swept {
             Ok(report) => {
-                unreported += now_running
+                let missing: Vec<&String> = now_running
                     .iter()
                     .filter(|n| !report.stop_failures.contains_key(*n) && !report.stopped.contains(*n))
-                    .count();
+                    .collect();
+                unreported += missing.len();
+                unreported_detail.extend(
+                    missing.iter().map(|n| format!("sweep {}: {n} ({})", sweep + 1, where_reported(&report, n))),
+                );
                 reports.push(report);
             }
             // A listing failed after its retries: the sweep did nothing, and says so as a whole.
@@ -169,6 +176,7 @@ pub async fn sweeps_under_faults(run: FaultRun) -> Result<FaultFigures> {
         idle_running_after,
         sweeps_to_converge,
         unreported,
+        unreported_detail,
         lost_records,
         records_reconciled,
         duplicate_stop_events,
@@ -179,6 +187,32 @@ pub async fn sweeps_under_faults(run: FaultRun) -> Result<FaultFigures> {
         sweep_seconds,
         seed_seconds,
     })
+}
+
+/// Where a report names a notebook, other than among its stops.
+fn where_reported(report: &SweepReport, name: &str) -> String {
+    let mut places = Vec::new();
+    if report.warned.iter().any(|n| n == name) {
+        places.push("warned".to_owned());
+    }
+    for (label, failures) in [
+        ("warn failure", &report.warn_failures),
+        ("audit failure", &report.audit_failures),
+        ("event failure", &report.event_failures),
+        ("revoke failure", &report.revoke_failures),
+    ] {
+        if let Some(why) = failures.get(name) {
+            places.push(format!("{label}: {why}"));
+        }
+    }
+    if places.is_empty() {
+        format!(
+            "nowhere; {} managed of {} in service, verdicts {:?}",
+            report.managed, report.in_service, report.verdicts
+        )
+    } else {
+        places.join("; ")
+    }
 }
 
 /// Which of `names` are in service now.

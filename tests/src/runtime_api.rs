@@ -283,14 +283,14 @@ impl Drop for FunctionProcess {
     }
 }
 
-/// A binary of the workspace, built next to the test binaries (`cargo nextest run --workspace` builds every
-/// package's binaries into the same profile directory).
+/// A binary of another package of the workspace, in the profile directory of the test binaries (built by
+/// `cargo build --bin NAME`, which `scripts/test.sh` runs before the tests).
 pub fn workspace_binary(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let profile_dir = exe.parent().and_then(|deps| if deps.ends_with("deps") { deps.parent() } else { Some(deps) });
     let path = profile_dir.context("the test binary's directory")?.join(name);
     if !path.is_file() {
-        bail!("{} is not built: run the tests with `cargo nextest run --workspace`", path.display());
+        bail!("{} is not built: run `cargo build --locked --bin {name}` first (scripts/test.sh does)", path.display());
     }
     Ok(path)
 }

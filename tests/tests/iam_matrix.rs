@@ -1065,6 +1065,89 @@ fn probes(f: &Facts<'_>) -> Vec<Value> {
         )
         .allow(),
     );
+    // The daily leftover run: notebook roles and fleet lifecycle configurations no notebook uses.
+    let leftover_role = format!("arn:aws:iam::{ACCOUNT_ID}:role/notebook-fleet/notebooks/nbf-died");
+    let remove = |name: &str, action: &str, resource: &str| {
+        Probe::new(name, f.sweeper_role, action, resource).ids(&["idle-sweeper"])
+    };
+    p.push(remove("leftovers: the sweeper lists the roles", "iam:ListRoles", "*").allow());
+    p.push(
+        remove("leftovers: the sweeper deletes an unused notebook role", "iam:DeleteRole", &leftover_role)
+            .tags(&managed)
+            .allow(),
+    );
+    p.push(
+        remove("leftovers (under the SCP): the sweeper deletes a notebook role", "iam:DeleteRole", &leftover_role)
+            .tags(&managed)
+            .scp()
+            .allow(),
+    );
+    p.push(
+        remove("leftovers: the sweeper deletes its inline policy", "iam:DeleteRolePolicy", &leftover_role)
+            .tags(&managed)
+            .allow(),
+    );
+    p.push(
+        remove(
+            "leftovers: the sweeper deletes an untagged role on the notebook path",
+            "iam:DeleteRole",
+            &leftover_role,
+        )
+        .deny(),
+    );
+    p.push(
+        remove(
+            "leftovers: the sweeper deletes a service role",
+            "iam:DeleteRole",
+            &format!("arn:aws:iam::{ACCOUNT_ID}:role/notebook-fleet/service/nbf-provisioner"),
+        )
+        .tags(&managed)
+        .deny(),
+    );
+    p.push(
+        remove("leftovers: the sweeper deletes a role elsewhere", "iam:DeleteRole", &account_role("nbf-x"))
+            .tags(&managed)
+            .deny(),
+    );
+    p.push(
+        remove(
+            "leftovers: the sweeper deletes a fleet lifecycle configuration",
+            "sagemaker:DeleteNotebookInstanceLifecycleConfig",
+            &lifecycle,
+        )
+        .allow(),
+    );
+    p.push(
+        remove(
+            "leftovers: the sweeper deletes a team's lifecycle configuration",
+            "sagemaker:DeleteNotebookInstanceLifecycleConfig",
+            &format!("arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:notebook-instance-lifecycle-config/team-on-start"),
+        )
+        .deny(),
+    );
+    p.push(
+        Probe::new(
+            "leftovers: the provisioner deletes a lifecycle configuration",
+            f.provisioner_role,
+            "sagemaker:DeleteNotebookInstanceLifecycleConfig",
+            &lifecycle,
+        )
+        .ids(&["provisioner"])
+        .deny(),
+    );
+    let removal = "requests/leftovers-2026-12-02/2026-12-02T12:00:00Z_Fleet-Leftover-Removal_0a1b.json";
+    p.push(
+        audit_op(
+            "audit: the sweeper records a leftover removal",
+            f.sweeper_role,
+            &["idle-sweeper"],
+            "s3:PutObject",
+            removal,
+        )
+        .scp()
+        .ctx("s3:if-none-match", "*")
+        .allow(),
+    );
     p.push(
         audit_op(
             "audit: the provisioner writes into the sweep journal",

@@ -92,7 +92,7 @@ async fn killed_at(operation: &str, left: Left) -> Result<()> {
         Value::from("Notebook Provisioned"),
         "the answer after the kill at {operation}: {answer}"
     );
-    assert_eq!(answer["detail"]["notebookName"], Value::from("nb-killed"));
+    assert_eq!(answer["detail"]["notebook_name"], Value::from("nb-killed"));
     let (notebooks, roles) = platform.notebooks_and_roles().await?;
     assert_eq!(
         (notebooks, roles),

@@ -8,10 +8,11 @@ use chrono::{Duration, Utc};
 use fleet::aws::{AwsSweeper, CallCounter};
 use fleet::domain::outcome::OutcomeEvent;
 use fleet::domain::request::{
-    NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED, OWNER_DEACTIVATED,
+    NOTEBOOK_IDLE_SNOOZE_REQUESTED, NOTEBOOK_REQUESTED, NOTEBOOK_START_REQUESTED, NOTEBOOK_STOP_REQUESTED,
+    OWNER_DEACTIVATED,
 };
 use fleet::domain::tags;
-use fleet::testing::{ActionRequest, DeactivationRequest, DecommissionRequest};
+use fleet::testing::{ActionRequest, DeactivationRequest, DecommissionRequest, SnoozeRequest};
 use integration_tests::events::notebook_requested;
 use integration_tests::fleet::sweep_settings;
 use integration_tests::platform::source_of;
@@ -167,5 +168,50 @@ async fn a_decommission_racing_a_sweep_leaves_the_notebook_stopped_and_locked_wi
     assert_eq!(outcomes_by_request(&events).get("dec-1"), Some(&1), "{events:?}");
     let sweep_stops = events.iter().filter(|e| matches!(e, OutcomeEvent::Stopped(_))).count();
     assert_eq!(sweep_stops, swept.stopped.len(), "one event per stop the sweep reports: {events:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snooze_racing_the_sweeps_stop_is_answered_once_and_holds_whichever_came_first() -> Result<()> {
+    let emulator = Emulator::start()?;
+    let platform = Platform::build(&emulator).await?;
+    provision(&platform, "req-1", "alice-nb").await?;
+    let provisioner = platform.provisioner();
+    platform.drain_outcomes().await?;
+    // Idle long enough for a stop without a warning; the owner asks for four more hours at the same moment.
+    let mut settings = sweep_settings();
+    settings.policy.warning_minutes = 0;
+    let sweeper = AwsSweeper::from_sdk_config(&platform.sdk, settings, &CallCounter::new(), true);
+    let at = Utc::now() + Duration::hours(3);
+
+    let snooze = SnoozeRequest::new("snooze-1", "alice-nb").detail();
+    let (snoozed, swept) = futures::join!(
+        provisioner.handle(source_of(NOTEBOOK_IDLE_SNOOZE_REQUESTED), NOTEBOOK_IDLE_SNOOZE_REQUESTED, &snooze),
+        sweeper.sweep(at),
+    );
+    let (snoozed, swept) = (snoozed?, swept?);
+    assert!(matches!(snoozed, OutcomeEvent::Snoozed(_)), "{snoozed:?}");
+    let (status, notebook_tags, _) = platform.notebook_state("alice-nb").await?;
+    assert!(notebook_tags.contains_key(tags::IDLE_EXEMPT_UNTIL), "the snooze is kept either way: {notebook_tags:?}");
+    // Either the sweep listed the notebook before the snooze's tag and stopped it (and says so), or it saw the
+    // exemption and left it running: the report and the notebook agree.
+    let stopped = swept.stopped.contains(&"alice-nb".to_owned());
+    assert_eq!(stopped, status != "InService", "status {status}, report {swept:?}");
+    assert!(swept.stop_failures.is_empty(), "{swept:?}");
+    let events = platform.drain_outcomes().await?;
+    assert_eq!(outcomes_by_request(&events).get("snooze-1"), Some(&1), "{events:?}");
+    let stop_events = events.iter().filter(|e| matches!(e, OutcomeEvent::Stopped(_))).count();
+    assert_eq!(stop_events, usize::from(stopped), "{events:?}");
+
+    // From then on the snooze holds: started again if it was stopped, the next sweep leaves it running.
+    if stopped {
+        let start = ActionRequest::new("start-1", "alice-nb").detail();
+        provisioner.handle(source_of(NOTEBOOK_START_REQUESTED), NOTEBOOK_START_REQUESTED, &start).await?;
+    }
+    let next = sweeper.sweep(at + Duration::minutes(10)).await?;
+    assert!(
+        !next.stopped.contains(&"alice-nb".to_owned()) && !next.warned.contains(&"alice-nb".to_owned()),
+        "{next:?}"
+    );
     Ok(())
 }

@@ -263,14 +263,25 @@ async fn the_bus_routes_every_request_kind_to_the_provisioner_and_the_schedule_t
     let retry = target.retry_policy().context("retry policy")?;
     assert_eq!((retry.maximum_retry_attempts(), retry.maximum_event_age_in_seconds()), (Some(24), Some(3600)));
 
-    // The schedule: a rule on the default bus with the sweeper as its only target.
+    // The schedules: two rules on the default bus, each with the sweeper as its only target: the sweep every
+    // five minutes, and the daily leftover run, whose input asks for it.
     let default_rules = events.list_rules().send().await?;
-    let [schedule] = default_rules.rules() else { panic!("one scheduled rule: {default_rules:?}") };
-    assert_eq!(schedule.schedule_expression(), Some("rate(5 minutes)"));
-    assert_eq!(schedule.state().map(|s| s.as_str()), Some("ENABLED"));
-    let targets = events.list_targets_by_rule().rule(schedule.name().context("name")?).send().await?;
-    let [target] = targets.targets() else { panic!("one target: {targets:?}") };
-    assert_eq!(target.arn(), out["IdleSweeperFunctionArn"]);
+    let mut schedules: Vec<_> = default_rules.rules().iter().collect();
+    schedules.sort_by_key(|r| r.schedule_expression().map(str::to_owned));
+    let [daily, sweep] = schedules[..] else { panic!("two scheduled rules: {default_rules:?}") };
+    assert_eq!(
+        (sweep.schedule_expression(), daily.schedule_expression()),
+        (Some("rate(5 minutes)"), Some("rate(1 day)"))
+    );
+    for schedule in [sweep, daily] {
+        assert_eq!(schedule.state().map(|s| s.as_str()), Some("ENABLED"));
+        let targets = events.list_targets_by_rule().rule(schedule.name().context("name")?).send().await?;
+        let [target] = targets.targets() else { panic!("one target: {targets:?}") };
+        assert_eq!(target.arn(), out["IdleSweeperFunctionArn"]);
+        let input: Option<serde_json::Value> = target.input().map(serde_json::from_str).transpose()?;
+        let expected = (schedule == daily).then(|| json!({"run": "leftovers"}));
+        assert_eq!(input, expected, "the input of {:?}", schedule.name());
+    }
     Ok(())
 }
 
@@ -722,7 +733,9 @@ async fn the_function_roles_are_least_privilege(r: &Rehearsal) -> Result<()> {
         actions,
         sorted([
             "events:PutEvents",
+            "iam:DeleteRole",
             "iam:DeleteRolePolicy",
+            "iam:ListRoles",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
             "s3:GetObjectVersion",
@@ -730,13 +743,17 @@ async fn the_function_roles_are_least_privilege(r: &Rehearsal) -> Result<()> {
             "s3:ListBucketVersions",
             "s3:PutObject",
             "sagemaker:AddTags",
+            "sagemaker:DeleteNotebookInstanceLifecycleConfig",
+            "sagemaker:ListNotebookInstanceLifecycleConfigs",
             "sagemaker:ListNotebookInstances",
             "sagemaker:StopNotebookInstance",
             "tag:GetResources"
         ])
     );
-    // It deletes no data: the one delete takes a policy from an expired custodian role.
-    assert!(actions.iter().all(|a| (!a.contains("Delete") || a == "iam:DeleteRolePolicy") && !a.contains('*')));
+    // It deletes no data: its deletes take a policy from an expired custodian role, and remove leftover notebook
+    // roles and fleet lifecycle configurations.
+    let deletes = ["iam:DeleteRolePolicy", "iam:DeleteRole", "sagemaker:DeleteNotebookInstanceLifecycleConfig"];
+    assert!(actions.iter().all(|a| (!a.contains("Delete") || deletes.contains(&a.as_str())) && !a.contains('*')));
     for s in sweeper_policy["Statement"].as_array().context("statements")? {
         assert_eq!(s["Effect"], "Allow");
         if strings(&s["Resource"]).iter().any(|r| {
@@ -747,14 +764,19 @@ async fn the_function_roles_are_least_privilege(r: &Rehearsal) -> Result<()> {
                 "/notebooks/*",
                 "/owners/*",
                 "/journal/*",
+                "/requests/leftovers-*",
+                ":notebook-instance-lifecycle-config/nbf-on-start-*",
             ];
             r.contains('*') && !scoped.iter().any(|suffix| r.ends_with(suffix))
         }) {
-            assert_eq!(
-                sorted(strings(&s["Action"])),
-                sorted(["sagemaker:ListNotebookInstances", "tag:GetResources"]),
-                "{s}"
-            );
+            // Listings IAM only accepts on "*".
+            let lists = [
+                "sagemaker:ListNotebookInstances",
+                "tag:GetResources",
+                "sagemaker:ListNotebookInstanceLifecycleConfigs",
+                "iam:ListRoles",
+            ];
+            assert!(strings(&s["Action"]).iter().all(|a| lists.contains(&a.as_str())), "{s}");
         }
     }
     let stop = statement(sweeper_policy, "StopManagedNotebooksOnly")?;

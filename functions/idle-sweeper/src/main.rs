@@ -1,9 +1,11 @@
 //! The idle sweeper Lambda: on a schedule, stops managed notebooks that nobody uses.
 //!
-//! Without arguments it runs the Lambda runtime (as Lambda starts it). Also an operator's command:
-//! `idle-sweeper --once [--now <RFC 3339>] [--dry-run]` runs one sweep outside Lambda and prints its report
-//! (with `--dry-run` or `FLEET_DRY_RUN=true`, what it would do). Any other argument is refused with the usage
-//! (exit 2): a misspelt flag never starts the runtime.
+//! Without arguments it runs the Lambda runtime (as Lambda starts it): a scheduled event sweeps, one whose
+//! input is `{"run": "leftovers"}` (the template's daily rule) removes leftover roles and lifecycle
+//! configurations instead. Also an operator's command: `idle-sweeper --once [--now <RFC 3339>] [--dry-run]
+//! [--leftovers]` runs one sweep (or one leftover run) outside Lambda and prints its report (with `--dry-run`
+//! or `FLEET_DRY_RUN=true`, what it would do). Any other argument is refused with the usage (exit 2): a
+//! misspelt flag never starts the runtime.
 
 #![recursion_limit = "256"]
 
@@ -30,6 +32,17 @@ struct Cli {
     /// Decide and report, but stop, warn and revoke nothing (as FLEET_DRY_RUN=true).
     #[arg(long, requires = "once")]
     dry_run: bool,
+    /// Remove leftover fleet roles and lifecycle configurations that no notebook uses, instead of sweeping.
+    #[arg(long, requires = "once")]
+    leftovers: bool,
+}
+
+/// The input of the template's daily leftover rule.
+const LEFTOVERS_INPUT: &str = "leftovers";
+
+/// Whether a scheduled event asks for the leftover run (`{"run": "leftovers"}`) rather than a sweep.
+fn asks_for_leftovers(event: &serde_json::Value) -> bool {
+    event.get("run").and_then(|v| v.as_str()) == Some(LEFTOVERS_INPUT)
 }
 
 fn rfc3339(value: &str) -> Result<DateTime<Utc>, String> {
@@ -57,6 +70,11 @@ async fn main() -> Result<(), Error> {
     let path_style = vars.boolean(S3_FORCE_PATH_STYLE)?;
     let sweeper = AwsSweeper::from_sdk_config(&sdk, config, &calls, path_style);
 
+    if cli.once && cli.leftovers {
+        let report = sweeper.leftovers_and_report(&calls, cli.now.unwrap_or_else(Utc::now)).await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
     if cli.once {
         let mut report = sweeper.sweep_and_report(&calls, cli.now.unwrap_or_else(Utc::now)).await?;
         report["peak_rss_mib"] = serde_json::json!(peak_rss_mib());
@@ -65,7 +83,10 @@ async fn main() -> Result<(), Error> {
     }
 
     let (sweeper, calls) = (&sweeper, &calls);
-    lambda_runtime::run(service_fn(move |_scheduled: LambdaEvent<serde_json::Value>| async move {
+    lambda_runtime::run(service_fn(move |scheduled: LambdaEvent<serde_json::Value>| async move {
+        if asks_for_leftovers(&scheduled.payload) {
+            return sweeper.leftovers_and_report(calls, Utc::now()).await.map_err(Error::from);
+        }
         sweeper.sweep_and_report(calls, Utc::now()).await.map_err(Error::from)
     }))
     .await
@@ -102,6 +123,7 @@ mod tests {
             ("once", ErrorKind::UnknownArgument),
             ("--now 2026-01-01T12:00:00Z", ErrorKind::MissingRequiredArgument),
             ("--dry-run", ErrorKind::MissingRequiredArgument),
+            ("--leftovers", ErrorKind::MissingRequiredArgument),
             ("--once --now yesterday", ErrorKind::ValueValidation),
         ] {
             let error = parse(line).expect_err(line);
@@ -111,9 +133,18 @@ mod tests {
     }
 
     #[test]
+    fn the_daily_rule_asks_for_leftovers_and_any_other_event_sweeps() {
+        assert!(asks_for_leftovers(&serde_json::json!({"run": "leftovers"})));
+        let scheduled = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        assert!(!asks_for_leftovers(&scheduled));
+        assert!(!asks_for_leftovers(&serde_json::json!({"run": "sweep"})));
+        assert!(parse("--once --leftovers").is_ok_and(|cli| cli.leftovers));
+    }
+
+    #[test]
     fn help_names_every_flag() {
         let help = parse("--help").expect_err("help is shown, not parsed").to_string();
-        for flag in ["--once", "--now", "--dry-run"] {
+        for flag in ["--once", "--now", "--dry-run", "--leftovers"] {
             assert!(help.contains(flag), "{flag} missing from:\n{help}");
         }
     }

@@ -15,9 +15,9 @@ use crate::ports::{AwsResult, Fleet};
 
 #[derive(Debug, Clone)]
 pub struct SageMakerFleet {
-    sagemaker: aws_sdk_sagemaker::Client,
+    pub(super) sagemaker: aws_sdk_sagemaker::Client,
     tagging: aws_sdk_resourcegroupstagging::Client,
-    iam: aws_sdk_iam::Client,
+    pub(super) iam: aws_sdk_iam::Client,
 }
 
 impl SageMakerFleet {

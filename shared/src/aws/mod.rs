@@ -20,6 +20,8 @@ pub mod eventbridge;
 #[cfg(feature = "sweeper")]
 pub mod fleet;
 #[cfg(feature = "sweeper")]
+mod fleet_resources;
+#[cfg(feature = "sweeper")]
 pub mod heartbeats;
 #[cfg(any(feature = "provisioner", feature = "sweeper"))]
 pub mod iam;

@@ -42,7 +42,7 @@ pub(crate) async fn add_tags(client: &Client, arn: &str, added: &[(String, Strin
 }
 
 /// SageMaker reports most conditions as `ValidationException` and tells them apart in the message.
-fn sagemaker_codes(code: &str, message: &str) -> Option<ErrorKind> {
+pub(crate) fn sagemaker_codes(code: &str, message: &str) -> Option<ErrorKind> {
     let lower = message.to_ascii_lowercase();
     match code {
         "ResourceInUse" => Some(ErrorKind::AlreadyExists),

@@ -71,6 +71,29 @@ impl AwsSweeper {
         Ok(answer)
     }
 
+    /// One leftover run as the Lambda runs it (its own schedule): the report, with the API calls by operation.
+    pub async fn leftovers_and_report(
+        &self,
+        calls: &CallCounter,
+        now: DateTime<Utc>,
+    ) -> Result<serde_json::Value, ServiceError> {
+        calls.reset();
+        let report = self.remove_leftovers(now).await?;
+        let api_calls = calls.snapshot();
+        tracing::info!(
+            removed = report.removed.len(),
+            too_young = report.too_young.len(),
+            failures = report.failures.len(),
+            listing_failures = report.listing_failures.len(),
+            api_calls = %serde_json::to_string(&api_calls).unwrap_or_default(),
+            dry_run = report.dry_run,
+            "leftover run finished"
+        );
+        let mut answer = serde_json::to_value(&report).unwrap_or_default();
+        answer["api_calls"] = serde_json::to_value(api_calls).unwrap_or_default();
+        Ok(answer)
+    }
+
     pub fn from_clients(
         sagemaker: aws_sdk_sagemaker::Client,
         tagging: aws_sdk_resourcegroupstagging::Client,

@@ -11,8 +11,8 @@ pub use fleet_types::vars::{ConfigError, Vars};
 pub use provisioner::{provisioner_settings, with_entitlements};
 pub use publisher::{publisher_settings, AGENT_PATH, DEFAULT_AGENT_PATH};
 pub use sweeper::{
-    sweep_settings, DRY_RUN, IDLE_TIMEOUT_BY_INSTANCE_TYPE, MAX_EXEMPTION_DAYS, MAX_RUNTIME_HOURS, SILENT_AGENT_POLICY,
-    START_GRACE_MINUTES, STOP_CONCURRENCY, WARNING_MINUTES,
+    sweep_settings, DRY_RUN, IDLE_TIMEOUT_BY_INSTANCE_TYPE, LEFTOVER_MIN_AGE_HOURS, MAX_EXEMPTION_DAYS,
+    MAX_RUNTIME_HOURS, SILENT_AGENT_POLICY, START_GRACE_MINUTES, STOP_CONCURRENCY, WARNING_MINUTES,
 };
 
 pub const EVENT_BUS_NAME: &str = "FLEET_EVENT_BUS_NAME";
@@ -68,6 +68,18 @@ pub const ALL_VARIABLES: &[&str] = &[
 ];
 
 pub const DEFAULT_EVENT_SOURCE: &str = "notebook-fleet";
+
+/// The notebook roles' IAM path (the provisioner creates them there; the sweeper removes leftovers only there).
+pub(crate) fn role_path(vars: &Vars<'_>) -> Result<String, ConfigError> {
+    let role_path = vars.or(ROLE_PATH, DEFAULT_ROLE_PATH);
+    if !(role_path.starts_with('/') && role_path.ends_with('/') && role_path.len() > 1) {
+        return Err(ConfigError::invalid(
+            ROLE_PATH,
+            format!("{role_path:?} must start and end with '/' and not be '/'"),
+        ));
+    }
+    Ok(role_path)
+}
 pub const DEFAULT_ROLE_PATH: &str = "/notebook-fleet/notebooks/";
 pub const DEFAULT_INSTANCE_TYPES: &str = "ml.t3.medium,ml.t3.large,ml.t3.xlarge,ml.m5.xlarge,ml.m5.2xlarge";
 pub const DEFAULT_PLATFORM_IDENTIFIER: &str = "notebook-al2-v3";

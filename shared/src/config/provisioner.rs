@@ -33,13 +33,7 @@ pub fn provisioner_settings(vars: &Vars<'_>) -> Result<ProvisionerSettings, Conf
     let subnet_ids = ids(vars, SUBNET_IDS, "subnet-", "subnet id")?;
     let security_group_ids = ids(vars, SECURITY_GROUP_IDS, "sg-", "security group id")?;
 
-    let role_path = vars.or(ROLE_PATH, DEFAULT_ROLE_PATH);
-    if !(role_path.starts_with('/') && role_path.ends_with('/') && role_path.len() > 1) {
-        return Err(ConfigError::invalid(
-            ROLE_PATH,
-            format!("{role_path:?} must start and end with '/' and not be '/'"),
-        ));
-    }
+    let role_path = role_path(vars)?;
     let permissions_boundary_arn = vars.required(PERMISSIONS_BOUNDARY_ARN)?;
     if !(permissions_boundary_arn.starts_with("arn:") && permissions_boundary_arn.contains(":policy/")) {
         return Err(ConfigError::invalid(PERMISSIONS_BOUNDARY_ARN, "must be the ARN of a managed IAM policy"));

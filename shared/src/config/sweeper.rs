@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::domain::idle::{IdlePolicy, SilentAgentPolicy};
+use crate::domain::leftovers::DEFAULT_LEFTOVER_MIN_AGE_HOURS;
 use crate::domain::settings::{SweepSettings, IDLE_TIMEOUT_MINUTES_MIN};
 
 pub const IDLE_TIMEOUT_BY_INSTANCE_TYPE: &str = "FLEET_IDLE_TIMEOUT_BY_INSTANCE_TYPE";
@@ -14,6 +15,7 @@ pub const SILENT_AGENT_POLICY: &str = "FLEET_SILENT_AGENT_POLICY";
 pub const MAX_EXEMPTION_DAYS: &str = "FLEET_MAX_EXEMPTION_DAYS";
 pub const DRY_RUN: &str = "FLEET_DRY_RUN";
 pub const STOP_CONCURRENCY: &str = "FLEET_STOP_CONCURRENCY";
+pub const LEFTOVER_MIN_AGE_HOURS: &str = "FLEET_LEFTOVER_MIN_AGE_HOURS";
 
 pub fn sweep_settings(vars: &Vars<'_>) -> Result<SweepSettings, ConfigError> {
     let timeout_max = vars.number(IDLE_TIMEOUT_MINUTES_MAX, DEFAULT_IDLE_TIMEOUT_MINUTES_MAX)?;
@@ -61,6 +63,8 @@ pub fn sweep_settings(vars: &Vars<'_>) -> Result<SweepSettings, ConfigError> {
         },
         dry_run: vars.boolean(DRY_RUN)?,
         stop_concurrency: vars.number_in(STOP_CONCURRENCY, 8, 1..=50)?,
+        role_path: role_path(vars)?,
+        leftover_min_age_hours: vars.number_in(LEFTOVER_MIN_AGE_HOURS, DEFAULT_LEFTOVER_MIN_AGE_HOURS, 1..=24 * 30)?,
     })
 }
 

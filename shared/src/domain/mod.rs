@@ -13,6 +13,7 @@ pub mod idle;
 pub mod isolation;
 pub mod journal;
 pub mod ledger;
+pub mod leftovers;
 pub mod lifecycle;
 pub mod lock;
 pub mod metrics;

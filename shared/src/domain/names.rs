@@ -4,7 +4,8 @@ use sha2::{Digest, Sha256};
 
 /// IAM's limit on a role name.
 const MAX_ROLE_NAME_LEN: usize = 64;
-const ROLE_PREFIX: &str = "nbf-";
+/// Every notebook role's name starts with it.
+pub const ROLE_PREFIX: &str = "nbf-";
 
 /// The notebook's own IAM role: `nbf-<name>`, shortened with a hash of the name when IAM's 64-character
 /// limit requires it, so that distinct notebooks never share a role.

@@ -116,6 +116,11 @@ pub struct SweepSettings {
     pub dry_run: bool,
     /// How many stops are in flight at once.
     pub stop_concurrency: usize,
+    /// Where the notebook roles are (the provisioner's `FLEET_ROLE_PATH`): leftover roles are looked for there
+    /// only.
+    pub role_path: String,
+    /// Unused roles and lifecycle configurations younger than this are kept (see [`super::leftovers`]).
+    pub leftover_min_age_hours: u32,
 }
 
 /// The lifecycle publisher's settings.

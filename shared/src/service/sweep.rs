@@ -440,6 +440,9 @@ fn elapsed_ms(started: Instant) -> u64 {
 #[path = "sweep_journal.rs"]
 mod journal;
 
+#[path = "leftovers.rs"]
+pub mod leftovers;
+
 #[cfg(test)]
 #[path = "sweep_tests.rs"]
 mod tests;

@@ -11,6 +11,7 @@ use crate::domain::heartbeat::HeartbeatIndex;
 use crate::domain::isolation::{EgressDestination, EgressRule, Route, RouteTarget, SecurityGroupEgress};
 use crate::domain::notebook::{NotebookRecord, NotebookSpec, NotebookStatus, RoleRecord, RoleSpec};
 use crate::domain::outcome::OutcomeEvent;
+use crate::domain::policy::PolicyDocument;
 use crate::error::{AwsError, ErrorKind};
 use crate::ports::AwsResult;
 
@@ -39,6 +40,8 @@ pub struct State {
     pub last_modified: HashMap<String, DateTime<Utc>>,
     /// The time the fake stamps on what it writes (a recorded warning); the wall clock when unset.
     pub clock: Option<DateTime<Utc>>,
+    /// When each role and lifecycle configuration was created (the clock then), by name; absent: long ago.
+    pub created: HashMap<String, DateTime<Utc>>,
     /// The assets bucket: key → (bytes, content type).
     pub assets: BTreeMap<String, (Vec<u8>, String)>,
     /// Every API call asked of the fakes, oldest first, by its AWS operation name.
@@ -196,6 +199,37 @@ impl FakeAws {
     /// Records a heartbeat of the notebook's agent at `at`.
     pub fn heartbeat(&self, name: &str, at: DateTime<Utc>) {
         self.state().heartbeats.beats.insert(name.into(), at);
+    }
+
+    /// Adds a role under `path` as if created at `created` (with the fleet's inline policy), whatever made it.
+    pub fn add_role(&self, name: &str, path: &str, created: DateTime<Utc>) {
+        let document = PolicyDocument { version: "2012-10-17".into(), statement: Vec::new() };
+        let spec = RoleSpec {
+            name: name.into(),
+            path: path.into(),
+            description: String::new(),
+            trust_policy: document.clone(),
+            permissions_boundary_arn: "arn:aws:iam::123456789012:policy/boundary".into(),
+            inline_policy_name: crate::domain::policy::NOTEBOOK_POLICY_NAME.into(),
+            inline_policy: document,
+            tags: Vec::new(),
+        };
+        let record = RoleRecord {
+            name: name.into(),
+            arn: format!("arn:aws:iam::123456789012:role{path}{name}"),
+            tags: BTreeMap::new(),
+        };
+        let mut state = self.state();
+        state.roles.insert(name.into(), (spec, record));
+        state.inline_policies.insert(name.into(), "{}".into());
+        state.created.insert(name.into(), created);
+    }
+
+    /// Adds a lifecycle configuration as if created at `created`.
+    pub fn add_lifecycle_config(&self, name: &str, created: DateTime<Utc>) {
+        let mut state = self.state();
+        state.lifecycle_configs.insert(name.into(), "#!/bin/sh".into());
+        state.created.insert(name.into(), created);
     }
 
     /// Gives the role an inline policy (a custodian's grant, for example).

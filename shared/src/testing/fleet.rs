@@ -3,12 +3,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::FakeAws;
+use crate::domain::leftovers::Listed;
+use crate::domain::lifecycle::LIFECYCLE_CONFIG_PREFIX;
 use crate::domain::notebook::{ListedNotebook, NotebookStatus};
 use crate::domain::tags;
-use crate::ports::{AwsResult, Fleet, Notebooks};
+use crate::ports::{AwsResult, Fleet, FleetResources, Notebooks, Roles};
 
 impl Fleet for FakeAws {
     async fn in_service_notebooks(&self) -> AwsResult<Vec<ListedNotebook>> {
@@ -53,6 +55,57 @@ impl Fleet for FakeAws {
     async fn revoke_role(&self, role_name: &str) -> AwsResult<()> {
         self.call("DeleteRolePolicy")?;
         self.state().inline_policies.remove(role_name);
+        Ok(())
+    }
+}
+
+impl FleetResources for FakeAws {
+    async fn all_notebooks(&self) -> AwsResult<Vec<(String, Option<String>)>> {
+        self.call("ListNotebookInstances")?;
+        let state = self.state();
+        let managed =
+            state.notebooks.values().map(|(spec, r)| (r.name.clone(), Some(spec.lifecycle_config_name.clone())));
+        let foreign = state.foreign_notebooks.values().map(|r| (r.name.clone(), r.lifecycle_config_name.clone()));
+        Ok(managed.chain(foreign).collect())
+    }
+
+    async fn roles_under(&self, path: &str) -> AwsResult<Vec<Listed>> {
+        self.call("ListRoles")?;
+        let state = self.state();
+        Ok(state
+            .roles
+            .values()
+            .filter(|(spec, _)| spec.path.starts_with(path))
+            .map(|(spec, _)| Listed {
+                name: spec.name.clone(),
+                path: Some(spec.path.clone()),
+                created: state.created.get(&spec.name).copied().unwrap_or(DateTime::UNIX_EPOCH),
+            })
+            .collect())
+    }
+
+    async fn fleet_lifecycle_configs(&self) -> AwsResult<Vec<Listed>> {
+        self.call("ListNotebookInstanceLifecycleConfigs")?;
+        let state = self.state();
+        Ok(state
+            .lifecycle_configs
+            .keys()
+            .filter(|name| name.contains(LIFECYCLE_CONFIG_PREFIX))
+            .map(|name| Listed {
+                name: name.clone(),
+                path: None,
+                created: state.created.get(name).copied().unwrap_or(DateTime::UNIX_EPOCH),
+            })
+            .collect())
+    }
+
+    async fn delete_role(&self, role_name: &str) -> AwsResult<()> {
+        Roles::delete_role(self, role_name).await
+    }
+
+    async fn delete_lifecycle_config(&self, name: &str) -> AwsResult<()> {
+        self.call("DeleteNotebookInstanceLifecycleConfig")?;
+        self.state().lifecycle_configs.remove(name);
         Ok(())
     }
 }

@@ -22,6 +22,8 @@ impl Notebooks for FakeAws {
             ));
         }
         state.lifecycle_configs.insert(config.name.clone(), config.script.clone());
+        let created = state.clock.unwrap_or_else(chrono::Utc::now);
+        state.created.insert(config.name.clone(), created);
         Ok(())
     }
 

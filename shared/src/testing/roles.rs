@@ -19,6 +19,8 @@ impl Roles for FakeAws {
             tags: spec.tags.iter().cloned().collect(),
         };
         state.roles.insert(spec.name.clone(), (spec.clone(), record.clone()));
+        let created = state.clock.unwrap_or_else(chrono::Utc::now);
+        state.created.insert(spec.name.clone(), created);
         Ok(record)
     }
 

@@ -1,6 +1,6 @@
 //! The fault-injection figures for the README: the sweeps of a 300-notebook fleet at 20 % and 50 % faults
 //! (every kind: throttling, HTTP 500, a 3-second stall, a dropped connection, a lost answer), one row each.
-//! `scripts/bench.sh faults [FLEET] [SWEEPS]`.
+//! `scripts/bench.sh faults [FLEET] [SWEEPS] [RATE]` (one rate, e.g. 0.5, instead of both).
 
 use std::time::Duration;
 
@@ -14,7 +14,11 @@ async fn main() -> Result<()> {
     let sweeps: usize = args.next().map(|a| a.parse()).transpose().context("SWEEPS: a number")?.unwrap_or(3);
     println!("{}", FaultFigures::HEADER);
     let mut details = Vec::new();
-    for rate in [0.2, 0.5] {
+    let rates: Vec<f64> = match args.next() {
+        Some(rate) => vec![rate.parse::<f64>().context("RATE: a share such as 0.5")?],
+        None => vec![0.2, 0.5],
+    };
+    for rate in rates {
         let run = FaultRun { fleet, rate, seed: 20, sweeps, stall: Duration::from_secs(3) };
         let figures = sweeps_under_faults(run).await?;
         println!("{}", figures.row());
@@ -31,6 +35,9 @@ async fn main() -> Result<()> {
         }
         for aborted in &figures.aborted {
             details.push(format!("  aborted: {aborted}"));
+        }
+        for missing in &figures.unreported_detail {
+            details.push(format!("  missing from the report: {missing}"));
         }
     }
     println!();
