@@ -49,7 +49,8 @@ struct Shared {
 #[derive(Debug, Default)]
 struct State {
     queue: VecDeque<(String, Value)>,
-    answers: HashMap<String, Answer>,
+    /// Each answer, with when it arrived.
+    answers: HashMap<String, (Answer, Instant)>,
     /// When each `next` call arrived, in order: the first one marks the end of the function's init.
     next_calls: Vec<Instant>,
     init_errors: Vec<Value>,
@@ -106,6 +107,11 @@ impl RuntimeApi {
 
     /// The answer to invocation `id`, waiting up to `timeout`.
     pub fn answer(&self, id: &str, timeout: Duration) -> Result<Answer> {
+        self.answer_at(id, timeout).map(|(answer, _)| answer)
+    }
+
+    /// The answer to invocation `id` and when it arrived, waiting up to `timeout`.
+    pub fn answer_at(&self, id: &str, timeout: Duration) -> Result<(Answer, Instant)> {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
         loop {
@@ -197,7 +203,7 @@ impl Shared {
                     };
                     match answer {
                         Some((id, answer)) => {
-                            self.lock().answers.insert(id.to_owned(), answer);
+                            self.lock().answers.insert(id.to_owned(), (answer, Instant::now()));
                             self.changed.notify_all();
                             respond(202, &[("Content-Type", "application/json")], r#"{"status":"OK"}"#, false)
                         }
@@ -249,7 +255,19 @@ impl FunctionProcess {
     /// Starts `binary` with Lambda's environment for `api` plus `env` (the function's own variables); its
     /// logs go to `log` when given.
     pub fn start(binary: &Path, api: &RuntimeApi, env: &[(String, String)], log: Option<&Path>) -> Result<Self> {
+        Self::start_with(binary, &[], api, env, log)
+    }
+
+    /// [`Self::start`] with arguments (an interpreter and its script, for a peer written in Python).
+    pub fn start_with(
+        binary: &Path,
+        args: &[&str],
+        api: &RuntimeApi,
+        env: &[(String, String)],
+        log: Option<&Path>,
+    ) -> Result<Self> {
         let mut command = Command::new(binary);
+        command.args(args);
         command.env_clear().envs(api.lambda_env("local")).envs(env.iter().cloned()).stdin(Stdio::null());
         if let Ok(path) = std::env::var("PATH") {
             command.env("PATH", path);

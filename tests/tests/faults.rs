@@ -43,7 +43,11 @@ async fn at_20_percent_faults_no_wrong_stop_no_lost_record_and_every_idle_notebo
     assert!(figures.aborted.is_empty(), "{:?}", figures.aborted);
     assert_eq!(idle_running_after[1], 0, "idle notebooks still running after two sweeps: {idle_running_after:?}");
     assert!(lost_records.is_empty(), "actions without their record: {lost_records:?}");
-    assert_eq!(figures.unreported, 0, "an idle notebook left running is in the report's failures");
+    assert_eq!(
+        figures.unreported, 0,
+        "idle notebooks left running that the report names nowhere: {:?}",
+        figures.unreported_detail
+    );
     assert_eq!(figures.missing_stop_events, 0, "every stop is announced");
     assert_eq!(figures.open_journals, 0, "every journal is settled by the last sweep");
     Ok(())

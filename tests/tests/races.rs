@@ -40,6 +40,13 @@ async fn provision(platform: &Platform, request_id: &str, name: &str) -> Result<
     Ok(())
 }
 
+/// A sweeper that stops an idle notebook without warning it first.
+fn sweeper_without_warnings(platform: &Platform) -> AwsSweeper {
+    let mut settings = sweep_settings();
+    settings.policy.warning_minutes = 0;
+    AwsSweeper::from_sdk_config(&platform.sdk, settings, &CallCounter::new(), true)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_requests_each_delivered_ten_times_at_once_give_ten_notebooks_ten_roles_and_ten_outcomes() -> Result<()> {
     let emulator = Emulator::start()?;
@@ -147,9 +154,7 @@ async fn a_decommission_racing_a_sweep_leaves_the_notebook_stopped_and_locked_wi
     let provisioner = platform.provisioner();
     platform.drain_outcomes().await?;
     // Idle long enough for a stop without a warning: the sweep and the decommission both stop it.
-    let mut settings = sweep_settings();
-    settings.policy.warning_minutes = 0;
-    let sweeper = AwsSweeper::from_sdk_config(&platform.sdk, settings, &CallCounter::new(), true);
+    let sweeper = sweeper_without_warnings(&platform);
 
     let decommission = DecommissionRequest::new("dec-1", "alice-nb").detail();
     let detail_type = DecommissionRequest::DETAIL_TYPE;
@@ -179,9 +184,7 @@ async fn a_snooze_racing_the_sweeps_stop_is_answered_once_and_holds_whichever_ca
     let provisioner = platform.provisioner();
     platform.drain_outcomes().await?;
     // Idle long enough for a stop without a warning; the owner asks for four more hours at the same moment.
-    let mut settings = sweep_settings();
-    settings.policy.warning_minutes = 0;
-    let sweeper = AwsSweeper::from_sdk_config(&platform.sdk, settings, &CallCounter::new(), true);
+    let sweeper = sweeper_without_warnings(&platform);
     let at = Utc::now() + Duration::hours(3);
 
     let snooze = SnoozeRequest::new("snooze-1", "alice-nb").detail();
