@@ -100,7 +100,8 @@ fn main() -> Result<()> {
         "cold starts: {runs} each, alternating, against moto on this machine ({:.0} s)",
         bench.elapsed().as_secs_f64()
     );
-    println!("| figure | provisioner (Rust, release) | Python peer (boto3) | peer / provisioner |");
+    let profile = if provisioner.components().any(|c| c.as_os_str() == "release") { "release" } else { "debug" };
+    println!("| figure | provisioner (Rust, {profile}) | Python peer (boto3) | peer / provisioner |");
     println!("| --- | --- | --- | --- |");
     for (label, pick) in [
         ("init (process start to the first `next`)", (|c: &Cold| c.init_ms) as fn(&Cold) -> f64),
