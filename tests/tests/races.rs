@@ -40,6 +40,16 @@ async fn provision(platform: &Platform, request_id: &str, name: &str) -> Result<
     Ok(())
 }
 
+/// A platform with one provisioned notebook, `alice-nb` (request `req-1`), and its outcome already read from
+/// the bus. The emulator runs as long as it is kept.
+async fn alice_notebook() -> Result<(Emulator, Platform)> {
+    let emulator = Emulator::start()?;
+    let platform = Platform::build(&emulator).await?;
+    provision(&platform, "req-1", "alice-nb").await?;
+    platform.drain_outcomes().await?;
+    Ok((emulator, platform))
+}
+
 /// A sweeper that stops an idle notebook without warning it first.
 fn sweeper_without_warnings(platform: &Platform) -> AwsSweeper {
     let mut settings = sweep_settings();
@@ -120,11 +130,8 @@ async fn a_deactivation_racing_a_start_leaves_the_notebook_locked_and_stopped_af
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_start_racing_a_stop_ends_in_one_of_the_two_states_with_one_outcome_each() -> Result<()> {
-    let emulator = Emulator::start()?;
-    let platform = Platform::build(&emulator).await?;
-    provision(&platform, "req-1", "alice-nb").await?;
+    let (_emulator, platform) = alice_notebook().await?;
     let provisioner = platform.provisioner();
-    platform.drain_outcomes().await?;
 
     let stop = ActionRequest::new("stop-1", "alice-nb").detail();
     let start = ActionRequest::new("start-1", "alice-nb").detail();
@@ -148,11 +155,8 @@ async fn a_start_racing_a_stop_ends_in_one_of_the_two_states_with_one_outcome_ea
 #[tokio::test(flavor = "multi_thread")]
 async fn a_decommission_racing_a_sweep_leaves_the_notebook_stopped_and_locked_with_every_action_recorded_once(
 ) -> Result<()> {
-    let emulator = Emulator::start()?;
-    let platform = Platform::build(&emulator).await?;
-    provision(&platform, "req-1", "alice-nb").await?;
+    let (_emulator, platform) = alice_notebook().await?;
     let provisioner = platform.provisioner();
-    platform.drain_outcomes().await?;
     // Idle long enough for a stop without a warning: the sweep and the decommission both stop it.
     let sweeper = sweeper_without_warnings(&platform);
 
@@ -178,11 +182,8 @@ async fn a_decommission_racing_a_sweep_leaves_the_notebook_stopped_and_locked_wi
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_snooze_racing_the_sweeps_stop_is_answered_once_and_holds_whichever_came_first() -> Result<()> {
-    let emulator = Emulator::start()?;
-    let platform = Platform::build(&emulator).await?;
-    provision(&platform, "req-1", "alice-nb").await?;
+    let (_emulator, platform) = alice_notebook().await?;
     let provisioner = platform.provisioner();
-    platform.drain_outcomes().await?;
     // Idle long enough for a stop without a warning; the owner asks for four more hours at the same moment.
     let sweeper = sweeper_without_warnings(&platform);
     let at = Utc::now() + Duration::hours(3);

@@ -40,9 +40,17 @@ struct Cli {
 /// The input of the template's daily leftover rule.
 const LEFTOVERS_INPUT: &str = "leftovers";
 
-/// Whether a scheduled event asks for the leftover run (`{"run": "leftovers"}`) rather than a sweep.
-fn asks_for_leftovers(event: &serde_json::Value) -> bool {
-    event.get("run").and_then(|v| v.as_str()) == Some(LEFTOVERS_INPUT)
+/// Whether a scheduled event asks for the leftover run (`{"run": "leftovers"}`) rather than a sweep (no
+/// `run`, or `"sweep"`). Any other `run` is refused, so a misspelt rule input never sweeps by surprise.
+fn asks_for_leftovers(event: &serde_json::Value) -> Result<bool, String> {
+    match event.get("run") {
+        None => Ok(false),
+        Some(run) => match run.as_str() {
+            Some(LEFTOVERS_INPUT) => Ok(true),
+            Some("sweep") => Ok(false),
+            _ => Err(format!("the event's \"run\" is {run}: expected \"{LEFTOVERS_INPUT}\" or \"sweep\"")),
+        },
+    }
 }
 
 fn rfc3339(value: &str) -> Result<DateTime<Utc>, String> {
@@ -84,7 +92,7 @@ async fn main() -> Result<(), Error> {
 
     let (sweeper, calls) = (&sweeper, &calls);
     lambda_runtime::run(service_fn(move |scheduled: LambdaEvent<serde_json::Value>| async move {
-        if asks_for_leftovers(&scheduled.payload) {
+        if asks_for_leftovers(&scheduled.payload).map_err(Error::from)? {
             return sweeper.leftovers_and_report(calls, Utc::now()).await.map_err(Error::from);
         }
         sweeper.sweep_and_report(calls, Utc::now()).await.map_err(Error::from)
@@ -134,10 +142,12 @@ mod tests {
 
     #[test]
     fn the_daily_rule_asks_for_leftovers_and_any_other_event_sweeps() {
-        assert!(asks_for_leftovers(&serde_json::json!({"run": "leftovers"})));
+        assert_eq!(asks_for_leftovers(&serde_json::json!({"run": "leftovers"})), Ok(true));
         let scheduled = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-        assert!(!asks_for_leftovers(&scheduled));
-        assert!(!asks_for_leftovers(&serde_json::json!({"run": "sweep"})));
+        assert_eq!(asks_for_leftovers(&scheduled), Ok(false));
+        assert_eq!(asks_for_leftovers(&serde_json::json!({"run": "sweep"})), Ok(false));
+        let refused = asks_for_leftovers(&serde_json::json!({"run": "leftover"})).expect_err("a misspelt run");
+        assert!(refused.contains("\"leftover\"") && refused.contains("expected \"leftovers\""), "{refused}");
         assert!(parse("--once --leftovers").is_ok_and(|cli| cli.leftovers));
     }
 

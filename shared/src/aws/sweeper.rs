@@ -66,9 +66,7 @@ impl AwsSweeper {
             "sweep finished"
         );
         println!("{}", emf_line("NotebookFleet", now.timestamp_millis(), &report.metrics()));
-        let mut answer = serde_json::to_value(&report).unwrap_or_default();
-        answer["api_calls"] = serde_json::to_value(api_calls).unwrap_or_default();
-        Ok(answer)
+        Ok(with_api_calls(&report, api_calls))
     }
 
     /// One leftover run as the Lambda runs it (its own schedule): the report, with the API calls by operation.
@@ -89,9 +87,7 @@ impl AwsSweeper {
             dry_run = report.dry_run,
             "leftover run finished"
         );
-        let mut answer = serde_json::to_value(&report).unwrap_or_default();
-        answer["api_calls"] = serde_json::to_value(api_calls).unwrap_or_default();
-        Ok(answer)
+        Ok(with_api_calls(&report, api_calls))
     }
 
     pub fn from_clients(
@@ -107,4 +103,11 @@ impl AwsSweeper {
         let audit = S3AuditLog::new(s3, &config.audit_bucket);
         Sweeper::new(SageMakerFleet::new(sagemaker, tagging, iam), heartbeats, events, audit, config)
     }
+}
+
+/// A report as the function answers it: its fields, and the API calls it made by operation.
+fn with_api_calls(report: &impl serde::Serialize, api_calls: impl serde::Serialize) -> serde_json::Value {
+    let mut answer = serde_json::to_value(report).unwrap_or_default();
+    answer["api_calls"] = serde_json::to_value(api_calls).unwrap_or_default();
+    answer
 }
