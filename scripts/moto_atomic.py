@@ -7,6 +7,12 @@ the second with EntityAlreadyExists. The tests deliver one request ten times at 
 every call here is made atomic, as each AWS call is. Races between calls, which the product must handle,
 are untouched. moto holds the GIL for almost all of a request, so serving one at a time costs little.
 
+A page token of the Resource Groups Tagging API is used up by the page it asks for: moto forgets it, except
+after the last page, where asking again with it answers a one-resource page as if the listing were complete.
+Here every used token is forgotten, so a page asked for again (its answer was lost) is refused with
+PaginationTokenExpiredException, the answer AWS gives once a token is 15 minutes old, instead of silently
+truncating the listing.
+
 ensure_emulator (scripts/lib.sh) installs this file as the virtualenv's `moto_server_atomic`.
 """
 
@@ -15,6 +21,7 @@ import threading
 
 from moto import server
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
 
 _one_at_a_time = threading.Lock()
 _dispatch = DomainDispatcherApplication.__call__
@@ -26,6 +33,19 @@ def _atomic(self, environ, start_response):
 
 
 DomainDispatcherApplication.__call__ = _atomic
+
+_get_resources = ResourceGroupsTaggingAPIBackend.get_resources
+
+
+def _get_resources_once_per_token(self, pagination_token=None, **kwargs):
+    try:
+        return _get_resources(self, pagination_token=pagination_token, **kwargs)
+    finally:
+        if pagination_token:
+            self._pages.pop(pagination_token, None)
+
+
+ResourceGroupsTaggingAPIBackend.get_resources = _get_resources_once_per_token
 
 if __name__ == "__main__":
     sys.exit(server.main())

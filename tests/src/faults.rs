@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -68,11 +68,24 @@ pub struct FaultPlan {
     pub operations: Option<Vec<String>>,
     /// Only these services (SigV4 scope names such as `s3`) are eligible; `None` means all.
     pub services: Option<Vec<String>>,
+    /// Only requests whose body holds this text are eligible (e.g. a page token's field name).
+    pub body_contains: Option<String>,
+    /// At most this many faults in all, counted from the last [`FaultProxy::set_plan`]; `None`: no limit.
+    pub at_most: Option<u64>,
 }
 
 impl FaultPlan {
     pub fn none() -> Self {
-        Self { rate: 0.0, seed: 0, kinds: Vec::new(), stall: Duration::from_secs(3), operations: None, services: None }
+        Self {
+            rate: 0.0,
+            seed: 0,
+            kinds: Vec::new(),
+            stall: Duration::from_secs(3),
+            operations: None,
+            services: None,
+            body_contains: None,
+            at_most: None,
+        }
     }
 
     /// All five kinds at `rate`, with a 3 s stall.
@@ -96,13 +109,22 @@ impl FaultPlan {
         Self { stall, ..self }
     }
 
-    fn eligible(&self, call: &Call) -> bool {
+    pub fn body_contains(self, text: &str) -> Self {
+        Self { body_contains: Some(text.to_string()), ..self }
+    }
+
+    pub fn at_most(self, faults: u64) -> Self {
+        Self { at_most: Some(faults), ..self }
+    }
+
+    fn eligible(&self, call: &Call, body: &[u8]) -> bool {
         let allowed =
             |list: &Option<Vec<String>>, name: &str| list.as_ref().is_none_or(|l| l.iter().any(|x| x == name));
         self.rate > 0.0
             && !self.kinds.is_empty()
             && allowed(&self.operations, &call.operation)
             && allowed(&self.services, &call.service)
+            && self.body_contains.as_ref().is_none_or(|text| contains(body, text.as_bytes()))
     }
 }
 
@@ -189,6 +211,7 @@ impl FaultProxy {
     /// Replaces the plan for requests read from now on.
     pub fn set_plan(&self, plan: FaultPlan) {
         *lock(&self.shared.plan) = plan;
+        self.shared.injected_under_plan.store(0, Ordering::SeqCst);
     }
 
     pub fn counts(&self) -> FaultCounts {
@@ -242,13 +265,15 @@ struct Shared {
     /// Times each request identity was seen, so a retry gets a new draw.
     seen: Mutex<HashMap<u64, u32>>,
     counts: Mutex<FaultCounts>,
+    /// Faults injected since the plan was last set, for [`FaultPlan::at_most`].
+    injected_under_plan: AtomicU64,
     stop: AtomicBool,
 }
 
 impl Shared {
     fn new(upstream: SocketAddr, plan: FaultPlan) -> Self {
         let (plan, seen, counts) = (Mutex::new(plan), Mutex::default(), Mutex::default());
-        Shared { upstream, plan, seen, counts, stop: AtomicBool::new(false) }
+        Shared { upstream, plan, seen, counts, injected_under_plan: AtomicU64::new(0), stop: AtomicBool::new(false) }
     }
 
     /// Draws for one request and counts it; returns the fault, the stall time and the draw (which also makes
@@ -266,7 +291,7 @@ impl Shared {
         let plan = lock(&self.plan);
         let draw = mix(mix(plan.seed ^ identity).wrapping_add(u64::from(occurrence)));
         let unit = (draw >> 11) as f64 / (1u64 << 53) as f64;
-        let fault = if plan.eligible(call) && unit < plan.rate {
+        let fault = if plan.eligible(call, body) && unit < plan.rate {
             // checked_rem keeps an empty list from dividing by zero.
             mix(draw ^ 0xA5A5_5A5A_F00D_CAFE)
                 .checked_rem(plan.kinds.len() as u64)
@@ -275,6 +300,13 @@ impl Shared {
         } else {
             None
         };
+        // Taken only while the plan's lock is held, so concurrent requests never exceed the limit.
+        let fault = fault.filter(|_| {
+            let limit = plan.at_most.unwrap_or(u64::MAX);
+            self.injected_under_plan
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < limit).then_some(n + 1))
+                .is_ok()
+        });
         let stall = plan.stall;
         drop(plan);
         let mut guard = lock(&self.counts);
@@ -826,4 +858,8 @@ mod tests {
             assert_eq!(name(method, target, &[("Authorization", &auth("s3"))], "").1, op, "{method} {target}");
         }
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }

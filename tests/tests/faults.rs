@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::Utc;
 use fleet::aws::assets::S3Assets;
+use fleet::aws::{AwsSweeper, CallCounter};
 use fleet::domain::outcome::OutcomeEvent;
 use fleet::domain::request::NOTEBOOK_REQUESTED;
 use fleet::domain::tags;
@@ -21,6 +22,7 @@ use integration_tests::emulator::{sdk_config_for, test_credentials};
 use integration_tests::events::notebook_requested;
 use integration_tests::fault_sweeps::{sweeps_under_faults, FaultFigures, FaultRun};
 use integration_tests::faults::{Fault, FaultPlan, FaultProxy};
+use integration_tests::fleet::{seed, sweep_settings, Seed};
 use integration_tests::platform::{s3_client, source_of, ASSETS_BUCKET};
 use integration_tests::{Emulator, Platform};
 
@@ -180,5 +182,43 @@ async fn at_20_percent_faults_the_lifecycle_publisher_publishes_every_asset() ->
     }
     assert!(proxy.counts().total_injected() > 0, "{}", proxy.counts());
     eprintln!("{}", proxy.counts());
+    Ok(())
+}
+
+/// moto forgets a page token once it has answered with it, and AWS after 15 minutes: a later page whose answer
+/// was lost cannot be asked for again. The tagged listing starts over instead of ending early or failing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_answer_to_a_later_page_of_tags_starts_the_listing_over_and_the_sweep_sees_every_notebook() -> Result<()>
+{
+    let emulator = Emulator::start()?;
+    let proxy = FaultProxy::start(&emulator.endpoint, FaultPlan::none())?;
+    let platform = Platform::build(&emulator).await?;
+    // 150 notebooks: two pages of tags.
+    let seeds: Vec<Seed> = (0..150).map(|i| Seed::managed(format!("paged-{i}"))).collect();
+    seed(&platform.sdk, &seeds, 16).await?;
+    let faulty = sdk_config_for(&proxy.endpoint(), test_credentials()).await;
+    let mut settings = sweep_settings();
+    settings.dry_run = true;
+    let calls = CallCounter::new();
+    let sweeper = AwsSweeper::from_sdk_config(&faulty, settings, &calls, true);
+    sweeper.sweep(Utc::now()).await?;
+    let pages = calls.snapshot()["Resource Groups Tagging API.GetResources"];
+    assert!(pages >= 2, "the fleet fits one page of tags: {pages}");
+    calls.reset();
+
+    // The answer to the second page is lost after moto has served it; the SDK asks again with the same token.
+    proxy.set_plan(
+        FaultPlan::every_kind(1.0, 3)
+            .kinds(&[Fault::LostResponse])
+            .only_operations(&["GetResources"])
+            .body_contains("PaginationToken")
+            .at_most(1),
+    );
+    let report = sweeper.sweep(Utc::now()).await?;
+    assert_eq!(proxy.counts().injected.get(&Fault::LostResponse), Some(&1), "{}", proxy.counts());
+    assert_eq!(report.managed, 150, "{report:?}");
+    assert_eq!(report.verdicts.values().sum::<usize>(), 150, "{:?}", report.verdicts);
+    // Page 1, page 2 (lost, then asked again: the token is unknown), then every page of the new listing.
+    assert_eq!(calls.snapshot()["Resource Groups Tagging API.GetResources"], 2 + pages, "{:?}", calls.snapshot());
     Ok(())
 }

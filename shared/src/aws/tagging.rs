@@ -6,11 +6,37 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use super::classify;
 use crate::domain::tags;
+use crate::error::AwsError;
 use crate::ports::AwsResult;
 
+/// How many times a listing starts over from its first page when the service no longer knows its page token:
+/// AWS keeps a token 15 minutes, and a page whose answer was lost on the way cannot be asked for again with it.
+const LISTING_RESTARTS: u32 = 3;
+
 /// Tags of every notebook this project manages that also carries each `(key, value)` of `also`, by lower-case
-/// ARN (the case SageMaker writes them in).
+/// ARN (the case SageMaker writes them in). A listing whose page token expired starts over (at most
+/// [`LISTING_RESTARTS`] times) rather than end early: a truncated listing is never returned as complete.
 pub(crate) async fn managed_notebooks_tagged(
+    client: &aws_sdk_resourcegroupstagging::Client,
+    also: &[(&str, &str)],
+) -> AwsResult<HashMap<String, BTreeMap<String, String>>> {
+    let mut restarts = 0;
+    loop {
+        match list_once(client, also).await {
+            Err(error) if token_expired(&error) && restarts < LISTING_RESTARTS => {
+                restarts += 1;
+                tracing::warn!(restarts, error = %error, "the tagged notebooks' listing starts over");
+            }
+            listed => return listed,
+        }
+    }
+}
+
+fn token_expired(error: &AwsError) -> bool {
+    error.code.as_deref() == Some("PaginationTokenExpiredException")
+}
+
+async fn list_once(
     client: &aws_sdk_resourcegroupstagging::Client,
     also: &[(&str, &str)],
 ) -> AwsResult<HashMap<String, BTreeMap<String, String>>> {
