@@ -548,6 +548,10 @@ fn error_response(f: Fault, call: &Call, hs: &[(String, String)], head: bool, co
     respond(status, &out, &body, head)
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -858,8 +862,4 @@ mod tests {
             assert_eq!(name(method, target, &[("Authorization", &auth("s3"))], "").1, op, "{method} {target}");
         }
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
