@@ -72,6 +72,9 @@ pub struct FaultPlan {
     pub body_contains: Option<String>,
     /// At most this many faults in all, counted from the last [`FaultProxy::set_plan`]; `None`: no limit.
     pub at_most: Option<u64>,
+    /// Added to every call, half before it is forwarded and half after, as a network round trip to AWS
+    /// would; calls on different connections overlap, so it stands for distance, not for a slow service.
+    pub latency: Duration,
 }
 
 impl FaultPlan {
@@ -85,6 +88,7 @@ impl FaultPlan {
             services: None,
             body_contains: None,
             at_most: None,
+            latency: Duration::ZERO,
         }
     }
 
@@ -115,6 +119,11 @@ impl FaultPlan {
 
     pub fn at_most(self, faults: u64) -> Self {
         Self { at_most: Some(faults), ..self }
+    }
+
+    /// No faults, `round_trip` added to every call: a stand-in for AWS's network distance.
+    pub fn latency(round_trip: Duration) -> Self {
+        Self { latency: round_trip, ..Self::none() }
     }
 
     fn eligible(&self, call: &Call, body: &[u8]) -> bool {
@@ -258,6 +267,15 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
     }
 }
 
+/// What the proxy does with one request.
+struct Decision {
+    fault: Option<Fault>,
+    stall: Duration,
+    latency: Duration,
+    /// The request's draw, which also makes up request ids.
+    draw: u64,
+}
+
 #[derive(Debug)]
 struct Shared {
     upstream: SocketAddr,
@@ -276,9 +294,9 @@ impl Shared {
         Shared { upstream, plan, seen, counts, injected_under_plan: AtomicU64::new(0), stop: AtomicBool::new(false) }
     }
 
-    /// Draws for one request and counts it; returns the fault, the stall time and the draw (which also makes
-    /// up request ids). Headers are left out of the identity: they hold times and random invocation ids.
-    fn decide(&self, method: &str, target: &str, body: &[u8], call: &Call) -> (Option<Fault>, Duration, u64) {
+    /// Draws for one request and counts it. Headers are left out of the identity: they hold times and random
+    /// invocation ids.
+    fn decide(&self, method: &str, target: &str, body: &[u8], call: &Call) -> Decision {
         let identity = [method.as_bytes(), target.as_bytes(), body]
             .iter()
             .fold(FNV_OFFSET, |h, part| fnv(fnv(h, &(part.len() as u64).to_le_bytes()), part));
@@ -307,7 +325,7 @@ impl Shared {
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < limit).then_some(n + 1))
                 .is_ok()
         });
-        let stall = plan.stall;
+        let (stall, latency) = (plan.stall, plan.latency);
         drop(plan);
         let mut guard = lock(&self.counts);
         let counts = &mut *guard;
@@ -318,7 +336,7 @@ impl Shared {
             op.1 += 1;
             *counts.injected.entry(f).or_default() += 1;
         }
-        (fault, stall, draw)
+        Decision { fault, stall, latency, draw }
     }
 
     /// Serves one keep-alive client connection until it closes, misbehaves or a fault ends it.
@@ -343,7 +361,8 @@ impl Shared {
             }
             let body = read_body(&mut reader, &head.headers, false)?;
             let call = classify(method, target, &head.headers, body.data());
-            let (fault, stall, draw) = self.decide(method, target, body.data(), &call);
+            let Decision { fault, stall, latency, draw } = self.decide(method, target, body.data(), &call);
+            thread::sleep(latency / 2);
             // HTTP/1.0 closes unless asked to keep alive; HTTP/1.1 keeps alive unless asked to close.
             let close = header(&head.headers, "connection")
                 .map_or(version == "HTTP/1.0", |v| v.to_ascii_lowercase().contains("close"));
@@ -372,6 +391,7 @@ impl Shared {
                         let msg = format!("fault proxy: upstream failed: {e}");
                         respond(502, &[("Content-Type", "text/plain"), ("Connection", conn)], &msg, is_head)
                     });
+                    thread::sleep(latency - latency / 2);
                     out.write_all(&response)?;
                 }
             }
@@ -799,15 +819,49 @@ mod tests {
         let shared = Shared::new(SocketAddr::from(([127, 0, 0, 1], 9)), FaultPlan::every_kind(0.2, 7));
         let call = Call { service: "s3".into(), operation: "GetObject".into() };
         let kinds: Vec<Option<Fault>> =
-            (0..2000).map(|i| shared.decide("GET", &format!("/b/{i}"), b"", &call).0).collect();
+            (0..2000).map(|i| shared.decide("GET", &format!("/b/{i}"), b"", &call).fault).collect();
         let share = kinds.iter().flatten().count() as f64 / 2000.0;
         assert!((0.15..0.25).contains(&share), "{share}");
         assert!(Fault::ALL.iter().all(|k| kinds.contains(&Some(*k))));
         // The same request retried gets independent draws, not the same answer every time.
-        let retried = (0..2000).filter(|_| shared.decide("GET", "/b/same", b"", &call).0.is_some()).count();
+        let retried = (0..2000).filter(|_| shared.decide("GET", "/b/same", b"", &call).fault.is_some()).count();
         assert!((300..500).contains(&retried), "{retried}");
         *lock(&shared.plan) = FaultPlan::every_kind(1.0, 7).only_services(&["iam"]);
-        assert_eq!(shared.decide("GET", "/b/x", b"", &call).0, None);
+        assert_eq!(shared.decide("GET", "/b/x", b"", &call).fault, None);
+    }
+
+    #[test]
+    fn a_body_filter_and_a_limit_aim_faults() {
+        let plan = FaultPlan::every_kind(1.0, 7).body_contains("PaginationToken").at_most(2);
+        let shared = Shared::new(SocketAddr::from(([127, 0, 0, 1], 9)), plan);
+        let call = Call { service: "tagging".into(), operation: "GetResources".into() };
+        let decide = |body: &str| shared.decide("POST", "/", body.as_bytes(), &call).fault.is_some();
+        assert!(!decide(r#"{"ResourcesPerPage":100}"#), "no token, not eligible");
+        let hits: Vec<bool> = (0..4).map(|i| decide(&format!(r#"{{"PaginationToken":"t{i}"}}"#))).collect();
+        assert_eq!(hits, [true, true, false, false], "at most two");
+    }
+
+    #[test]
+    fn latency_is_added_to_every_call_and_calls_overlap() {
+        let (url, seen) = upstream();
+        let proxy = FaultProxy::start(&url, FaultPlan::latency(Duration::from_millis(300))).unwrap();
+        let started = std::time::Instant::now();
+        let took: Vec<Duration> = thread::scope(|scope| {
+            let calls: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let at = std::time::Instant::now();
+                        assert_eq!(Client::new(&proxy).call(&req("GET", "/b/k", &[], "")).status, 200);
+                        at.elapsed()
+                    })
+                })
+                .collect();
+            calls.into_iter().map(|call| call.join().unwrap()).collect()
+        });
+        let wall = started.elapsed();
+        assert!(took.iter().all(|t| *t >= Duration::from_millis(300)), "{took:?}");
+        assert!(wall < Duration::from_millis(1100), "four calls of 300 ms one after another: {wall:?}");
+        assert_eq!(hits(&seen), 4);
     }
 
     #[test]

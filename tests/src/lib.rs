@@ -6,6 +6,7 @@
 //! - [`events`]: EventBridge request events as they arrive on the bus.
 //! - [`faults`]: a proxy in front of moto that fails a share of the calls as AWS does; [`fault_sweeps`]:
 //!   sweeps of a fleet through it, and what they lost.
+//! - [`figures`]: the benchmarks' one summary table.
 //! - [`denied`]: asserts that a call was refused with HTTP 403 `AccessDenied`.
 //! - [`recorder`]: an SDK interceptor that keeps request bodies, to check what moto does not store.
 
@@ -14,6 +15,7 @@ pub mod emulator;
 pub mod events;
 pub mod fault_sweeps;
 pub mod faults;
+pub mod figures;
 pub mod fleet;
 mod http1;
 pub mod platform;

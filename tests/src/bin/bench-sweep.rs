@@ -1,9 +1,12 @@
 //! Benchmark of the idle sweeper against a private moto server: seeds N managed notebooks with heartbeats
-//! (one in ten idle), runs the sweeper binary twice (the sweep that warns, then the sweep that stops), and
-//! prints API calls by operation, wall time, the sweeper's peak RSS, and, in the same run, the time of a
-//! bare paginated ListNotebookInstances over the same fleet.
+//! (one in ten idle), each carrying the six tags the provisioner gives a notebook, so that `GetResources`
+//! pages them as AWS does (at most 500 tags a page). For each round-trip latency added by a proxy in front of
+//! moto (AWS-like: calls overlap), it times a bare paginated `ListNotebookInstances` and a dry-run sweep
+//! (list and decide) through the same proxy; then, at the last latency, runs the sweep that warns and the
+//! sweep that stops, and prints API calls by operation, wall time and the sweeper's peak RSS.
 //!
-//! Usage: `bench-sweep <path to idle-sweeper binary> N [N …]` (scripts/bench.sh builds and passes it).
+//! Usage: `bench-sweep <path to idle-sweeper binary> N [N …] [--latency-ms 0,30,80]` (scripts/bench.sh
+//! builds both in release and passes the binary).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -13,17 +16,26 @@ use anyhow::{bail, Context, Result};
 use chrono::{Duration, Utc};
 use clap::Parser;
 use fleet::domain::tags;
-use integration_tests::emulator::REGION;
+use integration_tests::emulator::{sdk_config_for, test_credentials, REGION};
+use integration_tests::faults::{FaultPlan, FaultProxy};
+use integration_tests::figures::{record, Figure};
 use integration_tests::fleet::{seed, Seed};
 use integration_tests::platform::{ASSETS_BUCKET, AUDIT_BUCKET, BUS_NAME};
 use integration_tests::{Emulator, Platform};
 use serde_json::Value;
 
-fn run_sweep(binary: &str, emulator: &Emulator, now: chrono::DateTime<Utc>) -> Result<(Value, f64)> {
+/// Tags a provisioned notebook carries (managed-by, owner, team, request id, idle timeout, notebook name).
+const TAGS_EACH: u64 = 6;
+
+fn run_sweep(binary: &str, endpoint: &str, now: chrono::DateTime<Utc>, dry_run: bool) -> Result<(Value, f64)> {
     let started = Instant::now();
+    let mut args = vec!["--once".to_owned(), "--now".to_owned(), now.to_rfc3339()];
+    if dry_run {
+        args.push("--dry-run".to_owned());
+    }
     let output = Command::new(binary)
-        .args(["--once", "--now", &now.to_rfc3339()])
-        .env("AWS_ENDPOINT_URL", &emulator.endpoint)
+        .args(&args)
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", REGION)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -44,43 +56,43 @@ fn run_sweep(binary: &str, emulator: &Emulator, now: chrono::DateTime<Utc>) -> R
     Ok((serde_json::from_str(&stdout[start..])?, wall))
 }
 
-fn budget(n: u64, stops: u64) -> u64 {
-    2 * n.div_ceil(100) + n.div_ceil(1000) + stops
+/// Notebooks a `GetResources` page holds on AWS: at most 100 resources and 500 tags, a resource never split.
+fn tag_page_capacity(tags_each: u64) -> u64 {
+    (500 / tags_each.max(1)).min(100)
 }
 
-async fn bench(binary: &str, n: u64) -> Result<()> {
-    let emulator = Emulator::start()?;
-    let platform = Platform::build(&emulator).await?;
-    let seeds: Vec<Seed> = (0..n)
-        .map(|i| {
-            let seed = Seed::managed(format!("nb-{i:05}"));
-            if i % 10 == 0 {
-                seed
-            } else {
-                seed.tag(tags::IDLE_TIMEOUT_MINUTES, "1440")
-            }
-        })
-        .collect();
-    let seeding = Instant::now();
-    seed(&platform.sdk, &seeds, 16).await?;
-    let t0 = Utc::now();
-    println!("\n== N = {n}: seeded {n} managed notebooks with heartbeats in {:.1} s", seeding.elapsed().as_secs_f64());
+/// Listing calls as AWS pages them: 100 notebooks a `ListNotebookInstances` page, a tag page as above, 1,000
+/// heartbeats a `ListObjectsV2` page; plus one call per stop.
+fn budget(n: u64, tags_each: u64, stops: u64) -> u64 {
+    n.div_ceil(100) + n.div_ceil(tag_page_capacity(tags_each)) + n.div_ceil(1000) + stops
+}
 
-    // The baseline: a bare paginated listing of the same fleet, in the same run.
-    let sagemaker = aws_sdk_sagemaker::Client::new(&platform.sdk);
-    let listing = Instant::now();
-    let mut pages = sagemaker.list_notebook_instances().max_results(100).into_paginator().send();
-    let (mut listed, mut list_calls) = (0, 0);
-    while let Some(page) = pages.next().await {
-        listed += page?.notebook_instances().len();
-        list_calls += 1;
-    }
-    let bare = listing.elapsed().as_secs_f64();
-    println!("bare ListNotebookInstances: {listed} notebooks in {list_calls} calls, {bare:.2} s");
-    // For the breakdown: the other two listings alone.
-    let tagging = aws_sdk_resourcegroupstagging::Client::new(&platform.sdk);
+/// Pages of a bare listing and the seconds they took.
+struct Bare {
+    notebooks: usize,
+    calls: u64,
+    seconds: f64,
+}
+
+async fn bare_listings(sdk: &aws_config::SdkConfig) -> Result<[Bare; 3]> {
+    let sagemaker = aws_sdk_sagemaker::Client::new(sdk);
     let timed = Instant::now();
-    let (mut token, mut tag_calls) = (None, 0);
+    let mut pages = sagemaker
+        .list_notebook_instances()
+        .status_equals(aws_sdk_sagemaker::types::NotebookInstanceStatus::InService)
+        .max_results(100)
+        .into_paginator()
+        .send();
+    let (mut notebooks, mut calls) = (0, 0);
+    while let Some(page) = pages.next().await {
+        notebooks += page?.notebook_instances().len();
+        calls += 1;
+    }
+    let listing = Bare { notebooks, calls, seconds: timed.elapsed().as_secs_f64() };
+
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(sdk);
+    let timed = Instant::now();
+    let (mut token, mut notebooks, mut calls) = (None, 0, 0);
     loop {
         let page = tagging
             .get_resources()
@@ -90,30 +102,93 @@ async fn bench(binary: &str, n: u64) -> Result<()> {
             .set_pagination_token(token.take())
             .send()
             .await?;
-        tag_calls += 1;
+        calls += 1;
+        notebooks += page.resource_tag_mapping_list().len();
         match page.pagination_token.filter(|t| !t.is_empty()) {
             Some(next) => token = Some(next),
             None => break,
         }
     }
-    println!("bare GetResources (tags): {tag_calls} calls, {:.2} s", timed.elapsed().as_secs_f64());
+    let tags = Bare { notebooks, calls, seconds: timed.elapsed().as_secs_f64() };
+
     let timed = Instant::now();
-    let objects = integration_tests::platform::s3_client(&platform.sdk)
+    let mut pages = integration_tests::platform::s3_client(sdk)
         .list_objects_v2()
         .bucket(ASSETS_BUCKET)
         .prefix("heartbeats/")
-        .send()
-        .await?;
-    println!(
-        "bare ListObjectsV2 (heartbeats): {} keys, {:.2} s",
-        objects.key_count().unwrap_or_default(),
-        timed.elapsed().as_secs_f64()
-    );
+        .into_paginator()
+        .send();
+    let (mut notebooks, mut calls) = (0, 0);
+    while let Some(page) = pages.next().await {
+        notebooks += page?.contents().len();
+        calls += 1;
+    }
+    let heartbeats = Bare { notebooks, calls, seconds: timed.elapsed().as_secs_f64() };
+    Ok([listing, tags, heartbeats])
+}
 
+async fn bench(binary: &str, n: u64, latencies: &[u64]) -> Result<()> {
+    let emulator = Emulator::start()?;
+    let proxy = FaultProxy::start(&emulator.endpoint, FaultPlan::none())?;
+    let platform = Platform::build(&emulator).await?;
+    let seeds: Vec<Seed> = (0..n)
+        .map(|i| {
+            let name = format!("nb-{i:05}");
+            // One in ten has the default timeout (60 minutes) and goes idle; the others a day.
+            let timeout = if i % 10 == 0 { "60" } else { "1440" };
+            Seed::managed(&name)
+                .tag(tags::TEAM, "bench")
+                .tag(tags::REQUEST_ID, format!("req-{i:05}"))
+                .tag(tags::IDLE_TIMEOUT_MINUTES, timeout)
+                .tag(tags::NOTEBOOK_NAME, name)
+        })
+        .collect();
+    let seeding = Instant::now();
+    seed(&platform.sdk, &seeds, 16).await?;
+    let t0 = Utc::now();
+    println!(
+        "\n== N = {n}: seeded {n} managed notebooks ({TAGS_EACH} tags each) with heartbeats in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let through_proxy = sdk_config_for(&proxy.endpoint(), test_credentials()).await;
+
+    for &latency in latencies {
+        proxy.set_plan(FaultPlan::latency(std::time::Duration::from_millis(latency)));
+        let [listing, tagged, heartbeats] = bare_listings(&through_proxy).await?;
+        let (dry, _) = run_sweep(binary, &proxy.endpoint(), t0 + Duration::minutes(100), true)?;
+        #[allow(clippy::cast_precision_loss)]
+        let decide = dry["decide_ms"].as_u64().unwrap_or_default() as f64 / 1000.0;
+        println!(
+            "-- {latency} ms a call: bare ListNotebookInstances {} notebooks in {} calls, {:.2} s; \
+             GetResources {} in {} calls, {:.2} s (AWS: {} calls at {} a page); ListObjectsV2 {} keys in {} calls, \
+             {:.2} s; the sweep's list and decide (dry run) {decide:.2} s = {:.2} x the bare listing",
+            listing.notebooks,
+            listing.calls,
+            listing.seconds,
+            tagged.notebooks,
+            tagged.calls,
+            tagged.seconds,
+            n.div_ceil(tag_page_capacity(TAGS_EACH)),
+            tag_page_capacity(TAGS_EACH),
+            heartbeats.notebooks,
+            heartbeats.calls,
+            heartbeats.seconds,
+            decide / listing.seconds,
+        );
+        record(&[Figure {
+            figure: format!("sweep list and decide, N = {n}, {latency} ms a call"),
+            value: format!("{decide:.2} s"),
+            compared_with: format!("bare ListNotebookInstances {:.2} s (target: at most 1.2 x)", listing.seconds),
+            ratio: Some(decide / listing.seconds),
+        }])?;
+    }
+
+    let latency = latencies.last().copied().unwrap_or_default();
+    let [listing, ..] = bare_listings(&through_proxy).await?;
     for (label, now) in
         [("warning sweep", t0 + Duration::minutes(100)), ("stopping sweep", t0 + Duration::minutes(120))]
     {
-        let (report, wall) = run_sweep(binary, &emulator, now)?;
+        let (report, wall) = run_sweep(binary, &proxy.endpoint(), now, false)?;
         let calls: BTreeMap<String, u64> = serde_json::from_value(report["api_calls"].clone())?;
         let total: u64 = calls.values().sum();
         let stops = report["stopped"].as_array().map_or(0, Vec::len) as u64;
@@ -129,21 +204,52 @@ async fn bench(binary: &str, n: u64) -> Result<()> {
         let sweep_s = report["duration_ms"].as_u64().unwrap_or_default() as f64 / 1000.0;
         #[allow(clippy::cast_precision_loss)]
         let decide_s = report["decide_ms"].as_u64().unwrap_or_default() as f64 / 1000.0;
-        println!("-- {label}: warned {warned}, stopped {stops}, verdicts {}", report["verdicts"]);
+        println!("-- {label} at {latency} ms a call: warned {warned}, stopped {stops}, verdicts {}", report["verdicts"]);
         for (op, count) in &calls {
             println!("   {op:<48} {count:>6}");
         }
         println!(
-            "   total {total} calls; listings {listing_calls} + stops {stops} = {} vs budget 2*ceil(N/100)+ceil(N/1000)+stops = {}; warnings add {warned} PutObject, audit records (notebook + owner history per action) {} PutObject, events {} PutEvents",
+            "   total {total} calls; listings {listing_calls} + stops {stops} = {} vs budget \
+             ceil(N/100)+ceil(N/{})+ceil(N/1000)+stops = {}; warnings add {warned} PutObject, audit records \
+             (notebook + owner history per action) {} PutObject, events {} PutEvents",
             listing_calls + stops,
-            budget(n, stops),
+            tag_page_capacity(TAGS_EACH),
+            budget(n, TAGS_EACH, stops),
             calls.get("S3.PutObject").copied().unwrap_or(0).saturating_sub(warned),
             calls.get("EventBridge.PutEvents").copied().unwrap_or(0)
         );
+        let rss = report["peak_rss_mib"].as_f64();
+        #[allow(clippy::cast_precision_loss)]
+        let to_budget = (listing_calls + stops) as f64 / budget(n, TAGS_EACH, stops) as f64;
+        record(&[
+            Figure {
+                figure: format!("{label} listing calls and stops, N = {n}"),
+                value: (listing_calls + stops).to_string(),
+                compared_with: format!(
+                    "budget as AWS pages {TAGS_EACH} tags a notebook: {}",
+                    budget(n, TAGS_EACH, stops)
+                ),
+                ratio: Some(to_budget),
+            },
+            Figure {
+                figure: format!("{label} peak RSS, N = {n}"),
+                value: rss.map_or_else(|| "-".to_owned(), |r| format!("{r} MiB")),
+                compared_with: "128 MiB (half a 256 MB Lambda)".to_owned(),
+                ratio: rss.map(|r| r / 128.0),
+            },
+            Figure {
+                figure: format!("{label} whole sweep, N = {n}, {latency} ms a call"),
+                value: format!("{sweep_s:.2} s"),
+                compared_with: format!("bare ListNotebookInstances {:.2} s", listing.seconds),
+                ratio: Some(sweep_s / listing.seconds),
+            },
+        ])?;
         println!(
-            "   sweep {sweep_s:.2} s (process {wall:.2} s), of which listing and deciding {decide_s:.2} s; ratio to the bare listing: decide {:.2}, whole sweep {:.2}; peak RSS of the sweeper {} MiB",
-            decide_s / bare,
-            sweep_s / bare,
+            "   sweep {sweep_s:.2} s (process {wall:.2} s), of which listing and deciding {decide_s:.2} s; ratio to \
+             the bare listing ({:.2} s): decide {:.2}, whole sweep {:.2}; peak RSS of the sweeper {} MiB",
+            listing.seconds,
+            decide_s / listing.seconds,
+            sweep_s / listing.seconds,
             report["peak_rss_mib"]
         );
     }
@@ -162,13 +268,17 @@ struct Cli {
     /// The fleet sizes, one run each.
     #[arg(required = true, value_name = "N")]
     sizes: Vec<u64>,
+    /// Round-trip latencies added to every call, in milliseconds; the warning and stopping sweeps run at the
+    /// last one.
+    #[arg(long, value_delimiter = ',', default_value = "0,30,80")]
+    latency_ms: Vec<u64>,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     for n in cli.sizes {
-        bench(&cli.sweeper, n).await?;
+        bench(&cli.sweeper, n, &cli.latency_ms).await?;
     }
     Ok(())
 }
@@ -184,9 +294,18 @@ mod tests {
     #[test]
     fn the_sweeper_and_at_least_one_size() {
         let cli = parse("target/idle-sweeper 1000 10000").expect("parses");
-        assert_eq!((cli.sweeper.as_str(), cli.sizes), ("target/idle-sweeper", vec![1000, 10000]));
-        for bad in ["", "target/idle-sweeper", "target/idle-sweeper ten", "target/idle-sweeper 10 --fast"] {
+        assert_eq!((cli.sweeper.as_str(), cli.sizes, cli.latency_ms), ("target/idle-sweeper", vec![1000, 10000], vec![0, 30, 80]));
+        let cli = parse("target/idle-sweeper 10 --latency-ms 50").expect("parses");
+        assert_eq!(cli.latency_ms, [50]);
+        for bad in ["", "target/idle-sweeper", "target/idle-sweeper ten", "target/idle-sweeper 10 --fast", "target/idle-sweeper 10 --latency-ms x"] {
             assert_eq!(parse(bad).expect_err(bad).exit_code(), 2, "{bad}");
         }
+    }
+
+    #[test]
+    fn tag_pages_hold_at_most_100_notebooks_and_500_tags() {
+        assert_eq!([2, 5, 6, 9].map(tag_page_capacity), [100, 100, 83, 55]);
+        assert_eq!(budget(10_000, 6, 0), 100 + 121 + 10);
+        assert_eq!(budget(1_000, 5, 7), 10 + 10 + 1 + 7);
     }
 }
