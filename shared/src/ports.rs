@@ -96,9 +96,11 @@ pub trait Events: Send + Sync {
 
 /// The managed fleet, read in bulk: a page lists up to 100 notebooks.
 pub trait Fleet: Send + Sync {
+    /// Every notebook in service, managed or not, each with its tags.
     fn in_service_notebooks(&self) -> impl Future<Output = AwsResult<Vec<ListedNotebook>>> + Send;
-    /// Tags of every notebook this project manages, by lower-case ARN.
-    fn managed_notebook_tags(
+    /// Tags of every managed notebook whose access expires (custodian notebooks), whatever its status, by
+    /// lower-case ARN.
+    fn expiring_notebook_tags(
         &self,
     ) -> impl Future<Output = AwsResult<HashMap<String, BTreeMap<String, String>>>> + Send;
     fn stop_notebook(&self, name: &str) -> impl Future<Output = AwsResult<()>> + Send;

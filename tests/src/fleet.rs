@@ -60,7 +60,9 @@ pub async fn seed(sdk: &SdkConfig, seeds: &[Seed], parallel: usize) -> Result<()
                 let mut all_tags = seed.tags.clone();
                 if seed.managed {
                     all_tags.push((tags::MANAGED_BY.into(), tags::MANAGED_BY_VALUE.into()));
-                    all_tags.push((tags::OWNER.into(), "owner-of-".to_owned() + &seed.name));
+                    if !seed.tags.iter().any(|(key, _)| key == tags::OWNER) {
+                        all_tags.push((tags::OWNER.into(), "owner-of-".to_owned() + &seed.name));
+                    }
                 }
                 sagemaker
                     .create_notebook_instance()

@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::Utc;
 use fleet::aws::assets::S3Assets;
-use fleet::aws::{AwsSweeper, CallCounter};
 use fleet::domain::outcome::OutcomeEvent;
 use fleet::domain::request::NOTEBOOK_REQUESTED;
 use fleet::domain::tags;
@@ -22,7 +21,7 @@ use integration_tests::emulator::{sdk_config_for, test_credentials};
 use integration_tests::events::notebook_requested;
 use integration_tests::fault_sweeps::{sweeps_under_faults, FaultFigures, FaultRun};
 use integration_tests::faults::{Fault, FaultPlan, FaultProxy};
-use integration_tests::fleet::{seed, sweep_settings, Seed};
+use integration_tests::fleet::{seed, Seed};
 use integration_tests::platform::{s3_client, source_of, ASSETS_BUCKET};
 use integration_tests::{Emulator, Platform};
 
@@ -186,25 +185,20 @@ async fn at_20_percent_faults_the_lifecycle_publisher_publishes_every_asset() ->
 }
 
 /// moto forgets a page token once it has answered with it, and AWS after 15 minutes: a later page whose answer
-/// was lost cannot be asked for again. The tagged listing starts over instead of ending early or failing.
+/// was lost cannot be asked for again. The paged listing of an owner's notebooks by tag (a deactivation's)
+/// starts over instead of ending early or failing.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_lost_answer_to_a_later_page_of_tags_starts_the_listing_over_and_the_sweep_sees_every_notebook() -> Result<()>
-{
+async fn a_lost_answer_to_a_later_page_of_tags_starts_the_listing_over_and_the_deactivation_finds_every_notebook(
+) -> Result<()> {
     let emulator = Emulator::start()?;
     let proxy = FaultProxy::start(&emulator.endpoint, FaultPlan::none())?;
-    let platform = Platform::build(&emulator).await?;
-    // 150 notebooks: two pages of tags.
-    let seeds: Vec<Seed> = (0..150).map(|i| Seed::managed(format!("paged-{i}"))).collect();
+    // Built and seeded through the proxy before any fault.
+    let platform = Platform::build_with(sdk_config_for(&proxy.endpoint(), test_credentials()).await).await?;
+    // 150 notebooks of one owner: two pages of tags.
+    let seeds: Vec<Seed> = (0..150).map(|i| Seed::managed(format!("paged-{i}")).tag(tags::OWNER, "alice")).collect();
     seed(&platform.sdk, &seeds, 16).await?;
-    let faulty = sdk_config_for(&proxy.endpoint(), test_credentials()).await;
-    let mut settings = sweep_settings();
-    settings.dry_run = true;
-    let calls = CallCounter::new();
-    let sweeper = AwsSweeper::from_sdk_config(&faulty, settings, &calls, true);
-    sweeper.sweep(Utc::now()).await?;
-    let pages = calls.snapshot()["Resource Groups Tagging API.GetResources"];
-    assert!(pages >= 2, "the fleet fits one page of tags: {pages}");
-    calls.reset();
+    let provisioner = platform.provisioner();
+    proxy.reset_counts();
 
     // The answer to the second page is lost after moto has served it; the SDK asks again with the same token.
     proxy.set_plan(
@@ -214,11 +208,14 @@ async fn a_lost_answer_to_a_later_page_of_tags_starts_the_listing_over_and_the_s
             .body_contains("PaginationToken")
             .at_most(1),
     );
-    let report = sweeper.sweep(Utc::now()).await?;
+    let detail_type = DeactivationRequest::DETAIL_TYPE;
+    let outcome = provisioner
+        .handle_at(source_of(detail_type), detail_type, &DeactivationRequest::new("hr-1", "alice").detail(), Utc::now())
+        .await?;
     assert_eq!(proxy.counts().injected.get(&Fault::LostResponse), Some(&1), "{}", proxy.counts());
-    assert_eq!(report.managed, 150, "{report:?}");
-    assert_eq!(report.verdicts.values().sum::<usize>(), 150, "{:?}", report.verdicts);
-    // Page 1, page 2 (lost, then asked again: the token is unknown), then every page of the new listing.
-    assert_eq!(calls.snapshot()["Resource Groups Tagging API.GetResources"], 2 + pages, "{:?}", calls.snapshot());
+    let OutcomeEvent::OwnerDeactivationCompleted(done) = outcome else { panic!("{outcome:?}") };
+    assert_eq!(done.notebooks.len(), 150, "{done:?}");
+    // Page 1, page 2 (lost, then asked again: the token is unknown), then pages 1 and 2 of the new listing.
+    assert_eq!(proxy.counts().by_operation["GetResources"].0, 5, "{}", proxy.counts());
     Ok(())
 }

@@ -111,7 +111,8 @@ async fn a_fleet_is_warned_then_stopped_exactly_where_idle() -> Result<()> {
     assert!(statuses(&platform.sdk).await?.iter().filter(|(n, _)| idle.contains(*n)).all(|(_, s)| s == "InService"));
     let first_calls = calls.snapshot();
     assert_eq!(first_calls["SageMaker.ListNotebookInstances"], 1);
-    assert_eq!(first_calls["Resource Groups Tagging API.GetResources"], 1);
+    // One for the tags of the one page in service (by ARN), one for the custodian notebooks' tags.
+    assert_eq!(first_calls["Resource Groups Tagging API.GetResources"], 2);
     assert_eq!(first_calls["S3.ListObjectsV2"], 1);
     assert!(!first_calls.contains_key("SageMaker.StopNotebookInstance"));
 

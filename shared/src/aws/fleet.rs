@@ -1,15 +1,19 @@
-//! [`Fleet`] over SageMaker and the Resource Groups Tagging API: the fleet and its tags in bulk, 100 a page.
+//! [`Fleet`] over SageMaker and the Resource Groups Tagging API: the notebooks in service, 100 a page, each
+//! page's tags asked for by ARN as soon as the page arrives, while the listing goes on.
 
 use std::collections::{BTreeMap, HashMap};
 
+use aws_sdk_sagemaker::operation::list_notebook_instances::ListNotebookInstancesOutput;
 use aws_sdk_sagemaker::types::NotebookInstanceStatus;
+use futures::{StreamExt, TryStreamExt};
 use tracing::instrument;
 
 use super::iam::delete_inline_policy;
 use super::sagemaker::add_tags;
-use super::tagging::managed_notebooks_tagged;
+use super::tagging::{managed_notebooks_tagged, tags_by_arn};
 use super::{classify, to_chrono};
 use crate::domain::notebook::{ListedNotebook, NotebookStatus};
+use crate::domain::tags;
 use crate::error::ErrorKind;
 use crate::ports::{AwsResult, Fleet};
 
@@ -30,43 +34,45 @@ impl SageMakerFleet {
     }
 }
 
+/// Tag calls in flight while the listing goes on. One per listing page is asked for as the page arrives, so
+/// at AWS's round-trip times about one is in flight; the bound only matters when the listing is faster.
+const TAG_CALLS_IN_FLIGHT: usize = 4;
+
 impl Fleet for SageMakerFleet {
+    /// The tags are one `GetResources` per page of 100, for the notebooks in service only, and off the
+    /// listing's critical path: the sweep waits for the listing plus the last page's tags, not for a second
+    /// paged listing of every managed notebook (which a page of 500 tags holds 83 of, at six tags each).
     #[instrument(skip(self))]
     async fn in_service_notebooks(&self) -> AwsResult<Vec<ListedNotebook>> {
-        let mut notebooks = Vec::new();
-        let mut pages = self
+        let pages = self
             .sagemaker
             .list_notebook_instances()
             .status_equals(NotebookInstanceStatus::InService)
             .max_results(100)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("ListNotebookInstances", e, |_, _| None))?;
-            for summary in page.notebook_instances.unwrap_or_default() {
-                let (Some(name), Some(arn)) = (summary.notebook_instance_name, summary.notebook_instance_arn) else {
-                    continue;
-                };
-                notebooks.push(ListedNotebook {
-                    status: NotebookStatus::parse(summary.notebook_instance_status.as_ref().map_or("", |s| s.as_str())),
-                    instance_type: summary.instance_type.map(|t| t.as_str().to_owned()).unwrap_or_default(),
-                    last_modified: summary
-                        .last_modified_time
-                        .or(summary.creation_time)
-                        .as_ref()
-                        .map(to_chrono)
-                        .unwrap_or_default(),
-                    name,
-                    arn,
-                });
-            }
-        }
-        Ok(notebooks)
+        let pages = futures::stream::unfold(pages, |mut pages| async move { pages.next().await.map(|p| (p, pages)) });
+        let tagging = &self.tagging;
+        let tagged: Vec<Vec<ListedNotebook>> = pages
+            .map(|page| async move {
+                let mut listed = listed(page.map_err(|e| classify("ListNotebookInstances", e, |_, _| None))?);
+                let arns: Vec<String> = listed.iter().map(|n| n.arn.clone()).collect();
+                let mut tags = tags_by_arn(tagging, &arns).await?;
+                for notebook in &mut listed {
+                    notebook.tags = tags.remove(&notebook.arn.to_ascii_lowercase()).unwrap_or_default();
+                }
+                AwsResult::Ok(listed)
+            })
+            .buffered(TAG_CALLS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(tagged.into_iter().flatten().collect())
     }
 
+    /// Custodian notebooks are few: one page, usually.
     #[instrument(skip(self))]
-    async fn managed_notebook_tags(&self) -> AwsResult<HashMap<String, BTreeMap<String, String>>> {
-        managed_notebooks_tagged(&self.tagging, &[]).await
+    async fn expiring_notebook_tags(&self) -> AwsResult<HashMap<String, BTreeMap<String, String>>> {
+        managed_notebooks_tagged(&self.tagging, &[(tags::ACCESS_EXPIRES_AT, None)]).await
     }
 
     #[instrument(skip(self))]
@@ -97,6 +103,29 @@ impl Fleet for SageMakerFleet {
     async fn revoke_role(&self, role_name: &str) -> AwsResult<()> {
         delete_inline_policy(&self.iam, role_name).await
     }
+}
+
+/// The notebooks of one listing page, without their tags yet.
+fn listed(page: ListNotebookInstancesOutput) -> Vec<ListedNotebook> {
+    page.notebook_instances
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|summary| {
+            Some(ListedNotebook {
+                status: NotebookStatus::parse(summary.notebook_instance_status.as_ref().map_or("", |s| s.as_str())),
+                instance_type: summary.instance_type.map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                last_modified: summary
+                    .last_modified_time
+                    .or(summary.creation_time)
+                    .as_ref()
+                    .map(to_chrono)
+                    .unwrap_or_default(),
+                name: summary.notebook_instance_name?,
+                arn: summary.notebook_instance_arn?,
+                tags: Default::default(),
+            })
+        })
+        .collect()
 }
 
 /// SageMaker refuses to stop a notebook that is not in service with `Status (Stopping) not in

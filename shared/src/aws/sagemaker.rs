@@ -194,7 +194,7 @@ impl Notebooks for SageMakerNotebooks {
     #[instrument(skip(self))]
     async fn owned_notebooks(&self, owner: &str) -> AwsResult<Vec<(String, BTreeMap<String, String>)>> {
         let mut owned: Vec<_> =
-            managed_notebooks_tagged(&self.tagging, &[(tags::OWNER, owner)]).await?.into_iter().collect();
+            managed_notebooks_tagged(&self.tagging, &[(tags::OWNER, Some(owner))]).await?.into_iter().collect();
         owned.sort();
         Ok(owned)
     }

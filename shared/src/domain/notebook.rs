@@ -79,7 +79,7 @@ pub struct NotebookRecord {
     pub security_group_ids: Vec<String>,
 }
 
-/// A notebook as `ListNotebookInstances` lists it.
+/// A notebook as `ListNotebookInstances` lists it, with its tags (empty when it has none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedNotebook {
     pub name: String,
@@ -87,6 +87,7 @@ pub struct ListedNotebook {
     pub status: NotebookStatus,
     pub instance_type: String,
     pub last_modified: chrono::DateTime<chrono::Utc>,
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Everything `CreateRole` and `PutRolePolicy` are given for a notebook's own role.

@@ -100,9 +100,9 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             }
             self.audit.versions(&prefix).await
         };
-        let (listed, managed_tags, heartbeats, mut journals, journals_today) = futures::try_join!(
+        let (listed, expiring, heartbeats, mut journals, journals_today) = futures::try_join!(
             self.fleet.in_service_notebooks(),
-            self.fleet.managed_notebook_tags(),
+            self.fleet.expiring_notebook_tags(),
             self.heartbeats.heartbeats(),
             journal(yesterday),
             journal(today),
@@ -121,8 +121,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
         let mut warnings = Vec::new();
         let mut stops = Vec::new();
         for notebook in listed {
-            let Some(tags) = managed_tags.get(&notebook.arn.to_ascii_lowercase()) else { continue };
-            if tags.get(tags::MANAGED_BY).map(String::as_str) != Some(tags::MANAGED_BY_VALUE) {
+            if notebook.tags.get(tags::MANAGED_BY).map(String::as_str) != Some(tags::MANAGED_BY_VALUE) {
                 continue;
             }
             report.managed += 1;
@@ -133,7 +132,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
                 status: notebook.status,
                 instance_type: notebook.instance_type,
                 last_start: notebook.last_modified,
-                tags: tags.clone(),
+                tags: notebook.tags,
             };
             let (verdict, problems) = idle_verdict(&swept, &self.config.policy, now);
             *report.verdicts.entry(verdict.label().to_owned()).or_default() += 1;
@@ -165,7 +164,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
             }
         }
         let managed = || {
-            managed_tags
+            expiring
                 .iter()
                 .filter(|(_, tags)| tags.get(tags::MANAGED_BY).map(String::as_str) == Some(tags::MANAGED_BY_VALUE))
         };

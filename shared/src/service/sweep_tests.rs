@@ -24,11 +24,18 @@ use crate::domain::tags;
 use crate::error::{error_chain, ErrorKind, ServiceError};
 use crate::testing::{AddedNotebook, FakeAws, FakeSweeper};
 
-/// The listings every sweep starts with.
-const LISTINGS: [&str; 3] = ["ListNotebookInstances", "GetResources", "ListObjectsV2"];
+/// The listings every sweep starts with: the notebooks in service with their page's tags, the custodian
+/// notebooks' tags, the heartbeats.
+const LISTINGS: [&str; 4] = ["ListNotebookInstances", "GetResources", "GetResources", "ListObjectsV2"];
 /// And, unless it is a dry run, the journals of the day before and of the day (for what earlier sweeps left).
-const SWEEP_LISTINGS: [&str; 5] =
-    ["ListNotebookInstances", "GetResources", "ListObjectsV2", "ListAuditVersions", "ListAuditVersions"];
+const SWEEP_LISTINGS: [&str; 6] = [
+    "ListNotebookInstances",
+    "GetResources",
+    "GetResources",
+    "ListObjectsV2",
+    "ListAuditVersions",
+    "ListAuditVersions",
+];
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).single().expect("valid time")
@@ -294,7 +301,7 @@ async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
     assert_eq!(report.warned, names(&["idle-nb"]));
     assert_eq!(report.stopped, names(&["warned-nb"]));
     assert_eq!(report.revoked, names(&["carol-old"]));
-    assert_eq!(fake.calls(), LISTINGS, "only the three listings");
+    assert_eq!(fake.calls(), LISTINGS, "only the listings");
     assert!(published(&fake).is_empty());
     assert!(audited(&fake).is_empty());
 }

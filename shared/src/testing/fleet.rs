@@ -13,25 +13,33 @@ use crate::domain::tags;
 use crate::ports::{AwsResult, Fleet, FleetResources, Notebooks, Roles};
 
 impl Fleet for FakeAws {
+    /// As SageMaker lists them, 100 a page, each page's tags asked for by ARN (one `GetResources` a page).
     async fn in_service_notebooks(&self) -> AwsResult<Vec<ListedNotebook>> {
         self.call("ListNotebookInstances")?;
-        let state = self.state();
-        Ok(state
-            .notebooks
-            .values()
-            .filter(|(_, record)| record.status == NotebookStatus::InService)
-            .map(|(spec, record)| ListedNotebook {
-                name: record.name.clone(),
-                arn: record.arn.clone(),
-                status: record.status.clone(),
-                instance_type: spec.instance_type.clone(),
-                last_modified: state.last_modified.get(&record.name).copied().unwrap_or_else(Utc::now),
-            })
-            .collect())
+        let listed: Vec<ListedNotebook> = {
+            let state = self.state();
+            state
+                .notebooks
+                .values()
+                .filter(|(_, record)| record.status == NotebookStatus::InService)
+                .map(|(spec, record)| ListedNotebook {
+                    name: record.name.clone(),
+                    arn: record.arn.clone(),
+                    status: record.status.clone(),
+                    instance_type: spec.instance_type.clone(),
+                    last_modified: state.last_modified.get(&record.name).copied().unwrap_or_else(Utc::now),
+                    tags: spec.tags.iter().cloned().collect(),
+                })
+                .collect()
+        };
+        for _ in listed.chunks(100) {
+            self.call("GetResources")?;
+        }
+        Ok(listed)
     }
 
-    /// As the tagging API filtered on the managed-by key: every notebook that carries it, by lower-case ARN.
-    async fn managed_notebook_tags(&self) -> AwsResult<HashMap<String, BTreeMap<String, String>>> {
+    /// As the tagging API filtered on the managed-by and access-expiry keys.
+    async fn expiring_notebook_tags(&self) -> AwsResult<HashMap<String, BTreeMap<String, String>>> {
         self.call("GetResources")?;
         Ok(self
             .state()
@@ -40,7 +48,7 @@ impl Fleet for FakeAws {
             .map(|(spec, record)| {
                 (record.arn.to_ascii_lowercase(), spec.tags.iter().cloned().collect::<BTreeMap<_, _>>())
             })
-            .filter(|(_, found)| found.contains_key(tags::MANAGED_BY))
+            .filter(|(_, found)| found.contains_key(tags::MANAGED_BY) && found.contains_key(tags::ACCESS_EXPIRES_AT))
             .collect())
     }
 

@@ -61,10 +61,11 @@ fn tag_page_capacity(tags_each: u64) -> u64 {
     (500 / tags_each.max(1)).min(100)
 }
 
-/// Listing calls as AWS pages them: 100 notebooks a `ListNotebookInstances` page, a tag page as above, 1,000
-/// heartbeats a `ListObjectsV2` page; plus one call per stop.
-fn budget(n: u64, tags_each: u64, stops: u64) -> u64 {
-    n.div_ceil(100) + n.div_ceil(tag_page_capacity(tags_each)) + n.div_ceil(1000) + stops
+/// The sweep's listing calls as AWS pages them: 100 notebooks a `ListNotebookInstances` page, one
+/// `GetResources` for each page's ARNs (an ARN list is answered whole, whatever the tags), 1,000 heartbeats a
+/// `ListObjectsV2` page; plus one call per stop.
+fn budget(n: u64, stops: u64) -> u64 {
+    2 * n.div_ceil(100) + n.div_ceil(1000) + stops
 }
 
 /// Pages of a bare listing and the seconds they took.
@@ -160,7 +161,8 @@ async fn bench(binary: &str, n: u64, latencies: &[u64]) -> Result<()> {
         let decide = dry["decide_ms"].as_u64().unwrap_or_default() as f64 / 1000.0;
         println!(
             "-- {latency} ms a call: bare ListNotebookInstances {} notebooks in {} calls, {:.2} s; \
-             GetResources {} in {} calls, {:.2} s (AWS: {} calls at {} a page); ListObjectsV2 {} keys in {} calls, \
+             the paged GetResources the sweep no longer makes {} in {} calls, {:.2} s (AWS: {} calls at {} a page); \
+             ListObjectsV2 {} keys in {} calls, \
              {:.2} s; the sweep's list and decide (dry run) {decide:.2} s = {:.2} x the bare listing",
             listing.notebooks,
             listing.calls,
@@ -204,31 +206,30 @@ async fn bench(binary: &str, n: u64, latencies: &[u64]) -> Result<()> {
         let sweep_s = report["duration_ms"].as_u64().unwrap_or_default() as f64 / 1000.0;
         #[allow(clippy::cast_precision_loss)]
         let decide_s = report["decide_ms"].as_u64().unwrap_or_default() as f64 / 1000.0;
-        println!("-- {label} at {latency} ms a call: warned {warned}, stopped {stops}, verdicts {}", report["verdicts"]);
+        println!(
+            "-- {label} at {latency} ms a call: warned {warned}, stopped {stops}, verdicts {}",
+            report["verdicts"]
+        );
         for (op, count) in &calls {
             println!("   {op:<48} {count:>6}");
         }
         println!(
             "   total {total} calls; listings {listing_calls} + stops {stops} = {} vs budget \
-             ceil(N/100)+ceil(N/{})+ceil(N/1000)+stops = {}; warnings add {warned} PutObject, audit records \
+             2*ceil(N/100)+ceil(N/1000)+stops = {}; warnings add {warned} PutObject, audit records \
              (notebook + owner history per action) {} PutObject, events {} PutEvents",
             listing_calls + stops,
-            tag_page_capacity(TAGS_EACH),
-            budget(n, TAGS_EACH, stops),
+            budget(n, stops),
             calls.get("S3.PutObject").copied().unwrap_or(0).saturating_sub(warned),
             calls.get("EventBridge.PutEvents").copied().unwrap_or(0)
         );
         let rss = report["peak_rss_mib"].as_f64();
         #[allow(clippy::cast_precision_loss)]
-        let to_budget = (listing_calls + stops) as f64 / budget(n, TAGS_EACH, stops) as f64;
+        let to_budget = (listing_calls + stops) as f64 / budget(n, stops) as f64;
         record(&[
             Figure {
                 figure: format!("{label} listing calls and stops, N = {n}"),
                 value: (listing_calls + stops).to_string(),
-                compared_with: format!(
-                    "budget as AWS pages {TAGS_EACH} tags a notebook: {}",
-                    budget(n, TAGS_EACH, stops)
-                ),
+                compared_with: format!("budget 2*ceil(N/100)+ceil(N/1000)+stops: {}", budget(n, stops)),
                 ratio: Some(to_budget),
             },
             Figure {
@@ -294,10 +295,19 @@ mod tests {
     #[test]
     fn the_sweeper_and_at_least_one_size() {
         let cli = parse("target/idle-sweeper 1000 10000").expect("parses");
-        assert_eq!((cli.sweeper.as_str(), cli.sizes, cli.latency_ms), ("target/idle-sweeper", vec![1000, 10000], vec![0, 30, 80]));
+        assert_eq!(
+            (cli.sweeper.as_str(), cli.sizes, cli.latency_ms),
+            ("target/idle-sweeper", vec![1000, 10000], vec![0, 30, 80])
+        );
         let cli = parse("target/idle-sweeper 10 --latency-ms 50").expect("parses");
         assert_eq!(cli.latency_ms, [50]);
-        for bad in ["", "target/idle-sweeper", "target/idle-sweeper ten", "target/idle-sweeper 10 --fast", "target/idle-sweeper 10 --latency-ms x"] {
+        for bad in [
+            "",
+            "target/idle-sweeper",
+            "target/idle-sweeper ten",
+            "target/idle-sweeper 10 --fast",
+            "target/idle-sweeper 10 --latency-ms x",
+        ] {
             assert_eq!(parse(bad).expect_err(bad).exit_code(), 2, "{bad}");
         }
     }
@@ -305,7 +315,8 @@ mod tests {
     #[test]
     fn tag_pages_hold_at_most_100_notebooks_and_500_tags() {
         assert_eq!([2, 5, 6, 9].map(tag_page_capacity), [100, 100, 83, 55]);
-        assert_eq!(budget(10_000, 6, 0), 100 + 121 + 10);
-        assert_eq!(budget(1_000, 5, 7), 10 + 10 + 1 + 7);
+        assert_eq!(10_000u64.div_ceil(tag_page_capacity(6)), 121, "paged, six tags a notebook");
+        assert_eq!(budget(10_000, 0), 100 + 100 + 10, "tags by ARN, one call a listing page");
+        assert_eq!(budget(1_000, 7), 10 + 10 + 1 + 7);
     }
 }
