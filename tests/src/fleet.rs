@@ -50,8 +50,13 @@ impl Seed {
 
 /// Creates the notebooks (InService at once on moto) and their heartbeats, `parallel` at a time.
 pub async fn seed(sdk: &SdkConfig, seeds: &[Seed], parallel: usize) -> Result<()> {
+    seed_split(sdk, sdk, seeds, parallel).await
+}
+
+/// As [`seed`], with the heartbeats in the S3 that `s3_sdk` reaches (a second emulator, say).
+pub async fn seed_split(sdk: &SdkConfig, s3_sdk: &SdkConfig, seeds: &[Seed], parallel: usize) -> Result<()> {
     let sagemaker = aws_sdk_sagemaker::Client::new(sdk);
-    let s3 = s3_client(sdk);
+    let s3 = s3_client(s3_sdk);
     let role_arn = "arn:aws:iam::123456789012:role/notebook-fleet/notebooks/nbf-seeded".to_owned();
     stream::iter(seeds)
         .map(|seed| {
