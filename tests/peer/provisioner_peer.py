@@ -89,8 +89,8 @@ def handle(event):
                "status": "Pending"}
     record = {"recorded_at": now, "action": "Notebook Provisioned", "detail": outcome}
     put(f"ledger/notebook-requested/{request_id}/answer.json", record)
-    put(f"notebooks/{name}/{now}_notebook-provisioned.json", record)
-    put(f"owners/{owner}/{now}_notebook-provisioned.json", record)
+    put(f"notebooks/{name}/{now}_{request_id}_notebook-provisioned.json", record)
+    put(f"owners/{owner}/{now}_{request_id}_notebook-provisioned.json", record)
     EVENTS.put_events(Entries=[{"Source": ENV.get("FLEET_EVENT_SOURCE", "notebook-fleet"), "DetailType": "Notebook Provisioned",
                                 "Detail": json.dumps(outcome), "EventBusName": ENV["FLEET_EVENT_BUS_NAME"]}])
     put(f"ledger/notebook-requested/{request_id}/published.json", record)
