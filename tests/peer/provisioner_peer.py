@@ -4,8 +4,8 @@
 It makes the same AWS calls as the Rust provisioner for the same `Notebook Requested` (at init: the
 entitlements document; then the ledger and deactivation listings, the notebook lookup, the isolation
 pre-flight, the role and its policy, the lifecycle configuration once per process, the notebook, four audit
-and ledger writes, the event), with a light validation, and runs its own loop against the Lambda runtime
-API (as a custom runtime does), so that both are timed under the same runtime API. It is not shipped.
+and ledger writes, the event), with a light validation, and runs the peers' loop (runtime_loop.py) against
+the Lambda runtime API (as a custom runtime does), so that both are timed under the same runtime API. It is not shipped.
 """
 
 import base64
@@ -13,12 +13,12 @@ import datetime
 import hashlib
 import json
 import os
-import urllib.request
 
 import boto3
 from botocore.config import Config
 
-API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+from runtime_loop import serve
+
 ENV = os.environ
 CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
 SESSION = boto3.session.Session()
@@ -97,18 +97,5 @@ def handle(event):
     return {"detail-type": "Notebook Provisioned", "detail": outcome}
 
 
-def main():
-    base = f"http://{API}/2018-06-01/runtime/invocation"
-    while True:
-        with urllib.request.urlopen(f"{base}/next") as response:
-            request_id = response.headers["Lambda-Runtime-Aws-Request-Id"]
-            event = json.loads(response.read())
-        try:
-            body, path = json.dumps(handle(event)).encode(), f"{base}/{request_id}/response"
-        except Exception as error:  # the runtime API takes any failure as the invocation's error
-            body, path = json.dumps({"errorMessage": str(error), "errorType": type(error).__name__}).encode(), f"{base}/{request_id}/error"
-        urllib.request.urlopen(urllib.request.Request(path, data=body, method="POST")).read()
-
-
 if __name__ == "__main__":
-    main()
+    serve(handle)

@@ -7,19 +7,18 @@ in-service notebooks (ListNotebookInstances, 100 a page), the managed notebooks'
 resources and 500 tags a page), the heartbeats and warnings (ListObjectsV2, 1,000 a page) and the open sweep
 journals of yesterday and today (ListObjectVersions); then decides per managed notebook from its timeout tag
 and its last heartbeat (the same rules, without exemptions or snoozes, which the benchmark's fleet has none
-of) and answers the verdict counts. It runs its own loop against the Lambda runtime API (as a custom runtime
-does), so that both are timed under the same runtime API. It is not shipped.
+of) and answers the verdict counts. It runs the peers' loop (runtime_loop.py) against the Lambda runtime API
+(as a custom runtime does), so that both are timed under the same runtime API. It is not shipped.
 """
 
 import datetime
-import json
 import os
-import urllib.request
 
 import boto3
 from botocore.config import Config
 
-API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+from runtime_loop import serve
+
 ENV = os.environ
 RETRIES = {"mode": "standard", "max_attempts": 3}
 SESSION = boto3.session.Session()
@@ -78,18 +77,5 @@ def handle(event):
     return {"managed": sum(verdicts.values()), "verdicts": verdicts}
 
 
-def main():
-    base = f"http://{API}/2018-06-01/runtime/invocation"
-    while True:
-        with urllib.request.urlopen(f"{base}/next") as response:
-            request_id = response.headers["Lambda-Runtime-Aws-Request-Id"]
-            event = json.loads(response.read())
-        try:
-            body, path = json.dumps(handle(event)).encode(), f"{base}/{request_id}/response"
-        except Exception as error:  # the runtime API takes any failure as the invocation's error
-            body, path = json.dumps({"errorMessage": str(error), "errorType": type(error).__name__}).encode(), f"{base}/{request_id}/error"
-        urllib.request.urlopen(urllib.request.Request(path, data=body, method="POST")).read()
-
-
 if __name__ == "__main__":
-    main()
+    serve(handle)
