@@ -163,13 +163,14 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
                 _ => {}
             }
         }
-        let managed = || {
+        // Managed notebooks whose access expires (custodian notebooks), whatever their status.
+        let custodian_notebooks = || {
             expiring
                 .iter()
                 .filter(|(_, tags)| tags.get(tags::MANAGED_BY).map(String::as_str) == Some(tags::MANAGED_BY_VALUE))
         };
         // Expired custodian grants, whatever the notebook's status: a stopped notebook's role is revoked too.
-        let mut expiries: Vec<(String, CustodianExpired)> = managed()
+        let mut expiries: Vec<(String, CustodianExpired)> = custodian_notebooks()
             .filter(|(_, tags)| !tags.contains_key(tags::ACCESS_REVOKED_AT))
             .filter_map(|(arn, tags)| {
                 let expired_at = access_expired(tags, now)?;
@@ -199,7 +200,7 @@ impl<F: Fleet, H: HeartbeatStore, E: Events, A: AuditLog> Sweeper<F, H, E, A> {
         }
 
         // What earlier sweeps left undone is finished first, from the fleet as listed now.
-        let revoked: HashSet<String> = managed()
+        let revoked: HashSet<String> = custodian_notebooks()
             .filter(|(_, tags)| tags.contains_key(tags::ACCESS_REVOKED_AT))
             .map(|(arn, tags)| notebook_name_of(arn, tags))
             .collect();
