@@ -62,6 +62,12 @@ pub enum ActivityKind {
     KernelBusy,
     KernelActivity,
     TerminalActivity,
+    /// The notebook user's processes kept the CPU busy for the minimum duration ([`crate::signals`]).
+    ProcessCpu,
+    /// A GPU was in use for the minimum duration.
+    Gpu,
+    /// A process wrapped by `nbf-keepalive` is alive.
+    KeepAlive,
 }
 
 impl ActivityKind {
@@ -70,6 +76,9 @@ impl ActivityKind {
             Self::KernelBusy => "kernel-busy",
             Self::KernelActivity => "kernel-activity",
             Self::TerminalActivity => "terminal-activity",
+            Self::ProcessCpu => "process-cpu",
+            Self::Gpu => "gpu",
+            Self::KeepAlive => "keepalive",
         }
     }
 }

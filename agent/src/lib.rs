@@ -3,6 +3,7 @@
 //! - [`config`]: the environment, read once (pure `from_vars`).
 //! - [`activity`]: the idle decision, pure.
 //! - [`jupyter`]: the local Jupyter server's REST API; [`tls`]: its certificate policy.
+//! - [`signals`]: host signals beyond Jupyter (CPU, GPU, keep-alive), pure.
 //! - [`heartbeat`]: the S3 object.
 //!
 //! [`Agent::check`] ties them together for one check and logs its decision in one line.
@@ -11,6 +12,7 @@ pub mod activity;
 pub mod config;
 pub mod heartbeat;
 pub mod jupyter;
+pub mod signals;
 pub mod tls;
 
 use chrono::{DateTime, SecondsFormat, Utc};
