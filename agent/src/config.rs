@@ -14,6 +14,8 @@ pub const HEARTBEAT_PREFIX: &str = "NBF_HEARTBEAT_PREFIX";
 pub const INTERVAL_SECONDS: &str = "NBF_INTERVAL_SECONDS";
 pub const JUPYTER_URL: &str = "NBF_JUPYTER_URL";
 pub const JUPYTER_TOKEN: &str = "NBF_JUPYTER_TOKEN";
+/// Where `nbf-keepalive` markers live ([`crate::keepalive`]).
+pub const KEEPALIVE_DIR: &str = "NBF_KEEPALIVE_DIR";
 /// Read for one decision only: with an explicit endpoint (an emulator) S3 is addressed path-style.
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 pub const AWS_ENDPOINT_URL_S3: &str = "AWS_ENDPOINT_URL_S3";
@@ -23,6 +25,7 @@ pub const DEFAULT_INTERVAL_SECONDS: u64 = 60;
 pub const MAX_INTERVAL_SECONDS: u64 = 3600;
 /// The local Jupyter server of a SageMaker notebook instance (self-signed certificate).
 pub const DEFAULT_JUPYTER_URL: &str = "https://localhost:8443";
+pub const DEFAULT_KEEPALIVE_DIR: &str = "/run/notebook-fleet/keepalive";
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -34,6 +37,7 @@ pub struct Config {
     pub jupyter_url: String,
     pub jupyter_token: Option<String>,
     pub s3_path_style: bool,
+    pub keepalive_dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Config {
@@ -46,6 +50,7 @@ impl std::fmt::Debug for Config {
             .field("jupyter_url", &self.jupyter_url)
             .field("jupyter_token", &self.jupyter_token.as_ref().map(|_| "<redacted>"))
             .field("s3_path_style", &self.s3_path_style)
+            .field("keepalive_dir", &self.keepalive_dir)
             .finish()
     }
 }
@@ -72,6 +77,7 @@ impl Config {
                 .map_err(|r| ConfigError::invalid(JUPYTER_URL, r))?,
             jupyter_token: vars.get(JUPYTER_TOKEN),
             s3_path_style: vars.get(AWS_ENDPOINT_URL).is_some() || vars.get(AWS_ENDPOINT_URL_S3).is_some(),
+            keepalive_dir: vars.or(KEEPALIVE_DIR, DEFAULT_KEEPALIVE_DIR).into(),
         })
     }
 

@@ -3,6 +3,7 @@
 //! - [`config`]: the environment, read once (pure `from_vars`).
 //! - [`activity`]: the idle decision, pure.
 //! - [`jupyter`]: the local Jupyter server's REST API; [`tls`]: its certificate policy.
+//! - [`keepalive`]: the markers of `nbf-keepalive`.
 //! - [`signals`]: host signals beyond Jupyter (CPU, GPU, keep-alive), pure.
 //! - [`heartbeat`]: the S3 object.
 //!
@@ -12,6 +13,7 @@ pub mod activity;
 pub mod config;
 pub mod heartbeat;
 pub mod jupyter;
+pub mod keepalive;
 pub mod signals;
 pub mod tls;
 
@@ -21,6 +23,7 @@ use activity::{Counts, Decision};
 use config::Config;
 use heartbeat::{Heartbeat, HeartbeatWriter};
 use jupyter::JupyterClient;
+use signals::{HostSignals, HostTracker, SignalPolicy};
 
 /// How the binary was asked to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +71,8 @@ pub struct Agent {
     /// The last check whose decision was carried out; activity after it counts at the next check. It does
     /// not move when Jupyter cannot be read or the heartbeat cannot be written, so no activity is lost.
     previous_check: Option<DateTime<Utc>>,
+    /// Since when each host signal has been above its threshold.
+    host: HostTracker,
 }
 
 pub use fleet_types::error_chain;
@@ -78,7 +83,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 impl Agent {
     pub fn new(config: Config, jupyter: JupyterClient, writer: HeartbeatWriter) -> Self {
-        Agent { config, jupyter, writer, previous_check: None }
+        Agent { config, jupyter, writer, previous_check: None, host: HostTracker::new(SignalPolicy::default()) }
     }
 
     pub async fn check(&mut self) -> Outcome {
@@ -94,7 +99,11 @@ impl Agent {
         let Counts { kernels, busy, starting, terminals, sessions } = Counts::of(&snapshot);
         let interval = chrono::Duration::from_std(self.config.interval).unwrap_or(chrono::Duration::seconds(60));
         let since = activity::activity_since(self.previous_check, now, interval);
-        match activity::decide(&snapshot, now, self.previous_check, interval) {
+        // CPU and GPU sampling are not built yet: only the keep-alive is read from the host.
+        let host =
+            HostSignals { keepalive: keepalive::any_alive(&self.config.keepalive_dir), ..HostSignals::default() };
+        let host = self.host.observe(now, &host);
+        match signals::combine(activity::decide(&snapshot, now, self.previous_check, interval), host, now) {
             Decision::Idle => {
                 tracing::info!(
                     decision = %"idle",

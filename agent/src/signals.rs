@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn a_keepalive_fires_at_once_and_wins() {
         let both = HostSignals { cpu_percent: Some(99.0), gpu_percent: Some(99.0), keepalive: true };
-        assert_eq!(run(&[both.clone()]), [Some(ActivityKind::KeepAlive)]);
+        assert_eq!(run(std::slice::from_ref(&both)), [Some(ActivityKind::KeepAlive)]);
         let gpu_and_cpu = HostSignals { keepalive: false, ..both };
         assert_eq!(run(&vec![gpu_and_cpu; 6])[5], Some(ActivityKind::Gpu));
     }

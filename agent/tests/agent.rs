@@ -251,3 +251,29 @@ fn tls_self_signed_certificate_is_accepted_for_localhost_only() -> Result<()> {
     ensure!(reason.contains("certificate"), "refused for its certificate: {reason:?}");
     assert_no_heartbeat(&moto)
 }
+
+#[test]
+fn a_keepalive_around_a_silent_job_writes_heartbeats_until_the_job_exits() -> Result<()> {
+    let (jupyter, moto) = start_jupyter_and_moto()?;
+    moto.create_bucket(BUCKET)?;
+    let markers = tempfile::tempdir()?;
+    let dir = markers.path().to_str().context("a UTF-8 path")?.to_owned();
+    let once =
+        || run_once(agent_command(&jupyter.url, Some(&jupyter.token), &moto.endpoint, &[("NBF_KEEPALIVE_DIR", &dir)]));
+
+    // A long job that prints nothing and uses no kernel: Jupyter sees no activity.
+    let mut job = std::process::Command::new("sleep").arg("300").spawn()?;
+    heartbeat_agent::keepalive::mark(markers.path(), job.id())?;
+    let run = once()?;
+    assert_exit_0(&run)?;
+    assert_decision(&run, &[("decision", "heartbeat"), ("kind", "keepalive"), ("kernels", "0"), ("terminals", "0")])?;
+    ensure!(heartbeat_body(&moto)?["kind"] == "keepalive", "the heartbeat says which signal fired");
+
+    job.kill()?;
+    job.wait()?;
+    let run = once()?;
+    assert_exit_0(&run)?;
+    assert_decision(&run, &[("decision", "idle")])?;
+    ensure!(std::fs::read_dir(markers.path())?.next().is_none(), "the gone job's marker is removed");
+    Ok(())
+}
