@@ -62,6 +62,8 @@ impl Sandbox {
             .env("NBF_UNIT_DIR", self.dir.join("units"))
             .env("NBF_AGENT_LOG", self.dir.join("agent.log"))
             .env("NBF_NO_SYSTEMD", "1")
+            .env("NBF_KEEPALIVE_DIR", self.dir.join("keepalive"))
+            .env("NBF_BIN_DIR", self.dir.join("bin"))
             .output()
             .context("running bash")?;
         let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
@@ -102,6 +104,25 @@ async fn the_script_fetches_the_agent_through_s3_checks_it_and_installs_it() -> 
     assert!(env.contains("NBF_NOTEBOOK_NAME=alice-nb"), "{env}");
     assert!(env.contains(&format!("NBF_ASSETS_BUCKET={ASSETS_BUCKET}")));
     assert!(env.contains(&format!("AWS_REGION={REGION}")));
+
+    // nbf-keepalive is on the PATH: it marks the job while it runs, removes the mark after and passes its
+    // exit status on; the agent reads the marks from the directory its environment names.
+    let markers = sandbox.path("keepalive");
+    assert!(env.contains(&format!("NBF_KEEPALIVE_DIR={}", markers.display())), "{env}");
+    assert!(log.contains("nbf-keepalive installed"), "{log}");
+    let job = Command::new(sandbox.path("bin/nbf-keepalive"))
+        .args(["--", "sh", "-c", r#"echo "$$"; ls "$1"; exit 3"#, "job"])
+        .arg(&markers)
+        .output()?;
+    let out = String::from_utf8_lossy(&job.stdout);
+    let mut lines = out.lines();
+    let pid = lines.next().unwrap_or_default();
+    assert!(!pid.is_empty() && lines.any(|marker| marker == pid), "the job's own pid is marked while it runs: {out}");
+    assert_eq!(job.status.code(), Some(3), "the job's exit status");
+    assert!(std::fs::read_dir(&markers)?.next().is_none(), "no mark is left once the job has ended");
+    let refused = Command::new(sandbox.path("bin/nbf-keepalive")).args(["--pid", "999999999"]).output()?;
+    assert!(!refused.status.success(), "a process that is not running is refused");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no process 999999999 is running"));
     Ok(())
 }
 

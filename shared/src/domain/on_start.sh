@@ -13,6 +13,8 @@ readonly INSTALL_DIR="${NBF_INSTALL_DIR:-/opt/notebook-fleet}"
 readonly METADATA="${NBF_METADATA_FILE:-/opt/ml/metadata/resource-metadata.json}"
 readonly UNIT_DIR="${NBF_UNIT_DIR:-/etc/systemd/system}"
 readonly AGENT_LOG="${NBF_AGENT_LOG:-/var/log/notebook-fleet-agent.log}"
+readonly KEEPALIVE_DIR="${NBF_KEEPALIVE_DIR:-/run/notebook-fleet/keepalive}"
+readonly BIN_DIR="${NBF_BIN_DIR:-/usr/local/bin}"
 
 log() { echo "notebook-fleet on-start: $*"; }
 
@@ -32,6 +34,44 @@ find_aws_cli() {
     fi
   done
   return 1
+}
+
+# nbf-keepalive: the owner's way to keep the notebook running for a long job that Jupyter cannot see. The
+# agent writes a heartbeat while a marked process lives; markers are files named by pid, in a directory
+# every user may write to (sticky, as /tmp).
+install_keepalive() {
+  mkdir -p "$KEEPALIVE_DIR" && chmod 1777 "$KEEPALIVE_DIR" || return 1
+  {
+    echo '#!/bin/bash'
+    echo "readonly DIR='$KEEPALIVE_DIR'"
+    cat <<'KEEPALIVE'
+# notebook-fleet: keeps this notebook from being stopped as idle while a process runs (the runtime cap
+# still applies).
+usage() { echo "usage: nbf-keepalive -- COMMAND [ARGS...] | nbf-keepalive --pid PID" >&2; exit 64; }
+case "${1:-}" in
+  --)
+    shift
+    [ $# -gt 0 ] || usage
+    "$@" &
+    pid=$!
+    : > "$DIR/$pid"
+    trap 'kill "$pid" 2>/dev/null' INT TERM
+    wait "$pid"
+    status=$?
+    rm -f "$DIR/$pid"
+    exit "$status"
+    ;;
+  --pid)
+    [[ "${2:-}" =~ ^[0-9]+$ ]] && [ $# -eq 2 ] || usage
+    [ -d "/proc/$2" ] || { echo "nbf-keepalive: no process $2 is running" >&2; exit 1; }
+    : > "$DIR/$2"
+    echo "nbf-keepalive: this notebook is kept running while process $2 lives"
+    ;;
+  *) usage ;;
+esac
+KEEPALIVE
+  } > "$INSTALL_DIR/nbf-keepalive" && chmod 0755 "$INSTALL_DIR/nbf-keepalive" \
+    && ln -sf "$INSTALL_DIR/nbf-keepalive" "$BIN_DIR/nbf-keepalive"
 }
 
 main() {
@@ -67,7 +107,13 @@ main() {
 NBF_NOTEBOOK_NAME=$notebook_name
 NBF_ASSETS_BUCKET=$ASSETS_BUCKET
 AWS_REGION=$region
+NBF_KEEPALIVE_DIR=$KEEPALIVE_DIR
 ENV
+  if install_keepalive; then
+    log "nbf-keepalive installed in $BIN_DIR (markers in $KEEPALIVE_DIR)"
+  else
+    log "ERROR cannot install nbf-keepalive; the agent runs without keep-alives"
+  fi
 
   if [ -z "${NBF_NO_SYSTEMD:-}" ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     cat > "$UNIT_DIR/notebook-fleet-agent.service" <<UNIT
