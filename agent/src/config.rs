@@ -16,6 +16,12 @@ pub const JUPYTER_URL: &str = "NBF_JUPYTER_URL";
 pub const JUPYTER_TOKEN: &str = "NBF_JUPYTER_TOKEN";
 /// Where `nbf-keepalive` markers live ([`crate::keepalive`]).
 pub const KEEPALIVE_DIR: &str = "NBF_KEEPALIVE_DIR";
+/// Whose processes' CPU use is work ([`crate::cpu`]).
+pub const PROCESS_USER: &str = "NBF_PROCESS_USER";
+/// Only this process and its descendants count (tests).
+pub const PROCESS_ROOT_PID: &str = "NBF_PROCESS_ROOT_PID";
+pub const CPU_THRESHOLD_PERCENT: &str = "NBF_CPU_THRESHOLD_PERCENT";
+pub const CPU_MIN_SECONDS: &str = "NBF_CPU_MIN_SECONDS";
 /// Read for one decision only: with an explicit endpoint (an emulator) S3 is addressed path-style.
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 pub const AWS_ENDPOINT_URL_S3: &str = "AWS_ENDPOINT_URL_S3";
@@ -26,6 +32,8 @@ pub const MAX_INTERVAL_SECONDS: u64 = 3600;
 /// The local Jupyter server of a SageMaker notebook instance (self-signed certificate).
 pub const DEFAULT_JUPYTER_URL: &str = "https://localhost:8443";
 pub const DEFAULT_KEEPALIVE_DIR: &str = "/run/notebook-fleet/keepalive";
+/// The user a SageMaker notebook instance's Jupyter and terminals run as.
+pub const DEFAULT_PROCESS_USER: &str = "ec2-user";
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -38,6 +46,11 @@ pub struct Config {
     pub jupyter_token: Option<String>,
     pub s3_path_style: bool,
     pub keepalive_dir: std::path::PathBuf,
+    pub process_user: String,
+    pub process_root_pid: Option<u32>,
+    /// Percent of one core (a job on four cores can reach 400).
+    pub cpu_threshold_percent: u64,
+    pub cpu_min_seconds: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -51,6 +64,10 @@ impl std::fmt::Debug for Config {
             .field("jupyter_token", &self.jupyter_token.as_ref().map(|_| "<redacted>"))
             .field("s3_path_style", &self.s3_path_style)
             .field("keepalive_dir", &self.keepalive_dir)
+            .field("process_user", &self.process_user)
+            .field("process_root_pid", &self.process_root_pid)
+            .field("cpu_threshold_percent", &self.cpu_threshold_percent)
+            .field("cpu_min_seconds", &self.cpu_min_seconds)
             .finish()
     }
 }
@@ -78,6 +95,13 @@ impl Config {
             jupyter_token: vars.get(JUPYTER_TOKEN),
             s3_path_style: vars.get(AWS_ENDPOINT_URL).is_some() || vars.get(AWS_ENDPOINT_URL_S3).is_some(),
             keepalive_dir: vars.or(KEEPALIVE_DIR, DEFAULT_KEEPALIVE_DIR).into(),
+            process_user: vars.or(PROCESS_USER, DEFAULT_PROCESS_USER),
+            process_root_pid: vars
+                .get(PROCESS_ROOT_PID)
+                .map(|_| vars.number_in(PROCESS_ROOT_PID, 1u32, 1..=u32::MAX))
+                .transpose()?,
+            cpu_threshold_percent: vars.number_in(CPU_THRESHOLD_PERCENT, 20, 1..=100 * 1024)?,
+            cpu_min_seconds: vars.number_in(CPU_MIN_SECONDS, 300, 1..=24 * 3600)?,
         })
     }
 
@@ -115,6 +139,25 @@ mod tests {
         let mut vars = REQUIRED.to_vec();
         vars.extend_from_slice(extra);
         config(&vars)
+    }
+
+    #[test]
+    fn the_cpu_signal_has_defaults_and_refuses_what_it_cannot_use() {
+        let c = with(&[]).expect("valid");
+        assert_eq!((c.process_user.as_str(), c.process_root_pid), ("ec2-user", None));
+        assert_eq!((c.cpu_threshold_percent, c.cpu_min_seconds), (20, 300));
+        let c =
+            with(&[(PROCESS_ROOT_PID, "4242"), (CPU_THRESHOLD_PERCENT, "150"), (CPU_MIN_SECONDS, "2")]).expect("valid");
+        assert_eq!((c.process_root_pid, c.cpu_threshold_percent, c.cpu_min_seconds), (Some(4242), 150, 2));
+        for (name, value) in [
+            (CPU_THRESHOLD_PERCENT, "0"),
+            (CPU_THRESHOLD_PERCENT, "high"),
+            (CPU_MIN_SECONDS, "0"),
+            (PROCESS_ROOT_PID, "-1"),
+        ] {
+            let error = with(&[(name, value)]).expect_err("refused").to_string();
+            assert!(error.contains(name), "{name}={value}: {error}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! - [`config`]: the environment, read once (pure `from_vars`).
 //! - [`activity`]: the idle decision, pure.
 //! - [`jupyter`]: the local Jupyter server's REST API; [`tls`]: its certificate policy.
+//! - [`cpu`]: CPU use of the notebook user's processes, from `/proc`.
 //! - [`keepalive`]: the markers of `nbf-keepalive`.
 //! - [`signals`]: host signals beyond Jupyter (CPU, GPU, keep-alive), pure.
 //! - [`heartbeat`]: the S3 object.
@@ -11,6 +12,7 @@
 
 pub mod activity;
 pub mod config;
+pub mod cpu;
 pub mod heartbeat;
 pub mod jupyter;
 pub mod keepalive;
@@ -73,6 +75,8 @@ pub struct Agent {
     previous_check: Option<DateTime<Utc>>,
     /// Since when each host signal has been above its threshold.
     host: HostTracker,
+    /// `None` when the notebook user does not exist: the CPU signal is off (said once, at start).
+    cpu: Option<cpu::CpuSampler>,
 }
 
 pub use fleet_types::error_chain;
@@ -83,7 +87,20 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 impl Agent {
     pub fn new(config: Config, jupyter: JupyterClient, writer: HeartbeatWriter) -> Self {
-        Agent { config, jupyter, writer, previous_check: None, host: HostTracker::new(SignalPolicy::default()) }
+        let policy = SignalPolicy {
+            cpu_threshold_percent: config.cpu_threshold_percent as f64,
+            cpu_min_seconds: config.cpu_min_seconds,
+            ..SignalPolicy::default()
+        };
+        let scope = match config.process_root_pid {
+            Some(pid) => Some(cpu::Scope::Tree(pid)),
+            None => cpu::uid_of(&config.process_user).map(cpu::Scope::User),
+        };
+        if scope.is_none() {
+            tracing::warn!(signal = %"process-cpu", user = %config.process_user, "cpu signal off: no such user");
+        }
+        let cpu = scope.map(cpu::CpuSampler::new);
+        Agent { config, jupyter, writer, previous_check: None, host: HostTracker::new(policy), cpu }
     }
 
     pub async fn check(&mut self) -> Outcome {
@@ -99,10 +116,14 @@ impl Agent {
         let Counts { kernels, busy, starting, terminals, sessions } = Counts::of(&snapshot);
         let interval = chrono::Duration::from_std(self.config.interval).unwrap_or(chrono::Duration::seconds(60));
         let since = activity::activity_since(self.previous_check, now, interval);
-        // CPU and GPU sampling are not built yet: only the keep-alive is read from the host.
-        let host =
-            HostSignals { keepalive: keepalive::any_alive(&self.config.keepalive_dir), ..HostSignals::default() };
-        let host = self.host.observe(now, &host);
+        // GPU sampling is not built yet: the CPU and the keep-alive are read from the host.
+        let sampled = HostSignals {
+            cpu_percent: self.cpu.as_mut().and_then(cpu::CpuSampler::sample),
+            keepalive: keepalive::any_alive(&self.config.keepalive_dir),
+            ..HostSignals::default()
+        };
+        let cpu_percent = sampled.cpu_percent.map_or_else(|| "-".to_owned(), |p| format!("{p:.0}"));
+        let host = self.host.observe(now, &sampled);
         match signals::combine(activity::decide(&snapshot, now, self.previous_check, interval), host, now) {
             Decision::Idle => {
                 tracing::info!(
@@ -112,6 +133,7 @@ impl Agent {
                     starting,
                     terminals,
                     sessions,
+                    cpu_percent = %cpu_percent,
                     since = %rfc3339(since)
                 );
                 self.previous_check = Some(now);

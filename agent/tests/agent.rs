@@ -277,3 +277,44 @@ fn a_keepalive_around_a_silent_job_writes_heartbeats_until_the_job_exits() -> Re
     ensure!(std::fs::read_dir(markers.path())?.next().is_none(), "the gone job's marker is removed");
     Ok(())
 }
+
+/// The agent's service loop, every second, counting only the CPU of `job`'s process tree (the test runs as
+/// the same user as everything else here) and needing two seconds above 20 % of a core.
+fn agent_watching(jupyter: &Jupyter, moto: &Moto, job: &std::process::Child) -> Result<RunningAgent> {
+    let pid = job.id().to_string();
+    RunningAgent::spawn(agent_command(
+        &jupyter.url,
+        Some(&jupyter.token),
+        &moto.endpoint,
+        &[("NBF_INTERVAL_SECONDS", "1"), ("NBF_CPU_MIN_SECONDS", "2"), ("NBF_PROCESS_ROOT_PID", &pid)],
+    ))
+}
+
+#[test]
+fn a_cpu_burning_job_with_no_kernel_activity_gives_process_cpu_heartbeats() -> Result<()> {
+    let (jupyter, moto) = start_jupyter_and_moto()?;
+    moto.create_bucket(BUCKET)?;
+    let mut job = std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn()?;
+    let agent = agent_watching(&jupyter, &moto, &job);
+    let fired = agent.and_then(|a| a.wait_for_line("kind=process-cpu", Duration::from_secs(30)));
+    job.kill()?;
+    job.wait()?;
+    let line = fired?;
+    ensure!(line.contains("decision=heartbeat") && line.contains("kernels=0"), "{line}");
+    ensure!(heartbeat_body(&moto)?["kind"] == "process-cpu", "the heartbeat says which signal fired");
+    Ok(())
+}
+
+#[test]
+fn a_sleeping_job_gives_no_heartbeat() -> Result<()> {
+    let (jupyter, moto) = start_jupyter_and_moto()?;
+    moto.create_bucket(BUCKET)?;
+    let mut job = std::process::Command::new("sleep").arg("60").spawn()?;
+    let agent = agent_watching(&jupyter, &moto, &job)?;
+    // Six checks: three times the minimum duration.
+    let checked = (0..6).try_for_each(|_| agent.wait_for_line("decision=idle", Duration::from_secs(20)).map(drop));
+    job.kill()?;
+    job.wait()?;
+    checked?;
+    assert_no_heartbeat(&moto)
+}
