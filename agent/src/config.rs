@@ -22,6 +22,8 @@ pub const PROCESS_USER: &str = "NBF_PROCESS_USER";
 pub const PROCESS_ROOT_PID: &str = "NBF_PROCESS_ROOT_PID";
 pub const CPU_THRESHOLD_PERCENT: &str = "NBF_CPU_THRESHOLD_PERCENT";
 pub const CPU_MIN_SECONDS: &str = "NBF_CPU_MIN_SECONDS";
+pub const GPU_THRESHOLD_PERCENT: &str = "NBF_GPU_THRESHOLD_PERCENT";
+pub const GPU_MIN_SECONDS: &str = "NBF_GPU_MIN_SECONDS";
 /// Read for one decision only: with an explicit endpoint (an emulator) S3 is addressed path-style.
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 pub const AWS_ENDPOINT_URL_S3: &str = "AWS_ENDPOINT_URL_S3";
@@ -51,6 +53,8 @@ pub struct Config {
     /// Percent of one core (a job on four cores can reach 400).
     pub cpu_threshold_percent: u64,
     pub cpu_min_seconds: u64,
+    pub gpu_threshold_percent: u64,
+    pub gpu_min_seconds: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -68,6 +72,8 @@ impl std::fmt::Debug for Config {
             .field("process_root_pid", &self.process_root_pid)
             .field("cpu_threshold_percent", &self.cpu_threshold_percent)
             .field("cpu_min_seconds", &self.cpu_min_seconds)
+            .field("gpu_threshold_percent", &self.gpu_threshold_percent)
+            .field("gpu_min_seconds", &self.gpu_min_seconds)
             .finish()
     }
 }
@@ -102,6 +108,8 @@ impl Config {
                 .transpose()?,
             cpu_threshold_percent: vars.number_in(CPU_THRESHOLD_PERCENT, 20, 1..=100 * 1024)?,
             cpu_min_seconds: vars.number_in(CPU_MIN_SECONDS, 300, 1..=24 * 3600)?,
+            gpu_threshold_percent: vars.number_in(GPU_THRESHOLD_PERCENT, 10, 1..=100)?,
+            gpu_min_seconds: vars.number_in(GPU_MIN_SECONDS, 120, 1..=24 * 3600)?,
         })
     }
 

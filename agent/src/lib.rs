@@ -4,6 +4,7 @@
 //! - [`activity`]: the idle decision, pure.
 //! - [`jupyter`]: the local Jupyter server's REST API; [`tls`]: its certificate policy.
 //! - [`cpu`]: CPU use of the notebook user's processes, from `/proc`.
+//! - [`gpu`]: GPU utilisation from `nvidia-smi`.
 //! - [`keepalive`]: the markers of `nbf-keepalive`.
 //! - [`signals`]: host signals beyond Jupyter (CPU, GPU, keep-alive), pure.
 //! - [`heartbeat`]: the S3 object.
@@ -13,6 +14,7 @@
 pub mod activity;
 pub mod config;
 pub mod cpu;
+pub mod gpu;
 pub mod heartbeat;
 pub mod jupyter;
 pub mod keepalive;
@@ -77,6 +79,8 @@ pub struct Agent {
     host: HostTracker,
     /// `None` when the notebook user does not exist: the CPU signal is off (said once, at start).
     cpu: Option<cpu::CpuSampler>,
+    /// `None` without `nvidia-smi`: the GPU signal is off (said once, at start).
+    gpu: Option<gpu::GpuSampler>,
 }
 
 pub use fleet_types::error_chain;
@@ -90,7 +94,8 @@ impl Agent {
         let policy = SignalPolicy {
             cpu_threshold_percent: config.cpu_threshold_percent as f64,
             cpu_min_seconds: config.cpu_min_seconds,
-            ..SignalPolicy::default()
+            gpu_threshold_percent: config.gpu_threshold_percent as f64,
+            gpu_min_seconds: config.gpu_min_seconds,
         };
         let scope = match config.process_root_pid {
             Some(pid) => Some(cpu::Scope::Tree(pid)),
@@ -100,7 +105,11 @@ impl Agent {
             tracing::warn!(signal = %"process-cpu", user = %config.process_user, "cpu signal off: no such user");
         }
         let cpu = scope.map(cpu::CpuSampler::new);
-        Agent { config, jupyter, writer, previous_check: None, host: HostTracker::new(policy), cpu }
+        let gpu = gpu::find_nvidia_smi(std::env::var("PATH").ok().as_deref()).map(gpu::GpuSampler::new);
+        if gpu.is_none() {
+            tracing::info!(signal = %"gpu", "gpu signal off: no nvidia-smi on PATH");
+        }
+        Agent { config, jupyter, writer, previous_check: None, host: HostTracker::new(policy), cpu, gpu }
     }
 
     pub async fn check(&mut self) -> Outcome {
@@ -116,13 +125,13 @@ impl Agent {
         let Counts { kernels, busy, starting, terminals, sessions } = Counts::of(&snapshot);
         let interval = chrono::Duration::from_std(self.config.interval).unwrap_or(chrono::Duration::seconds(60));
         let since = activity::activity_since(self.previous_check, now, interval);
-        // GPU sampling is not built yet: the CPU and the keep-alive are read from the host.
         let sampled = HostSignals {
             cpu_percent: self.cpu.as_mut().and_then(cpu::CpuSampler::sample),
+            gpu_percent: self.gpu.as_ref().and_then(gpu::GpuSampler::sample),
             keepalive: keepalive::any_alive(&self.config.keepalive_dir),
-            ..HostSignals::default()
         };
-        let cpu_percent = sampled.cpu_percent.map_or_else(|| "-".to_owned(), |p| format!("{p:.0}"));
+        let percent = |p: Option<f64>| p.map_or_else(|| "-".to_owned(), |p| format!("{p:.0}"));
+        let (cpu_percent, gpu_percent) = (percent(sampled.cpu_percent), percent(sampled.gpu_percent));
         let host = self.host.observe(now, &sampled);
         match signals::combine(activity::decide(&snapshot, now, self.previous_check, interval), host, now) {
             Decision::Idle => {
@@ -134,6 +143,7 @@ impl Agent {
                     terminals,
                     sessions,
                     cpu_percent = %cpu_percent,
+                    gpu_percent = %gpu_percent,
                     since = %rfc3339(since)
                 );
                 self.previous_check = Some(now);

@@ -318,3 +318,36 @@ fn a_sleeping_job_gives_no_heartbeat() -> Result<()> {
     checked?;
     assert_no_heartbeat(&moto)
 }
+
+/// There is no GPU on the machines that run these tests: a stand-in `nvidia-smi` on the agent's PATH prints
+/// the utilisation written to its file, as the real one does with `--format=csv,noheader,nounits`.
+#[test]
+fn gpu_utilisation_from_nvidia_smi_gives_gpu_heartbeats_and_its_absence_is_said_once() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let (jupyter, moto) = start_jupyter_and_moto()?;
+    moto.create_bucket(BUCKET)?;
+    let bin = tempfile::tempdir()?;
+    let utilisation = bin.path().join("utilisation");
+    std::fs::write(&utilisation, "0\n85\n")?;
+    let stand_in = bin.path().join("nvidia-smi");
+    std::fs::write(&stand_in, format!("#!/bin/sh\ncat '{}'\n", utilisation.display()))?;
+    std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755))?;
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+
+    let agent = RunningAgent::spawn(agent_command(
+        &jupyter.url,
+        Some(&jupyter.token),
+        &moto.endpoint,
+        &[("PATH", &path), ("NBF_INTERVAL_SECONDS", "1"), ("NBF_GPU_MIN_SECONDS", "2")],
+    ))?;
+    let line = agent.wait_for_line("kind=gpu", Duration::from_secs(30))?;
+    ensure!(line.contains("decision=heartbeat") && line.contains("kernels=0"), "{line}");
+    ensure!(heartbeat_body(&moto)?["kind"] == "gpu", "the heartbeat says which signal fired");
+    std::fs::write(&utilisation, "3\n")?;
+    agent.wait_for_line("gpu_percent=3", Duration::from_secs(20))?;
+    drop(agent);
+
+    let run = run_once(agent_command(&jupyter.url, Some(&jupyter.token), &moto.endpoint, &[]))?;
+    ensure!(run.stdout.matches("gpu signal off: no nvidia-smi on PATH").count() == 1, "{}", run.stdout);
+    Ok(())
+}
