@@ -6,7 +6,7 @@
 //! - [`cpu`]: CPU use of the notebook user's processes, from `/proc`.
 //! - [`gpu`]: GPU utilisation from `nvidia-smi`.
 //! - [`keepalive`]: the markers of `nbf-keepalive`.
-//! - [`signals`]: host signals beyond Jupyter (CPU, GPU, keep-alive), pure.
+//! - [`signals`]: host signals beyond Jupyter (CPU, GPU, keep-alive), pure; [`host`]: their samplers, tied.
 //! - [`heartbeat`]: the S3 object.
 //!
 //! [`Agent::check`] ties them together for one check and logs its decision in one line.
@@ -16,6 +16,7 @@ pub mod config;
 pub mod cpu;
 pub mod gpu;
 pub mod heartbeat;
+pub mod host;
 pub mod jupyter;
 pub mod keepalive;
 pub mod signals;
@@ -26,8 +27,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use activity::{Counts, Decision};
 use config::Config;
 use heartbeat::{Heartbeat, HeartbeatWriter};
+use host::HostSensors;
 use jupyter::JupyterClient;
-use signals::{HostSignals, HostTracker, SignalPolicy};
 
 /// How the binary was asked to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,12 +76,8 @@ pub struct Agent {
     /// The last check whose decision was carried out; activity after it counts at the next check. It does
     /// not move when Jupyter cannot be read or the heartbeat cannot be written, so no activity is lost.
     previous_check: Option<DateTime<Utc>>,
-    /// Since when each host signal has been above its threshold.
-    host: HostTracker,
-    /// `None` when the notebook user does not exist: the CPU signal is off (said once, at start).
-    cpu: Option<cpu::CpuSampler>,
-    /// `None` without `nvidia-smi`: the GPU signal is off (said once, at start).
-    gpu: Option<gpu::GpuSampler>,
+    /// CPU, GPU and keep-alive, and since when each has been above its threshold.
+    host: HostSensors,
 }
 
 pub use fleet_types::error_chain;
@@ -91,25 +88,8 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 impl Agent {
     pub fn new(config: Config, jupyter: JupyterClient, writer: HeartbeatWriter) -> Self {
-        let policy = SignalPolicy {
-            cpu_threshold_percent: config.cpu_threshold_percent as f64,
-            cpu_min_seconds: config.cpu_min_seconds,
-            gpu_threshold_percent: config.gpu_threshold_percent as f64,
-            gpu_min_seconds: config.gpu_min_seconds,
-        };
-        let scope = match config.process_root_pid {
-            Some(pid) => Some(cpu::Scope::Tree(pid)),
-            None => cpu::uid_of(&config.process_user).map(cpu::Scope::User),
-        };
-        if scope.is_none() {
-            tracing::warn!(signal = %"process-cpu", user = %config.process_user, "cpu signal off: no such user");
-        }
-        let cpu = scope.map(cpu::CpuSampler::new);
-        let gpu = gpu::find_nvidia_smi(std::env::var("PATH").ok().as_deref()).map(gpu::GpuSampler::new);
-        if gpu.is_none() {
-            tracing::info!(signal = %"gpu", "gpu signal off: no nvidia-smi on PATH");
-        }
-        Agent { config, jupyter, writer, previous_check: None, host: HostTracker::new(policy), cpu, gpu }
+        let host = HostSensors::new(&config);
+        Agent { config, jupyter, writer, previous_check: None, host }
     }
 
     pub async fn check(&mut self) -> Outcome {
@@ -125,14 +105,9 @@ impl Agent {
         let Counts { kernels, busy, starting, terminals, sessions } = Counts::of(&snapshot);
         let interval = chrono::Duration::from_std(self.config.interval).unwrap_or(chrono::Duration::seconds(60));
         let since = activity::activity_since(self.previous_check, now, interval);
-        let sampled = HostSignals {
-            cpu_percent: self.cpu.as_mut().and_then(cpu::CpuSampler::sample),
-            gpu_percent: self.gpu.as_ref().and_then(gpu::GpuSampler::sample),
-            keepalive: keepalive::any_alive(&self.config.keepalive_dir),
-        };
+        let (sampled, host) = self.host.sample(now);
         let percent = |p: Option<f64>| p.map_or_else(|| "-".to_owned(), |p| format!("{p:.0}"));
         let (cpu_percent, gpu_percent) = (percent(sampled.cpu_percent), percent(sampled.gpu_percent));
-        let host = self.host.observe(now, &sampled);
         match signals::combine(activity::decide(&snapshot, now, self.previous_check, interval), host, now) {
             Decision::Idle => {
                 tracing::info!(
